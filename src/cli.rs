@@ -1,0 +1,208 @@
+//! Command line: clap derive, one `Args` struct per subcommand, and dispatch to the stages.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, ExitCode};
+use crate::plan::output;
+use crate::scenario::{self, DEFAULT_MAX_STEPS};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    ok
+  1    an expectation or sanity check failed
+  2    invalid scenario or usage
+  3    chain or setup failure
+  130  interrupted (Ctrl-C); results flushed
+
+Logs go to stderr (filter with LOADRUN_LOG, e.g. LOADRUN_LOG=debug); results go to files.";
+
+/// Reproducible load tests of EVM chains from a TOML scenario committed to git.
+#[derive(Debug, Parser)]
+#[command(name = "loadrun", version, about, after_help = EXIT_CODES, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the step plan a scenario expands to (counts go to stderr).
+    Plan(PlanArgs),
+    /// Parse and validate scenarios (and expand their plans) without touching a chain.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the scenario format.
+    Schema(SchemaArgs),
+}
+
+/// Options shared by every command that reads a scenario.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Refuse scenarios whose plan would exceed this many steps.
+    #[arg(long, default_value_t = DEFAULT_MAX_STEPS, value_name = "N")]
+    pub max_steps: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Scenario file, e.g. scenarios/quickstart.toml.
+    pub scenario: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Csv)]
+    pub format: PlanFormat,
+    /// Write the plan to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Override [scenario].seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// step,at_ms,kind,workload,role,wallet,job,ledger,peer,amount
+    Csv,
+    /// A header object, then one JSON object per step.
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// One or more scenario files.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// Write the schema to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Parses the process arguments and runs the command; returns the exit code.
+pub fn run() -> u8 {
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::INVALID
+            } else {
+                ExitCode::OK
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADRUN_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn dispatch(command: Command) -> Result<u8, Error> {
+    match command {
+        Command::Plan(args) => plan_cmd(&args),
+        Command::Validate(args) => validate_cmd(&args),
+        Command::Schema(args) => {
+            write_output(args.out.as_deref(), |w| {
+                w.write_all(scenario::json_schema().as_bytes())
+            })?;
+            Ok(ExitCode::OK)
+        }
+    }
+}
+
+fn plan_cmd(args: &PlanArgs) -> Result<u8, Error> {
+    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let plan = loaded.expand(seed)?;
+    write_output(args.out.as_deref(), |w| match args.format {
+        PlanFormat::Csv => output::write_csv(&plan, w),
+        PlanFormat::Jsonl => output::write_jsonl(&plan, w),
+    })?;
+    eprintln!("{}", output::summary(&plan));
+    Ok(ExitCode::OK)
+}
+
+fn validate_cmd(args: &ValidateArgs) -> Result<u8, Error> {
+    let mut failed = 0;
+    for path in &args.scenarios {
+        let result = scenario::load(path, args.limits.max_steps)
+            .map_err(Error::from)
+            .and_then(|l| l.expand(l.scenario.seed).map_err(Error::from));
+        match result {
+            Ok(plan) => eprintln!("ok: {} ({} steps)", path.display(), plan.steps.len()),
+            Err(e) => {
+                eprintln!("{e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} scenarios are invalid", args.scenarios.len());
+        return Ok(ExitCode::INVALID);
+    }
+    Ok(ExitCode::OK)
+}
+
+/// Writes to FILE (created with its parent directories) or to stdout, buffered.
+fn write_output(
+    path: Option<&Path>,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    let label = path.map_or("stdout".to_string(), |p| p.display().to_string());
+    let wrap = |source| Error::Write {
+        path: label.clone(),
+        source,
+    };
+    match path {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(wrap)?;
+            }
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(p).map_err(wrap)?);
+            body(&mut w).and_then(|()| w.flush()).map_err(wrap)
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
+            match body(&mut w).and_then(|()| w.flush()) {
+                // A closed pipe (`loadrun plan x | head`) is not an error.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(wrap),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

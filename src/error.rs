@@ -1,0 +1,41 @@
+//! Top-level errors and the process exit codes documented in `--help` and the README.
+
+/// Named exit codes (DESIGN.md): never bare integers elsewhere.
+pub struct ExitCode;
+
+impl ExitCode {
+    pub const OK: u8 = 0;
+    /// An expectation or sanity check failed.
+    pub const CHECK_FAILED: u8 = 1;
+    /// Invalid scenario or usage.
+    pub const INVALID: u8 = 2;
+    /// Chain or setup failure.
+    pub const CHAIN: u8 = 3;
+    /// Interrupted by Ctrl-C; results flushed.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// An error that ends the process, carrying its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Chain(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Scenario(_) | Self::Usage(_) => ExitCode::INVALID,
+            Self::Chain(_) | Self::Write { .. } => ExitCode::CHAIN,
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Expansion of `call` workloads: one contract call per arrival, from a random wallet of `from`.
+
+use super::arrival::instants;
+use super::rng::{Purpose, stream};
+use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef};
+use crate::scenario::CallWorkload;
+
+pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
+    let mut times = stream(cx.seed, cx.workload, Purpose::Times);
+    let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
+    let wallets = u64::from(cx.wallets[usize::from(c.from)]);
+    for (n, at_ms) in instants(&mut times, c.arrival, c.rate, c.start_ms, c.stop_ms)
+        .into_iter()
+        .enumerate()
+    {
+        out.push(Step {
+            at_ms,
+            kind: StepKind::Call,
+            workload: cx.workload as u32,
+            job: JobId {
+                prefix: JobPrefix::Cl,
+                n: n as u32,
+            },
+            actor: WalletRef {
+                role: c.from,
+                index: parties.below(wallets) as u32,
+            },
+            ledger: None,
+            peer: None,
+            amount: c.value,
+            seq: n as u32,
+        });
+    }
+}

@@ -1,0 +1,222 @@
+//! The step plan: pure, deterministic expansion of a scenario into timed steps.
+//!
+//! `expand(&Scenario, seed)` gives the same `Plan` for the same scenario and seed on every
+//! platform. Steps are sorted by (at_ms, workload, job, kind) plus a generation counter, a
+//! total order. No tokio, no RPC.
+
+mod arrival;
+mod call;
+mod channel;
+pub mod output;
+pub(crate) mod rng;
+mod transfer;
+
+use std::fmt;
+
+use crate::scenario::{RoleId, Scenario, WorkloadKind};
+
+/// Version of the plan's semantics and columns; bump when any plan output changes.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What a step does. The declaration order is the tie-break order within a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    CreateLedgerChannel,
+    CreateChannel,
+    UpdateChannel,
+    CloseChannel,
+    CloseLedgerChannel,
+    Transfer,
+    TokenTransfer,
+    Call,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 8] = [
+        Self::CreateLedgerChannel,
+        Self::CreateChannel,
+        Self::UpdateChannel,
+        Self::CloseChannel,
+        Self::CloseLedgerChannel,
+        Self::Transfer,
+        Self::TokenTransfer,
+        Self::Call,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateLedgerChannel => "create_ledger_channel",
+            Self::CreateChannel => "create_channel",
+            Self::UpdateChannel => "update_channel",
+            Self::CloseChannel => "close_channel",
+            Self::CloseLedgerChannel => "close_ledger_channel",
+            Self::Transfer => "transfer",
+            Self::TokenTransfer => "token_transfer",
+            Self::Call => "call",
+        }
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Job id prefix; variants are in the alphabetical order of their text so ids sort as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JobPrefix {
+    /// A payment channel (direct or ledger funded).
+    Ch,
+    /// A contract call.
+    Cl,
+    /// A ledger channel.
+    Lg,
+    /// A token transfer.
+    Tk,
+    /// An ETH transfer.
+    Tx,
+}
+
+/// A job: the unit that a channel's steps share; transfers and calls are one-step jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobId {
+    pub prefix: JobPrefix,
+    pub n: u32,
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = match self.prefix {
+            JobPrefix::Ch => "ch",
+            JobPrefix::Cl => "cl",
+            JobPrefix::Lg => "lg",
+            JobPrefix::Tk => "tk",
+            JobPrefix::Tx => "tx",
+        };
+        write!(f, "{p}-{:06}", self.n)
+    }
+}
+
+/// A wallet: role and index within the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WalletRef {
+    pub role: RoleId,
+    pub index: u32,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Offset from the start of execution, in milliseconds.
+    pub at_ms: u64,
+    pub kind: StepKind,
+    /// Index of the `[[workload]]` that produced the step.
+    pub workload: u32,
+    pub job: JobId,
+    /// The wallet that performs the step.
+    pub actor: WalletRef,
+    /// The ledger channel funding this channel (ledger-funded channel steps only).
+    pub ledger: Option<JobId>,
+    /// The counterparty: channel peer or transfer recipient.
+    pub peer: Option<WalletRef>,
+    /// Wei; token base units for token_transfer; 0 for updates (an update re-signs the state
+    /// with the next nonce; balances move only at close).
+    pub amount: u128,
+    /// Generation order inside the workload; last tie-break so the order is total.
+    pub seq: u32,
+}
+
+impl Step {
+    fn sort_key(&self) -> (u64, u32, JobId, StepKind, u32) {
+        (self.at_ms, self.workload, self.job, self.kind, self.seq)
+    }
+}
+
+/// An expanded plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub scenario: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    /// Role names by `RoleId`.
+    pub roles: Vec<String>,
+    /// Sorted; a step's index is its `step` number.
+    pub steps: Vec<Step>,
+}
+
+/// A plan that cannot be made from a valid scenario for this seed (e.g. too few closable channels).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("workload[{workload}].{key}: {message}\n  help: {help}")]
+pub struct PlanError {
+    pub workload: usize,
+    pub key: &'static str,
+    pub message: String,
+    pub help: String,
+}
+
+/// Expands a validated scenario with `seed` (normally `scenario.seed`).
+pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
+    let wallets: Vec<u32> = scenario.roles.iter().map(|r| r.wallets).collect();
+    let mut steps =
+        Vec::with_capacity(crate::scenario::estimated_steps(scenario).min(1 << 26) as usize);
+    for w in &scenario.workloads {
+        let cx = Cx {
+            seed,
+            workload: w.index,
+            duration_ms: scenario.duration_ms,
+            wallets: &wallets,
+        };
+        match &w.kind {
+            WorkloadKind::Channel(c) => channel::expand(&cx, c, &mut steps)?,
+            WorkloadKind::Transfer(t) => transfer::expand(&cx, t, StepKind::Transfer, &mut steps),
+            WorkloadKind::TokenTransfer(t) => {
+                transfer::expand(&cx, t, StepKind::TokenTransfer, &mut steps)
+            }
+            WorkloadKind::Call(c) => call::expand(&cx, c, &mut steps),
+        }
+    }
+    steps.sort_unstable_by_key(Step::sort_key);
+    Ok(Plan {
+        scenario: scenario.name.clone(),
+        seed,
+        duration_ms: scenario.duration_ms,
+        roles: scenario.roles.iter().map(|r| r.name.clone()).collect(),
+        steps,
+    })
+}
+
+/// What every workload expander needs.
+pub(crate) struct Cx<'a> {
+    pub seed: u64,
+    pub workload: usize,
+    pub duration_ms: u64,
+    pub wallets: &'a [u32],
+}
+
+impl Cx<'_> {
+    /// A uniformly drawn wallet of `role`, and a distinct one of `peer_role`.
+    pub fn pair(
+        &self,
+        draw: &mut rng::Draw,
+        role: RoleId,
+        peer_role: RoleId,
+    ) -> (WalletRef, WalletRef) {
+        let n = u64::from(self.wallets[usize::from(role)]);
+        let a = draw.below(n) as u32;
+        let b = if role == peer_role {
+            // Validation guarantees n >= 2 here; skip over `a` to keep the draw uniform.
+            let b = draw.below(n - 1) as u32;
+            if b >= a { b + 1 } else { b }
+        } else {
+            draw.below(u64::from(self.wallets[usize::from(peer_role)])) as u32
+        };
+        (
+            WalletRef { role, index: a },
+            WalletRef {
+                role: peer_role,
+                index: b,
+            },
+        )
+    }
+}

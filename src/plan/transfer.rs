@@ -1,0 +1,36 @@
+//! Expansion of `transfer` and `token_transfer` workloads: one step per arrival.
+
+use super::arrival::instants;
+use super::rng::{Purpose, stream};
+use super::{Cx, JobId, JobPrefix, Step, StepKind};
+use crate::scenario::RateWorkload;
+
+pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<Step>) {
+    let mut times = stream(cx.seed, cx.workload, Purpose::Times);
+    let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
+    let prefix = if kind == StepKind::Transfer {
+        JobPrefix::Tx
+    } else {
+        JobPrefix::Tk
+    };
+    for (n, at_ms) in instants(&mut times, t.arrival, t.rate, t.start_ms, t.stop_ms)
+        .into_iter()
+        .enumerate()
+    {
+        let (actor, peer) = cx.pair(&mut parties, t.from, t.to);
+        out.push(Step {
+            at_ms,
+            kind,
+            workload: cx.workload as u32,
+            job: JobId {
+                prefix,
+                n: n as u32,
+            },
+            actor,
+            ledger: None,
+            peer: Some(peer),
+            amount: t.amount,
+            seq: n as u32,
+        });
+    }
+}

@@ -1,0 +1,110 @@
+//! Scenario files: reading, parsing (serde, `deny_unknown_fields`) and validation into typed values.
+//!
+//! Pure: no tokio, no RPC. Every user error becomes a located `Diagnostic`.
+
+pub mod diag;
+pub mod model;
+pub mod raw;
+pub mod units;
+mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+pub use diag::Diagnostic;
+pub use model::*;
+pub use validate::estimated_steps;
+
+use diag::SourceMap;
+use raw::RawScenario;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(
+        "cannot read scenario {path}: {source}\n  help: check the path; scenarios usually live in scenarios/*.toml"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// One or more diagnostics, printed one per paragraph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A loaded scenario with the text it came from (kept for run.toml and the report).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub file: String,
+    pub text: String,
+}
+
+impl Loaded {
+    /// Turns a plan error (seed-dependent, found during expansion) into a located diagnostic.
+    pub fn locate(&self, e: &crate::plan::PlanError) -> ScenarioError {
+        let map = SourceMap::new(&self.file, &self.text);
+        let path = diag::KeyPath::root()
+            .key("workload")
+            .index(e.workload)
+            .key(e.key);
+        ScenarioError::Invalid(Diagnostics(vec![map.at(
+            path,
+            e.message.clone(),
+            Some(e.help.clone()),
+        )]))
+    }
+
+    /// Loads and expands in one go, with plan errors located in the file.
+    pub fn expand(&self, seed: u64) -> Result<crate::plan::Plan, ScenarioError> {
+        crate::plan::expand(&self.scenario, seed).map_err(|e| self.locate(&e))
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path, max_steps: u64) -> Result<Loaded, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let scenario = parse(&file, &text, max_steps)?;
+    Ok(Loaded {
+        scenario,
+        file,
+        text,
+    })
+}
+
+/// Parses and validates scenario text; `file` is used only in messages.
+pub fn parse(file: &str, text: &str, max_steps: u64) -> Result<Scenario, ScenarioError> {
+    let map = SourceMap::new(file, text);
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        ScenarioError::Invalid(Diagnostics(vec![map.at_span(e.span(), e.message())]))
+    })?;
+    validate::validate(&raw, &map, max_steps).map_err(|d| ScenarioError::Invalid(Diagnostics(d)))
+}
+
+/// The JSON Schema of the scenario format, pretty-printed with a trailing newline.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RawScenario);
+    let mut out = serde_json::to_string_pretty(&schema).expect("schema serializes");
+    out.push('\n');
+    out
+}

@@ -1,0 +1,164 @@
+//! Validated, typed scenario: values that cannot be invalid once constructed by `validate`.
+
+/// Index of a role in `Scenario::roles` (roles are sorted by name).
+pub type RoleId = u16;
+
+/// Default cap on the number of plan steps; `--max-steps` raises it.
+pub const DEFAULT_MAX_STEPS: u64 = 50_000_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub chain: ChainConfig,
+    /// Sorted by name; a `RoleId` indexes this.
+    pub roles: Vec<Role>,
+    pub funding: Funding,
+    pub workloads: Vec<Workload>,
+    pub expect: Expect,
+}
+
+impl Scenario {
+    pub fn role_name(&self, id: RoleId) -> &str {
+        &self.roles[usize::from(id)].name
+    }
+    pub fn total_wallets(&self) -> u64 {
+        self.roles.iter().map(|r| u64::from(r.wallets)).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub name: String,
+    pub wallets: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChainConfig {
+    pub rpc: Option<String>,
+    pub funder_key_env: Option<String>,
+    pub allow_chain_ids: Vec<u64>,
+    pub block_time_ms: Option<u64>,
+    pub chain_id: Option<u64>,
+    pub gas_limit: Option<u64>,
+}
+
+/// Chain ids allowed when `allow_chain_ids` is omitted: anvil's and ganache/hardhat's dev ids.
+pub const DEFAULT_ALLOWED_CHAIN_IDS: [u64; 2] = [31337, 1337];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Tree,
+    Flat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funding {
+    pub strategy: Strategy,
+    pub fanout: u32,
+    /// Wei per wallet.
+    pub eth: u128,
+    /// Token base units per wallet (18 decimals); 0 when the scenario funds no tokens.
+    pub tokens: u128,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub index: usize,
+    pub kind: WorkloadKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadKind {
+    Channel(ChannelWorkload),
+    Transfer(RateWorkload),
+    TokenTransfer(RateWorkload),
+    Call(CallWorkload),
+}
+
+impl WorkloadKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Channel(_) => "channel",
+            Self::Transfer(_) => "transfer",
+            Self::TokenTransfer(_) => "token_transfer",
+            Self::Call(_) => "call",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelWorkload {
+    pub between: [RoleId; 2],
+    pub create_rate: f64,
+    pub close_rate: f64,
+    pub close_delay_ms: u64,
+    pub update_rate: f64,
+    /// Wei deposited into each channel.
+    pub deposit: u128,
+    /// `Some` for ledger funding.
+    pub ledger: Option<LedgerParams>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerParams {
+    pub rate: f64,
+    pub duration_ms: u64,
+    pub delay_ms: u64,
+    pub close_ledgers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    Uniform,
+    Poisson,
+    Constant,
+}
+
+/// A rate-driven workload between two roles (transfer, token_transfer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateWorkload {
+    pub from: RoleId,
+    pub to: RoleId,
+    pub rate: f64,
+    /// Wei (transfer) or token base units (token_transfer).
+    pub amount: u128,
+    pub arrival: Arrival,
+    pub start_ms: u64,
+    pub stop_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallTarget {
+    Address([u8; 20]),
+    Token,
+    Adjudicator,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallWorkload {
+    pub from: RoleId,
+    pub to: CallTarget,
+    /// Canonical signature, e.g. `deposit(uint256)`.
+    pub signature: String,
+    pub args: Vec<String>,
+    pub value: u128,
+    pub rate: f64,
+    pub arrival: Arrival,
+    pub start_ms: u64,
+    pub stop_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expect {
+    pub max_failed: Option<u64>,
+    pub max_p99_inclusion_ms: Option<u64>,
+    pub max_p99_lateness_ms: Option<u64>,
+}
+
+/// Number of events of a rate over a window: round(rate × window), the plan's count rule.
+pub fn count_for(rate: f64, window_ms: u64) -> u64 {
+    // f64 multiplication and rounding are IEEE-exact, so this is the same on every platform.
+    (rate * window_ms as f64 / 1000.0).round() as u64
+}

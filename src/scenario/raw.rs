@@ -1,0 +1,205 @@
+//! Raw serde types of the version-1 scenario file, exactly as written in TOML.
+//!
+//! Strings stay strings here (durations, amounts); `validate` turns them into typed values.
+//! The JSON Schema in `schemas/scenario.schema.json` is generated from these types, so the doc
+//! comments below are what editors show as hover help.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// A loadrun scenario (format version 1).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "loadrun scenario")]
+pub struct RawScenario {
+    /// Scenario format version; must be 1.
+    pub version: u32,
+    pub scenario: RawMeta,
+    /// The chain to run against; omitted => spawn a local anvil.
+    #[serde(default)]
+    pub chain: Option<RawChain>,
+    /// Roles (e.g. A and B), each owning a number of derived wallets.
+    pub roles: BTreeMap<String, RawRole>,
+    pub funding: Option<RawFunding>,
+    /// Workloads, each with its own rates; `[[workload]]` tables.
+    #[serde(default)]
+    pub workload: Vec<RawWorkload>,
+    /// CI thresholds: any miss makes the run exit 1.
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+}
+
+/// `[scenario]`: name, seed and duration.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    /// Results go to results/<name>/<run-id>/. Letters, digits, `-` and `_`.
+    pub name: String,
+    /// Same seed + same file => byte-identical plan and the same wallet addresses.
+    pub seed: u64,
+    /// Length of the run, humantime: "500ms", "30s", "5m".
+    pub duration: String,
+}
+
+/// `[chain]`: connect to an RPC, or tune the spawned anvil.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChain {
+    /// Connect to this RPC instead of spawning anvil (also `--rpc` or LOADRUN_RPC).
+    pub rpc: Option<String>,
+    /// Name of the environment variable holding the funder's private key (never the key).
+    pub funder_key_env: Option<String>,
+    /// Chain ids loadrun may send to; default [31337, 1337].
+    pub allow_chain_ids: Option<Vec<u64>>,
+    /// Spawned anvil only: block interval, e.g. "1s"; omitted => automine.
+    pub block_time: Option<String>,
+    /// Spawned anvil only: chain id (default 31337).
+    pub chain_id: Option<u64>,
+    /// Spawned anvil only: block gas limit (default anvil's).
+    pub gas_limit: Option<u64>,
+}
+
+/// `[roles.<NAME>]`: a role and how many wallets it owns.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    /// Number of wallets derived for this role (>= 1).
+    pub wallets: u32,
+}
+
+/// `[funding]`: how wallets get their ETH and tokens.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunding {
+    /// "tree" (fan-out through Disperse) or "flat" (root pays every wallet; for comparison).
+    #[serde(default)]
+    pub strategy: Option<RawStrategy>,
+    /// Children per payer in the tree (2..=1000, default 10).
+    pub fanout: Option<u32>,
+    /// ETH per wallet, e.g. "1 ether".
+    pub eth: String,
+    /// ERC20 tokens per wallet in whole tokens (18 decimals), e.g. "1000"; optional.
+    pub tokens: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawStrategy {
+    Tree,
+    Flat,
+}
+
+/// One `[[workload]]`, selected by `type`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RawWorkload {
+    /// Two-party payment channels, directly or ledger funded.
+    Channel(RawChannel),
+    /// ETH transfers from one role's wallets to another's.
+    Transfer(RawTransfer),
+    /// ERC20 transfers of the scenario's Token.
+    TokenTransfer(RawTransfer),
+    /// Calls of any contract function.
+    Call(RawCall),
+}
+
+/// `type = "channel"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// "direct" (on-chain deposit per channel) or "ledger" (funded off chain from a ledger channel).
+    pub funding: RawChannelFunding,
+    /// Two role names; the creating role of each channel is drawn from these.
+    pub between: Vec<String>,
+    /// Channel creations per second over [scenario].duration.
+    pub create_rate: f64,
+    /// Channel closes per second; each close picks a distinct channel.
+    #[serde(default)]
+    pub close_rate: Option<f64>,
+    /// A channel is closed no sooner than this after its creation (default "5s").
+    pub close_delay: Option<String>,
+    /// Off-chain state updates per second, signed by both parties.
+    #[serde(default)]
+    pub update_rate: Option<f64>,
+    /// Deposit of each channel, e.g. "0.01 ether".
+    pub deposit: String,
+    /// Ledger only: ledger channels created per second during `ledger_duration`.
+    pub ledger_rate: Option<f64>,
+    /// Ledger only: ledgers are created during [0, ledger_duration).
+    pub ledger_duration: Option<String>,
+    /// Ledger only: a ledger is usable this long after its creation.
+    pub ledger_delay: Option<String>,
+    /// Ledger only: settle every ledger on chain at the end.
+    pub close_ledgers: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawChannelFunding {
+    Direct,
+    Ledger,
+}
+
+/// `type = "transfer"` or `type = "token_transfer"`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTransfer {
+    /// Sending role.
+    pub from: String,
+    /// Receiving role (may equal `from`; then sender and receiver are distinct wallets).
+    pub to: String,
+    /// Transfers per second.
+    pub rate: f64,
+    /// Per transfer: ETH with a unit ("1 gwei") for transfer, whole tokens ("1") for token_transfer.
+    pub amount: String,
+    /// "uniform" (random instants, exact count), "poisson" (exponential gaps), "constant".
+    pub arrival: Option<RawArrival>,
+    /// Window start inside the duration (default "0s").
+    pub start: Option<String>,
+    /// Window end inside the duration (default: the duration).
+    pub stop: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawArrival {
+    Uniform,
+    Poisson,
+    Constant,
+}
+
+/// `type = "call"`: any contract function.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    /// Calling role.
+    pub from: String,
+    /// A 0x address, or "token" / "adjudicator" for loadrun's own contracts.
+    pub to: String,
+    /// Solidity function signature, e.g. "deposit(uint256)".
+    pub signature: String,
+    /// Arguments as strings, one per parameter.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// ETH sent with each call (default "0 ether").
+    pub value: Option<String>,
+    /// Calls per second.
+    pub rate: f64,
+    pub arrival: Option<RawArrival>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+}
+
+/// `[expect]`: thresholds checked after the run.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// Most steps allowed to end failed, skipped or timed out.
+    pub max_failed: Option<u64>,
+    /// Highest allowed p99 inclusion latency, e.g. "3s".
+    pub max_p99_inclusion: Option<String>,
+    /// Highest allowed p99 lateness (fired - scheduled), e.g. "50ms".
+    pub max_p99_lateness: Option<String>,
+}
