@@ -146,6 +146,9 @@ impl<'a> SourceMap<'a> {
             }
             message = format!("unknown key `{field}`");
         } else if let Some((variant, expected)) = parse_unknown(&message, "unknown variant") {
+            if let Some((p, s)) = self.child_with_string(&path, &variant) {
+                (path, location) = (p, Some(s));
+            }
             help = nearest(&variant, &expected)
                 .map(|k| format!("did you mean \"{k}\"?"))
                 .or_else(|| Some(format!("use one of: {}", expected.join(", "))));
@@ -153,6 +156,13 @@ impl<'a> SourceMap<'a> {
         } else if let Some(rest) = message.strip_prefix("missing field ").map(str::to_string) {
             message = format!("missing required key {rest}");
             help = Some(format!("add {rest} to this table"));
+        }
+        if let Some(value) = message
+            .strip_prefix("invalid type: string \"")
+            .and_then(|r| r.split('"').next())
+            && let Some((p, s)) = self.child_with_string(&path, value)
+        {
+            (path, location) = (p, Some(s));
         }
         let (line, col) = location.map_or((0, 0), |s| self.line_col(s.start));
         Diagnostic {
@@ -163,6 +173,36 @@ impl<'a> SourceMap<'a> {
             message,
             help,
         }
+    }
+
+    /// Errors from inside a tagged `[[workload]]` carry only the table's span; find the key in
+    /// that table whose string value is the offending one.
+    fn child_with_string(&self, table: &KeyPath, value: &str) -> Option<(KeyPath, Range<usize>)> {
+        let doc = self.doc.as_ref()?;
+        let mut node: Option<&DeValue> = None;
+        for seg in &table.0 {
+            node = Some(match (seg, node) {
+                (Seg::Key(k), None) => doc
+                    .get_ref()
+                    .iter()
+                    .find(|(key, _)| key.get_ref() == k)?
+                    .1
+                    .get_ref(),
+                (Seg::Key(k), Some(DeValue::Table(t))) => {
+                    t.iter().find(|(key, _)| key.get_ref() == k)?.1.get_ref()
+                }
+                (Seg::Index(i), Some(DeValue::Array(a))) => a.get(*i)?.get_ref(),
+                _ => return None,
+            });
+        }
+        let t = match node {
+            Some(DeValue::Table(t)) => t,
+            None => doc.get_ref(),
+            _ => return None,
+        };
+        t.iter()
+            .find(|(_, v)| v.get_ref().as_str() == Some(value))
+            .map(|(k, _)| (table.key(k.get_ref()), k.span()))
     }
 
     /// Span of the key at `path` (or of the array element, for an index).
@@ -253,6 +293,12 @@ fn parse_unknown(message: &str, prefix: &str) -> Option<(String, Vec<String>)> {
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
 pub fn nearest<S: AsRef<str>>(word: &str, candidates: &[S]) -> Option<String> {
+    if let Some(c) = candidates
+        .iter()
+        .find(|c| c.as_ref().eq_ignore_ascii_case(word))
+    {
+        return Some(c.as_ref().to_string());
+    }
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .iter()

@@ -48,14 +48,14 @@ pub struct ChainConfig {
 pub const DEFAULT_ALLOWED_CHAIN_IDS: [u64; 2] = [31337, 1337];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
+pub enum FundingStrategy {
     Tree,
     Flat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Funding {
-    pub strategy: Strategy,
+    pub strategy: FundingStrategy,
     pub fanout: u32,
     /// Wei per wallet.
     pub eth: u128,

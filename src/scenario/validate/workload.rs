@@ -1,0 +1,296 @@
+//! Validation of `[[workload]]` tables: channels (direct and ledger), transfers, calls.
+
+use alloy::dyn_abi::DynSolType;
+use alloy::json_abi::Function;
+
+use super::Ctx;
+use crate::scenario::diag::KeyPath;
+use crate::scenario::model::*;
+use crate::scenario::raw::*;
+use crate::scenario::units::parse_tokens;
+
+pub(super) fn validate_workload(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    raw: &RawWorkload,
+    duration: u64,
+    funding: &Funding,
+    wallets: &[u32],
+) -> Option<WorkloadKind> {
+    match raw {
+        RawWorkload::Channel(c) => {
+            validate_channel(cx, path, c, duration, wallets).map(WorkloadKind::Channel)
+        }
+        RawWorkload::Transfer(t) => {
+            let amount = cx.wei(path.key("amount"), &t.amount);
+            validate_rate_workload(cx, path, t, amount, duration, wallets)
+                .map(WorkloadKind::Transfer)
+        }
+        RawWorkload::TokenTransfer(t) => {
+            let amount = parse_tokens(&t.amount)
+                .map_err(|e| cx.err(path.key("amount"), e, None))
+                .ok();
+            if funding.tokens == 0 {
+                cx.err(
+                    path.key("type"),
+                    "token_transfer needs wallets that hold tokens",
+                    Some("set [funding].tokens, e.g. tokens = \"1000\"".into()),
+                );
+            }
+            validate_rate_workload(cx, path, t, amount, duration, wallets)
+                .map(WorkloadKind::TokenTransfer)
+        }
+        RawWorkload::Call(c) => validate_call(cx, path, c, duration).map(WorkloadKind::Call),
+    }
+}
+
+fn validate_rate_workload(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    t: &RawTransfer,
+    amount: Option<u128>,
+    duration: u64,
+    wallets: &[u32],
+) -> Option<RateWorkload> {
+    let from = cx.role(path.key("from"), &t.from);
+    let to = cx.role(path.key("to"), &t.to);
+    let rate = cx.rate(path.key("rate"), t.rate);
+    let window = cx.window(path, &t.start, &t.stop, duration);
+    let (from, to) = (from?, to?);
+    cx.check_pair(path.key("to"), from, to, wallets);
+    let (start_ms, stop_ms) = window?;
+    Some(RateWorkload {
+        from,
+        to,
+        rate: rate?,
+        amount: amount?,
+        arrival: Ctx::arrival(t.arrival),
+        start_ms,
+        stop_ms,
+    })
+}
+
+fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Option<CallWorkload> {
+    let from = cx.role(path.key("from"), &c.from);
+    let rate = cx.rate(path.key("rate"), c.rate);
+    let window = cx.window(path, &c.start, &c.stop, duration);
+    let value = match &c.value {
+        Some(v) => cx.wei(path.key("value"), v),
+        None => Some(0),
+    };
+    let to = match c.to.as_str() {
+        "token" => Some(CallTarget::Token),
+        "adjudicator" => Some(CallTarget::Adjudicator),
+        other => match other
+            .strip_prefix("0x")
+            .filter(|h| h.len() == 40)
+            .and_then(decode_hex20)
+        {
+            Some(a) => Some(CallTarget::Address(a)),
+            None => {
+                cx.err(path.key("to"), format!("\"{other}\" is not a 0x address (40 hex digits), \"token\" or \"adjudicator\""), None);
+                None
+            }
+        },
+    };
+    let function = match Function::parse(&c.signature) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            cx.err(
+                path.key("signature"),
+                format!(
+                    "\"{}\" is not a Solidity function signature ({e})",
+                    c.signature
+                ),
+                Some("write e.g. \"deposit(uint256)\" or \"transfer(address,uint256)\"".into()),
+            );
+            None
+        }
+    };
+    let function = function?;
+    if function.inputs.len() != c.args.len() {
+        cx.err(
+            path.key("args"),
+            format!(
+                "{} takes {} argument(s) but args has {}",
+                c.signature,
+                function.inputs.len(),
+                c.args.len()
+            ),
+            None,
+        );
+        return None;
+    }
+    for (i, (input, arg)) in function.inputs.iter().zip(&c.args).enumerate() {
+        let ok = DynSolType::parse(&input.selector_type())
+            .ok()
+            .is_some_and(|ty| ty.coerce_str(arg).is_ok());
+        if !ok {
+            cx.err(
+                path.key("args").index(i),
+                format!("\"{arg}\" is not a valid {}", input.selector_type()),
+                None,
+            );
+        }
+    }
+    let (start_ms, stop_ms) = window?;
+    Some(CallWorkload {
+        from: from?,
+        to: to?,
+        signature: function.signature(),
+        args: c.args.clone(),
+        value: value?,
+        rate: rate?,
+        arrival: Ctx::arrival(c.arrival),
+        start_ms,
+        stop_ms,
+    })
+}
+
+fn decode_hex20(h: &str) -> Option<[u8; 20]> {
+    let mut out = [0u8; 20];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn validate_channel(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    c: &RawChannel,
+    duration: u64,
+    wallets: &[u32],
+) -> Option<ChannelWorkload> {
+    let between_path = path.key("between");
+    let mut between = None;
+    if c.between.len() != 2 {
+        cx.err(
+            between_path.clone(),
+            format!(
+                "lists {} role(s); a channel is between exactly 2",
+                c.between.len()
+            ),
+            Some("write e.g. between = [\"A\", \"B\"]".into()),
+        );
+    } else {
+        let a = cx.role(between_path.index(0), &c.between[0]);
+        let b = cx.role(between_path.index(1), &c.between[1]);
+        if let (Some(a), Some(b)) = (a, b) {
+            cx.check_pair(between_path.clone(), a, b, wallets);
+            between = Some([a, b]);
+        }
+    }
+    let create_rate = cx.rate(path.key("create_rate"), c.create_rate);
+    let close_rate = cx.rate(path.key("close_rate"), c.close_rate.unwrap_or(0.0));
+    let update_rate = cx.rate(path.key("update_rate"), c.update_rate.unwrap_or(0.0));
+    let close_delay_ms = match &c.close_delay {
+        Some(t) => cx.duration(path.key("close_delay"), t, true),
+        None => Some(5_000),
+    };
+    let deposit = cx.wei(path.key("deposit"), &c.deposit);
+    if deposit == Some(0) {
+        cx.err(path.key("deposit"), "deposit must be more than 0", None);
+    }
+    let ledger = match c.funding {
+        RawChannelFunding::Direct => {
+            for (key, set) in [
+                ("ledger_rate", c.ledger_rate.is_some()),
+                ("ledger_duration", c.ledger_duration.is_some()),
+                ("ledger_delay", c.ledger_delay.is_some()),
+                ("close_ledgers", c.close_ledgers.is_some()),
+            ] {
+                if set {
+                    cx.err(
+                        path.key(key),
+                        format!("`{key}` applies only to funding = \"ledger\""),
+                        Some(format!("remove `{key}` or set funding = \"ledger\"")),
+                    );
+                }
+            }
+            None
+        }
+        RawChannelFunding::Ledger => validate_ledger(cx, path, c, duration),
+    };
+    let (create_rate, close_rate, update_rate, close_delay_ms) =
+        (create_rate?, close_rate?, update_rate?, close_delay_ms?);
+    let creates = count_for(create_rate, duration);
+    let closes = count_for(close_rate, duration);
+    if closes > creates {
+        cx.err(path.key("close_rate"), format!("close_rate × duration = {closes} closes but only {creates} channels are created; each close needs a distinct channel"), Some("lower close_rate or raise create_rate".into()));
+    }
+    if closes > 0 && close_delay_ms >= duration {
+        cx.err(path.key("close_delay"), format!("close_delay {close_delay_ms}ms leaves no time to close within the {duration}ms duration"), None);
+    }
+    if count_for(update_rate, duration) > 0 && creates == 0 {
+        cx.err(
+            path.key("update_rate"),
+            "updates need channels, but create_rate × duration rounds to 0",
+            None,
+        );
+    }
+    let ledger = match c.funding {
+        RawChannelFunding::Direct => None,
+        RawChannelFunding::Ledger => Some(ledger?),
+    };
+    Some(ChannelWorkload {
+        between: between?,
+        create_rate,
+        close_rate,
+        close_delay_ms,
+        update_rate,
+        deposit: deposit?,
+        ledger,
+    })
+}
+
+fn validate_ledger(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    c: &RawChannel,
+    duration: u64,
+) -> Option<LedgerParams> {
+    let rate = match c.ledger_rate {
+        Some(r) => cx.rate(path.key("ledger_rate"), r),
+        None => {
+            cx.err(
+                path.key("funding"),
+                "funding = \"ledger\" needs `ledger_rate`",
+                Some("add ledger_rate = 1.0 (ledger channels per second)".into()),
+            );
+            None
+        }
+    };
+    let duration_ms = match &c.ledger_duration {
+        Some(t) => cx.duration(path.key("ledger_duration"), t, false),
+        None => Some(duration),
+    };
+    let delay_ms = match &c.ledger_delay {
+        Some(t) => cx.duration(path.key("ledger_delay"), t, true),
+        None => Some(0),
+    };
+    let (rate, duration_ms, delay_ms) = (rate?, duration_ms?, delay_ms?);
+    if duration_ms > duration {
+        cx.err(
+            path.key("ledger_duration"),
+            format!("{duration_ms}ms is longer than [scenario].duration ({duration}ms)"),
+            None,
+        );
+    }
+    if count_for(rate, duration_ms) == 0 && count_for(c.create_rate, duration) > 0 {
+        cx.err(
+            path.key("ledger_rate"),
+            "ledger_rate × ledger_duration rounds to 0 ledgers, so no channel can be funded",
+            None,
+        );
+    }
+    if delay_ms >= duration {
+        cx.err(path.key("ledger_delay"), format!("ledger_delay {delay_ms}ms leaves no time to use a ledger within the {duration}ms duration"), None);
+    }
+    Some(LedgerParams {
+        rate,
+        duration_ms,
+        delay_ms,
+        close_ledgers: c.close_ledgers.unwrap_or(false),
+    })
+}
