@@ -2,7 +2,11 @@
 //!
 //! Pure core (`scenario`, `plan`) and I/O at the edges (`cli`).
 
+pub mod chain;
 pub mod cli;
 pub mod error;
+pub mod exec;
+pub mod fund;
 pub mod plan;
 pub mod scenario;
+pub mod wallets;

@@ -1,0 +1,205 @@
+//! The embedded default chain: find the pinned anvil, spawn it on a free loopback port, keep its
+//! log (minus the banner, which lists dev keys), and kill it when the guard is dropped — on
+//! normal exit, on error, on panic (unwinding) and on Ctrl-C (the run loop returns, guards drop).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::ChainError;
+
+/// Balance of anvil's dev accounts, in ether: enough to fund 10^6 wallets at 1 ether.
+const DEV_BALANCE_ETHER: &str = "10000000";
+
+/// Where loadrun looked for anvil, in order; reported when none is found.
+pub fn candidates() -> Vec<(String, Option<PathBuf>)> {
+    let mut out = Vec::new();
+    out.push((
+        "$LOADRUN_ANVIL".to_string(),
+        std::env::var_os("LOADRUN_ANVIL").map(PathBuf::from),
+    ));
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("anvil"))
+            .find(|p| p.is_file())
+    });
+    out.push(("PATH".to_string(), on_path));
+    // The platform package holds the real binary; `.bin/anvil` is a node shim that would survive
+    // a kill of its child-less parent, so prefer the binary itself.
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let platform = PathBuf::from(format!(
+        "node_modules/@foundry-rs/anvil-{os}-{arch}/bin/anvil"
+    ));
+    out.push((platform.display().to_string(), Some(platform)));
+    let shim = PathBuf::from("node_modules/.bin/anvil");
+    out.push((shim.display().to_string(), Some(shim)));
+    out
+}
+
+/// The first anvil found via `LOADRUN_ANVIL`, `PATH`, then `./node_modules`.
+pub fn locate() -> Result<PathBuf, ChainError> {
+    let found = candidates();
+    for (_, path) in &found {
+        if let Some(p) = path
+            && p.is_file()
+        {
+            return Ok(p.clone());
+        }
+    }
+    let looked: Vec<String> = found.into_iter().map(|(label, _)| label).collect();
+    Err(ChainError::AnvilNotFound {
+        looked: looked.join(", "),
+    })
+}
+
+/// How to start anvil.
+#[derive(Debug, Clone, Default)]
+pub struct AnvilOptions {
+    pub block_time_ms: Option<u64>,
+    pub chain_id: Option<u64>,
+    pub gas_limit: Option<u64>,
+    /// Where to keep anvil's log; `None` discards it.
+    pub log: Option<PathBuf>,
+}
+
+/// A running anvil. Dropping it kills the process and waits for it.
+pub struct Anvil {
+    child: Child,
+    pub url: String,
+    pub pid: u32,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Anvil {
+    /// Spawns anvil on 127.0.0.1 with an OS-chosen port and waits until it listens.
+    pub fn spawn(bin: &Path, opts: &AnvilOptions) -> Result<Anvil, ChainError> {
+        let mut cmd = Command::new(bin);
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--accounts",
+            "1",
+            "--balance",
+            DEV_BALANCE_ETHER,
+        ]);
+        if let Some(ms) = opts.block_time_ms {
+            cmd.args(["--block-time", &format!("{}", ms as f64 / 1000.0)]);
+        }
+        if let Some(id) = opts.chain_id {
+            cmd.args(["--chain-id", &id.to_string()]);
+        }
+        if let Some(gas) = opts.gas_limit {
+            cmd.args(["--gas-limit", &gas.to_string()]);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| ChainError::AnvilSpawn {
+            bin: bin.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut log: Box<dyn Write + Send> = match &opts.log {
+            Some(path) => {
+                Box::new(
+                    std::fs::File::create(path).map_err(|e| ChainError::AnvilSpawn {
+                        bin: bin.display().to_string(),
+                        reason: format!("cannot create log {}: {e}", path.display()),
+                    })?,
+                )
+            }
+            None => Box::new(std::io::sink()),
+        };
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::Builder::new()
+            .name("anvil-log".into())
+            .spawn(move || {
+                let mut listening = false;
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if !listening {
+                        // Everything before "Listening on" is the banner: dev keys and mnemonic.
+                        if let Some(addr) = line.strip_prefix("Listening on ") {
+                            listening = true;
+                            let _ = writeln!(
+                                log,
+                                "[loadrun] anvil banner omitted (it lists dev account keys)\n{line}"
+                            );
+                            let _ = tx.send(addr.trim().to_string());
+                        }
+                        continue;
+                    }
+                    let _ = writeln!(log, "{line}");
+                }
+                let _ = log.flush();
+            })
+            .map_err(|e| ChainError::AnvilSpawn {
+                bin: bin.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let (etx, erx) = mpsc::channel::<String>();
+        std::thread::Builder::new()
+            .name("anvil-stderr".into())
+            .spawn(move || {
+                let text: Vec<String> = BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                    .collect();
+                let _ = etx.send(text.join("\n"));
+            })
+            .map_err(|e| ChainError::AnvilSpawn {
+                bin: bin.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let mut guard = Anvil {
+            child,
+            url: String::new(),
+            pid,
+        };
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(addr) => {
+                guard.url = format!("http://{addr}");
+                Ok(guard)
+            }
+            Err(_) => {
+                let status = guard.child.try_wait().ok().flatten();
+                drop(guard);
+                let stderr = erx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
+                Err(ChainError::AnvilSpawn {
+                    bin: bin.display().to_string(),
+                    reason: match status {
+                        Some(s) => {
+                            format!("anvil exited ({s}) before listening: {}", stderr.trim())
+                        }
+                        None => "anvil did not report a listening address within 20 s".to_string(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}

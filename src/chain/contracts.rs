@@ -1,0 +1,160 @@
+//! loadrun's contracts (Token, Disperse, Adjudicator): bindings generated from the committed
+//! artifacts, deployed through the CREATE2 deployer at a fixed salt so a second run on the same
+//! chain finds them and sends nothing.
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256, address, keccak256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::sol_types::SolValue;
+
+use super::tx::{Call, Nonces, ReceiptWatch, fees, send_raw, sign};
+use super::{Chain, ChainError};
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Token,
+    "contracts/artifacts/Token.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Disperse,
+    "contracts/artifacts/Disperse.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Adjudicator,
+    "contracts/artifacts/Adjudicator.json"
+);
+
+/// The deterministic deployment proxy present on anvil and most public chains.
+pub const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920ca78fbf26c0b4956c");
+
+/// Total Token supply minted to the funder: 10^12 whole tokens. Fixed so the token's address
+/// depends only on the funder, and one token serves every scenario and run.
+pub fn token_supply() -> U256 {
+    U256::from(10u64).pow(U256::from(30u64))
+}
+
+/// The CREATE2 salt; bump the tag to deploy fresh copies.
+pub fn salt() -> B256 {
+    keccak256(b"loadrun/contracts/v1")
+}
+
+/// Where the three contracts live for this funder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contracts {
+    pub token: Address,
+    pub disperse: Address,
+    pub adjudicator: Address,
+}
+
+/// (name, init code, gas limit) of each contract; the token's holder is the funder.
+fn init_codes(funder: Address) -> [(&'static str, Bytes, u64); 3] {
+    let mut token = Token::BYTECODE.to_vec();
+    token.extend_from_slice(&(funder, token_supply()).abi_encode_params());
+    [
+        ("Token", token.into(), 1_000_000),
+        ("Disperse", Disperse::BYTECODE.clone(), 1_000_000),
+        ("Adjudicator", Adjudicator::BYTECODE.clone(), 2_000_000),
+    ]
+}
+
+/// The CREATE2 addresses, computed without touching the chain.
+pub fn addresses(funder: Address) -> Contracts {
+    let [t, d, a] =
+        init_codes(funder).map(|(_, code, _)| CREATE2_DEPLOYER.create2_from_code(salt(), code));
+    Contracts {
+        token: t,
+        disperse: d,
+        adjudicator: a,
+    }
+}
+
+/// Outcome of `ensure_deployed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployment {
+    pub contracts: Contracts,
+    /// Deploy transactions sent by this call (0 when every contract was already there).
+    pub sent: usize,
+    pub gas_used: u64,
+}
+
+async fn has_code(provider: &DynProvider, at: Address) -> Result<bool, ChainError> {
+    let code = provider
+        .get_code_at(at)
+        .await
+        .map_err(|e| ChainError::rpc(format!("code at {at}"), e))?;
+    Ok(!code.is_empty())
+}
+
+/// Deploys whatever is missing (all in one block where the node allows) and verifies the code.
+pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deployment, ChainError> {
+    let funder = chain.funder.address();
+    let contracts = addresses(funder);
+    let p = &chain.provider;
+    let mut missing = Vec::new();
+    for (name, code, gas) in init_codes(funder) {
+        let at = CREATE2_DEPLOYER.create2_from_code(salt(), &code);
+        if !has_code(p, at).await? {
+            missing.push((name, code, gas, at));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(Deployment {
+            contracts,
+            sent: 0,
+            gas_used: 0,
+        });
+    }
+    if !has_code(p, CREATE2_DEPLOYER).await? {
+        return Err(ChainError::Other(format!(
+            "the CREATE2 deployer {CREATE2_DEPLOYER} is not on chain {}\n  help: deploy the deterministic deployment proxy there first (it is a single pre-signed transaction; see the README's remote-chain section)",
+            chain.chain_id
+        )));
+    }
+    let fees = fees(p).await?;
+    let mut watch = ReceiptWatch::start(p).await?;
+    let mut sent = Vec::new();
+    for (name, code, gas, at) in &missing {
+        let mut input = salt().to_vec();
+        input.extend_from_slice(code);
+        let call = Call {
+            to: Some(CREATE2_DEPLOYER),
+            value: U256::ZERO,
+            input: input.into(),
+            gas_limit: *gas,
+        };
+        let nonce = nonces.next(p, funder).await?;
+        let (hash, raw) = sign(&chain.funder, chain.chain_id, nonce, fees, &call)?;
+        send_raw(p, &raw)
+            .await
+            .map_err(|e| ChainError::rpc(format!("deploying {name}"), e))?;
+        tracing::info!(contract = *name, address = %at, "deploying");
+        sent.push(hash);
+    }
+    let receipts = watch.wait(p, &sent, Duration::from_secs(60)).await?;
+    let mut gas_used = 0;
+    for ((name, _, _, at), hash) in missing.iter().zip(&sent) {
+        let r = receipts.get(hash).ok_or_else(|| {
+            ChainError::Other(format!(
+                "deploying {name}: no receipt for {hash} within 60 s"
+            ))
+        })?;
+        gas_used += r.gas_used;
+        if !r.status() || !has_code(p, *at).await? {
+            return Err(ChainError::Reverted {
+                what: format!("deploying {name}"),
+                hash: hash.to_string(),
+            });
+        }
+    }
+    Ok(Deployment {
+        contracts,
+        sent: sent.len(),
+        gas_used,
+    })
+}

@@ -1,0 +1,178 @@
+//! The only place that talks to a chain: spawning anvil or connecting to an RPC, the guards
+//! (allowed chain ids, funder can pay), contracts, transaction signing, nonces and receipts.
+
+pub mod anvil;
+pub mod contracts;
+pub mod gas;
+pub mod guard;
+pub mod read;
+pub mod tx;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+
+use crate::scenario::ChainConfig;
+use anvil::{Anvil, AnvilOptions};
+
+/// anvil's first dev account (mnemonic "test test … junk", index 0): public knowledge, used only
+/// for a spawned anvil, and like every key never printed.
+const ANVIL_DEV_KEY: [u8; 32] =
+    alloy::hex!("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+
+/// A chain failure (exit code 3). Messages say what to do; none contains a key.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error(
+        "anvil not found (looked at: {looked})\n  help: run `npm ci` in the loadrun checkout (package.json pins @foundry-rs/anvil), set LOADRUN_ANVIL=/path/to/anvil, or connect to a running node with --rpc URL"
+    )]
+    AnvilNotFound { looked: String },
+    #[error("could not start anvil ({bin}): {reason}")]
+    AnvilSpawn { bin: String, reason: String },
+    #[error(
+        "cannot reach the RPC at {url}: {reason}\n  help: check the URL and that the node is running"
+    )]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "chain id {id} is not allowed (allow_chain_ids = {allowed:?})\n  help: if you really mean to load this chain, add {id} to [chain].allow_chain_ids"
+    )]
+    ChainNotAllowed { id: u64, allowed: Vec<u64> },
+    #[error(
+        "connecting to {url} needs a funder key\n  help: set [chain].funder_key_env = \"LOADRUN_FUNDER_KEY\" in the scenario and export LOADRUN_FUNDER_KEY with the funder's private key"
+    )]
+    NoFunderKeyEnv { url: String },
+    #[error(
+        "environment variable {var} (named by [chain].funder_key_env) is not set\n  help: export {var} with the funder's private key (hex)"
+    )]
+    FunderKeyUnset { var: String },
+    #[error(
+        "environment variable {var} does not hold a valid private key (expected 32 bytes of hex)"
+    )]
+    FunderKeyInvalid { var: String },
+    #[error(
+        "the funder {funder} cannot pay for this run: needs {needs}, funder has {has} (short by {short})\n  help: {help}"
+    )]
+    FunderTooPoor {
+        funder: Address,
+        needs: String,
+        has: String,
+        short: String,
+        help: String,
+    },
+    #[error("{what}: {reason}")]
+    Rpc { what: String, reason: String },
+    #[error("transaction {what} reverted (tx {hash})")]
+    Reverted { what: String, hash: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ChainError {
+    pub fn rpc(what: impl Into<String>, e: impl std::fmt::Display) -> Self {
+        Self::Rpc {
+            what: what.into(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// A connected chain: provider, funder, and the spawned anvil (if any), killed on drop.
+pub struct Chain {
+    pub provider: DynProvider,
+    pub url: String,
+    pub chain_id: u64,
+    pub funder: PrivateKeySigner,
+    /// Keep last: dropped after the provider.
+    pub anvil: Option<Anvil>,
+}
+
+/// Where the chain comes from: `--rpc`/`LOADRUN_RPC` override `[chain].rpc`; neither ⇒ spawn.
+pub fn rpc_url<'a>(cfg: &'a ChainConfig, flag: Option<&'a str>) -> Option<&'a str> {
+    flag.or(cfg.rpc.as_deref())
+}
+
+/// Spawns anvil or connects to the RPC, checks the chain id, and loads the funder.
+pub async fn connect(
+    cfg: &ChainConfig,
+    rpc_flag: Option<&str>,
+    log_dir: Option<&Path>,
+) -> Result<Chain, ChainError> {
+    let (url, anvil, funder) = match rpc_url(cfg, rpc_flag) {
+        Some(url) => (url.to_string(), None, remote_funder(cfg, url)?),
+        None => {
+            let bin = anvil::locate()?;
+            let opts = AnvilOptions {
+                block_time_ms: cfg.block_time_ms,
+                chain_id: cfg.chain_id,
+                gas_limit: cfg.gas_limit,
+                log: log_dir.map(|d| d.join("anvil.log")),
+            };
+            let node = Anvil::spawn(&bin, &opts)?;
+            tracing::info!(url = %node.url, pid = node.pid, "spawned anvil");
+            let funder =
+                PrivateKeySigner::from_bytes(&ANVIL_DEV_KEY.into()).expect("valid dev key");
+            (node.url.clone(), Some(node), funder)
+        }
+    };
+    let parsed = url.parse().map_err(|e| ChainError::Unreachable {
+        url: url.clone(),
+        reason: format!("not a URL: {e}"),
+    })?;
+    let provider = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_http(parsed)
+        .erased();
+    let chain_id = wait_ready(
+        &provider,
+        &url,
+        if anvil.is_some() {
+            Duration::from_secs(10)
+        } else {
+            Duration::from_secs(5)
+        },
+    )
+    .await?;
+    guard::check_chain_id(chain_id, &cfg.allow_chain_ids)?;
+    Ok(Chain {
+        provider,
+        url,
+        chain_id,
+        funder,
+        anvil,
+    })
+}
+
+fn remote_funder(cfg: &ChainConfig, url: &str) -> Result<PrivateKeySigner, ChainError> {
+    let var = cfg
+        .funder_key_env
+        .clone()
+        .ok_or_else(|| ChainError::NoFunderKeyEnv {
+            url: url.to_string(),
+        })?;
+    let value = std::env::var(&var).map_err(|_| ChainError::FunderKeyUnset { var: var.clone() })?;
+    // The parse error could echo input; report only the variable's name.
+    value
+        .trim()
+        .parse::<PrivateKeySigner>()
+        .map_err(|_| ChainError::FunderKeyInvalid { var })
+}
+
+/// Polls `eth_chainId` until the node answers or `limit` passes.
+async fn wait_ready(provider: &DynProvider, url: &str, limit: Duration) -> Result<u64, ChainError> {
+    let start = Instant::now();
+    loop {
+        match provider.get_chain_id().await {
+            Ok(id) => return Ok(id),
+            Err(e) if start.elapsed() >= limit => {
+                return Err(ChainError::Unreachable {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}

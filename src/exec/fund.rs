@@ -1,0 +1,345 @@
+//! The funding executor: reads what wallets hold, plans the top-up with the pure `FundingTree`,
+//! and sends it one level at a time — every payer of a level at once, nonces counted locally,
+//! receipts gathered per block — then the next level. Also `sweep`, the way back.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+
+use crate::chain::contracts::{Contracts, Disperse, Token};
+use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_raw, sign};
+use crate::chain::{Chain, ChainError, gas, read};
+use crate::exec::progress;
+use crate::fund::{FundingPlan, FundingTree, Holding, Need, PaymentKind, plan};
+use crate::wallets::Wallet;
+
+/// How long a level may take to be included before funding gives up.
+const LEVEL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a funding (or sweep) did, for the one-line summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub wallets: usize,
+    pub txs: usize,
+    pub levels: usize,
+    /// Distinct blocks that hold our transactions.
+    pub blocks: usize,
+    pub first_block: Option<u64>,
+    pub last_block: Option<u64>,
+    pub seconds: f64,
+    pub eth_moved: u128,
+    pub tokens_moved: u128,
+    pub gas_used: u64,
+    pub fees_paid: u128,
+}
+
+/// A transaction to send in a level, with what it is for (named in errors).
+struct Pending {
+    what: String,
+    signer: PrivateKeySigner,
+    call: Call,
+}
+
+/// Reads holdings and returns the funding plan (pure planning on chain data), without sending.
+pub async fn prepare(
+    chain: &Chain,
+    contracts: &Contracts,
+    wallets: &[Wallet],
+    need: Need,
+    fanout: usize,
+    flat: bool,
+    fees: Fees,
+) -> Result<(FundingPlan, Vec<read::Account>), ChainError> {
+    let mut addresses = Vec::with_capacity(wallets.len() + 1);
+    addresses.push(chain.funder.address());
+    addresses.extend(wallets.iter().map(|w| w.address));
+    let token = (need.tokens > 0).then_some((contracts.token, contracts.disperse));
+    let accounts = read::accounts(&chain.provider, &addresses, token).await?;
+    let holdings: Vec<Holding> = accounts
+        .iter()
+        .map(|a| Holding {
+            eth: a.eth,
+            tokens: a.tokens,
+            approved: a.approved,
+        })
+        .collect();
+    let tree = FundingTree::new(wallets.len(), fanout);
+    Ok((
+        plan(&tree, need, &holdings, fees.max_fee_per_gas, flat),
+        accounts,
+    ))
+}
+
+/// Sends a prepared funding plan level by level.
+pub async fn execute(
+    chain: &Chain,
+    contracts: &Contracts,
+    wallets: &[Wallet],
+    plan: &FundingPlan,
+    accounts: &[read::Account],
+    fees: Fees,
+) -> Result<Outcome, ChainError> {
+    let start = Instant::now();
+    let mut nonces = Nonces::default();
+    for (i, a) in accounts.iter().enumerate() {
+        nonces.set(
+            if i == 0 {
+                chain.funder.address()
+            } else {
+                wallets[i - 1].address
+            },
+            a.nonce,
+        );
+    }
+    let signer_of = |node: usize| {
+        if node == 0 {
+            chain.funder.clone()
+        } else {
+            wallets[node - 1].signer().clone()
+        }
+    };
+    let address_of = |node: usize| {
+        if node == 0 {
+            chain.funder.address()
+        } else {
+            wallets[node - 1].address
+        }
+    };
+    let mut out = Outcome {
+        wallets: wallets.len(),
+        levels: plan.levels.len(),
+        ..Outcome::default()
+    };
+    for (level, payments) in plan.levels.iter().enumerate() {
+        let mut txs = Vec::new();
+        for p in payments {
+            let signer = signer_of(p.payer);
+            let payer = address_of(p.payer);
+            if p.approve {
+                let input = Token::approveCall {
+                    spender: contracts.disperse,
+                    value: U256::MAX,
+                }
+                .abi_encode();
+                txs.push(Pending {
+                    what: format!("approve by {payer}"),
+                    signer: signer.clone(),
+                    call: Call {
+                        to: Some(contracts.token),
+                        value: U256::ZERO,
+                        input: input.into(),
+                        gas_limit: gas::APPROVE,
+                    },
+                });
+            }
+            match p.kind {
+                PaymentKind::Disperse => {
+                    let to: Vec<Address> = p.recipients.iter().map(|r| address_of(r.0)).collect();
+                    let eth: Vec<U256> = p.recipients.iter().map(|r| U256::from(r.1)).collect();
+                    let with_tokens = p.tokens() > 0;
+                    let tokens: Vec<U256> = if with_tokens {
+                        p.recipients.iter().map(|r| U256::from(r.2)).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let token = if with_tokens {
+                        contracts.token
+                    } else {
+                        Address::ZERO
+                    };
+                    let input = Disperse::disperseCall {
+                        recipients: to,
+                        ethAmounts: eth,
+                        token,
+                        tokenAmounts: tokens,
+                    }
+                    .abi_encode();
+                    txs.push(Pending {
+                        what: format!("disperse by {payer} to {} wallets", p.recipients.len()),
+                        signer: signer.clone(),
+                        call: Call {
+                            to: Some(contracts.disperse),
+                            value: U256::from(p.eth()),
+                            input: input.into(),
+                            gas_limit: p.gas_limit,
+                        },
+                    });
+                }
+                PaymentKind::Direct => {
+                    let (node, eth, tokens) = p.recipients[0];
+                    let to = address_of(node);
+                    if eth > 0 {
+                        txs.push(Pending {
+                            what: format!("transfer to {to}"),
+                            signer: signer.clone(),
+                            call: Call {
+                                to: Some(to),
+                                value: U256::from(eth),
+                                input: Bytes::new(),
+                                gas_limit: gas::TRANSFER,
+                            },
+                        });
+                    }
+                    if tokens > 0 {
+                        let input = Token::transferCall {
+                            to,
+                            value: U256::from(tokens),
+                        }
+                        .abi_encode();
+                        txs.push(Pending {
+                            what: format!("token transfer to {to}"),
+                            signer: signer.clone(),
+                            call: Call {
+                                to: Some(contracts.token),
+                                value: U256::ZERO,
+                                input: input.into(),
+                                gas_limit: gas::TOKEN_TRANSFER,
+                            },
+                        });
+                    }
+                }
+            }
+            out.eth_moved += p.eth();
+            out.tokens_moved += p.tokens();
+        }
+        send_level(
+            chain,
+            &mut nonces,
+            txs,
+            fees,
+            &format!("funding level {}/{}", level + 1, plan.levels.len()),
+            &mut out,
+        )
+        .await?;
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Signs and sends every transaction of a level, then waits for all receipts.
+async fn send_level(
+    chain: &Chain,
+    nonces: &mut Nonces,
+    txs: Vec<Pending>,
+    fees: Fees,
+    label: &str,
+    out: &mut Outcome,
+) -> Result<(), ChainError> {
+    let p = &chain.provider;
+    let bar = progress::bar(txs.len() as u64, label);
+    let mut watch = ReceiptWatch::start(p).await?;
+    let mut sent: Vec<(B256, String)> = Vec::with_capacity(txs.len());
+    for t in txs {
+        let nonce = nonces.next(p, t.signer.address()).await?;
+        let (hash, raw) = sign(&t.signer, chain.chain_id, nonce, fees, &t.call)?;
+        send_raw(p, &raw).await.map_err(|e| ChainError::Rpc {
+            what: format!("{label}: {}", t.what),
+            reason: e,
+        })?;
+        sent.push((hash, t.what));
+    }
+    let hashes: Vec<B256> = sent.iter().map(|s| s.0).collect();
+    let receipts = watch.wait(p, &hashes, LEVEL_TIMEOUT).await?;
+    let mut blocks = BTreeSet::new();
+    for (hash, what) in &sent {
+        let r = receipts.get(hash).ok_or_else(|| {
+            ChainError::Other(format!(
+                "{label}: {what}: not included within {} s (tx {hash})",
+                LEVEL_TIMEOUT.as_secs()
+            ))
+        })?;
+        if !r.status() {
+            return Err(ChainError::Reverted {
+                what: format!("{label}: {what}"),
+                hash: hash.to_string(),
+            });
+        }
+        bar.inc(1);
+        out.txs += 1;
+        out.gas_used += r.gas_used;
+        out.fees_paid += u128::from(r.gas_used) * r.effective_gas_price;
+        if let Some(b) = r.block_number {
+            blocks.insert(b);
+            out.first_block = Some(out.first_block.map_or(b, |f| f.min(b)));
+            out.last_block = Some(out.last_block.map_or(b, |l| l.max(b)));
+        }
+    }
+    out.blocks += blocks.len();
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Returns every wallet's tokens and ETH (minus gas) to the funder. Idempotent: wallets holding
+/// less than the gas a transfer costs are skipped, so a second sweep sends nothing.
+pub async fn sweep(
+    chain: &Chain,
+    contracts: &Contracts,
+    wallets: &[Wallet],
+    fees: Fees,
+) -> Result<Outcome, ChainError> {
+    let start = Instant::now();
+    let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
+    let accounts = read::accounts(
+        &chain.provider,
+        &addresses,
+        Some((contracts.token, contracts.disperse)),
+    )
+    .await?;
+    let funder = chain.funder.address();
+    let mut nonces = Nonces::default();
+    let mut txs = Vec::new();
+    let mut out = Outcome {
+        wallets: wallets.len(),
+        levels: 1,
+        ..Outcome::default()
+    };
+    for (w, a) in wallets.iter().zip(&accounts) {
+        nonces.set(w.address, a.nonce);
+        let token_gas = if a.tokens > 0 {
+            u128::from(gas::TOKEN_TRANSFER) * fees.max_fee_per_gas
+        } else {
+            0
+        };
+        let eth_gas = u128::from(gas::TRANSFER) * fees.max_fee_per_gas;
+        if a.tokens > 0 && a.eth >= token_gas {
+            let input = Token::transferCall {
+                to: funder,
+                value: U256::from(a.tokens),
+            }
+            .abi_encode();
+            txs.push(Pending {
+                what: format!("token sweep from {}", w.address),
+                signer: w.signer().clone(),
+                call: Call {
+                    to: Some(contracts.token),
+                    value: U256::ZERO,
+                    input: input.into(),
+                    gas_limit: gas::TOKEN_TRANSFER,
+                },
+            });
+            out.tokens_moved += a.tokens;
+        }
+        let left = a.eth.saturating_sub(token_gas).saturating_sub(eth_gas);
+        if left > 0 && (a.tokens == 0 || a.eth >= token_gas) {
+            txs.push(Pending {
+                what: format!("sweep from {}", w.address),
+                signer: w.signer().clone(),
+                call: Call {
+                    to: Some(funder),
+                    value: U256::from(left),
+                    input: Bytes::new(),
+                    gas_limit: gas::TRANSFER,
+                },
+            });
+            out.eth_moved += left;
+        }
+    }
+    if !txs.is_empty() {
+        send_level(chain, &mut nonces, txs, fees, "sweep", &mut out).await?;
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! Execution against a chain: the funding executor (and, next, the plan scheduler).
+
+pub mod fund;
+pub mod progress;
