@@ -10,6 +10,8 @@ use crate::error::{Error, ExitCode};
 use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
+mod chain;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    ok
@@ -34,6 +36,12 @@ pub enum Command {
     Plan(PlanArgs),
     /// Parse and validate scenarios (and expand their plans) without touching a chain.
     Validate(ValidateArgs),
+    /// Print the derived wallet addresses per role (CSV role,index,address; never a key).
+    Wallets(chain::WalletsArgs),
+    /// Funding phase only: deploy what is missing and top up every wallet (idempotent).
+    Fund(chain::ChainArgs),
+    /// Return what the wallets hold (tokens, then ETH minus gas) to the funder.
+    Sweep(chain::ChainArgs),
     /// Print the JSON Schema of the scenario format.
     Schema(SchemaArgs),
 }
@@ -116,6 +124,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -124,6 +133,9 @@ fn dispatch(command: Command) -> Result<u8, Error> {
     match command {
         Command::Plan(args) => plan_cmd(&args),
         Command::Validate(args) => validate_cmd(&args),
+        Command::Wallets(args) => chain::wallets_cmd(&args),
+        Command::Fund(args) => chain::fund_cmd(&args),
+        Command::Sweep(args) => chain::sweep_cmd(&args),
         Command::Schema(args) => {
             write_output(args.out.as_deref(), |w| {
                 w.write_all(scenario::json_schema().as_bytes())

@@ -22,8 +22,11 @@ pub enum Error {
     Scenario(#[from] crate::scenario::ScenarioError),
     #[error("{0}")]
     Usage(String),
-    #[error("{0}")]
-    Chain(String),
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    /// The run was interrupted (Ctrl-C) before it could finish a phase.
+    #[error("interrupted")]
+    Interrupted,
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -36,6 +39,7 @@ impl Error {
         match self {
             Self::Scenario(_) | Self::Usage(_) => ExitCode::INVALID,
             Self::Chain(_) | Self::Write { .. } => ExitCode::CHAIN,
+            Self::Interrupted => ExitCode::INTERRUPTED,
         }
     }
 }

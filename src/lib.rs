@@ -8,5 +8,6 @@ pub mod error;
 pub mod exec;
 pub mod fund;
 pub mod plan;
+pub mod report;
 pub mod scenario;
 pub mod wallets;

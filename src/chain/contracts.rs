@@ -91,18 +91,31 @@ async fn has_code(provider: &DynProvider, at: Address) -> Result<bool, ChainErro
     Ok(!code.is_empty())
 }
 
+type Missing = Vec<(&'static str, Bytes, u64, Address)>;
+
+/// The contracts not yet on chain: (name, init code, gas limit, address).
+async fn missing(chain: &Chain) -> Result<Missing, ChainError> {
+    let mut out = Vec::new();
+    for (name, code, gas) in init_codes(chain.funder.address()) {
+        let at = CREATE2_DEPLOYER.create2_from_code(salt(), &code);
+        if !has_code(&chain.provider, at).await? {
+            out.push((name, code, gas, at));
+        }
+    }
+    Ok(out)
+}
+
+/// Gas limit of the deploy transactions `ensure_deployed` would send (0 when all are there).
+pub async fn deploy_gas(chain: &Chain) -> Result<u64, ChainError> {
+    Ok(missing(chain).await?.iter().map(|m| m.2).sum())
+}
+
 /// Deploys whatever is missing (all in one block where the node allows) and verifies the code.
 pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deployment, ChainError> {
     let funder = chain.funder.address();
     let contracts = addresses(funder);
     let p = &chain.provider;
-    let mut missing = Vec::new();
-    for (name, code, gas) in init_codes(funder) {
-        let at = CREATE2_DEPLOYER.create2_from_code(salt(), &code);
-        if !has_code(p, at).await? {
-            missing.push((name, code, gas, at));
-        }
-    }
+    let missing = missing(chain).await?;
     if missing.is_empty() {
         return Ok(Deployment {
             contracts,

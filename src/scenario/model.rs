@@ -34,7 +34,7 @@ pub struct Role {
     pub wallets: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainConfig {
     pub rpc: Option<String>,
     pub funder_key_env: Option<String>,
@@ -46,6 +46,20 @@ pub struct ChainConfig {
 
 /// Chain ids allowed when `allow_chain_ids` is omitted: anvil's and ganache/hardhat's dev ids.
 pub const DEFAULT_ALLOWED_CHAIN_IDS: [u64; 2] = [31337, 1337];
+
+/// An omitted `[chain]`: spawn anvil, allow only the dev chain ids.
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            rpc: None,
+            funder_key_env: None,
+            allow_chain_ids: DEFAULT_ALLOWED_CHAIN_IDS.to_vec(),
+            block_time_ms: None,
+            chain_id: None,
+            gas_limit: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FundingStrategy {

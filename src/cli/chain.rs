@@ -1,0 +1,117 @@
+//! The chain commands that are not a full run: `wallets` (addresses only), `fund` and `sweep`.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use crate::chain::contracts;
+use crate::chain::tx;
+use crate::error::{Error, ExitCode};
+use crate::exec::interrupt::Interrupt;
+use crate::exec::{fund, setup};
+use crate::scenario;
+use crate::wallets;
+
+use super::{LimitArgs, write_output};
+
+/// Where the chain is and which wallets: shared by every command that talks to a chain.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChainArgs {
+    /// Scenario file, e.g. scenarios/quickstart.toml.
+    pub scenario: PathBuf,
+    /// Override [scenario].seed (wallet keys derive from it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
+    #[arg(long, env = "LOADRUN_RPC", value_name = "URL")]
+    pub rpc: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WalletsArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Override [scenario].seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write the list to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// `loadrun wallets`: CSV `role,index,address` — never a key.
+pub fn wallets_cmd(args: &WalletsArgs) -> Result<u8, Error> {
+    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let all = wallets::all(&loaded.scenario, seed);
+    write_output(args.out.as_deref(), |w| {
+        writeln!(w, "role,index,address")?;
+        for wallet in &all {
+            let role = loaded.scenario.role_name(wallet.at.role);
+            writeln!(w, "{role},{},{}", wallet.at.index, wallet.address)?;
+        }
+        Ok(())
+    })?;
+    eprintln!(
+        "{} wallets (seed {seed}, derivation {})",
+        all.len(),
+        wallets::DERIVATION
+    );
+    Ok(ExitCode::OK)
+}
+
+/// `loadrun fund`: the funding phase alone (checks, deploy, idempotent top-up).
+pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
+    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let plan = loaded.expand(seed)?;
+    let all = wallets::all(&loaded.scenario, seed);
+    interruptible(async {
+        let chain = setup::connect(&loaded.scenario, args.rpc.as_deref(), None).await?;
+        let funded = setup::fund(&chain, &loaded.scenario, Some(&plan), &all).await?;
+        if funded.deploys > 0 {
+            eprintln!("deployed {} contracts", funded.deploys);
+        }
+        eprintln!("{}", setup::describe("funded", &funded.outcome));
+        Ok(ExitCode::OK)
+    })
+}
+
+/// `loadrun sweep`: every wallet's tokens and ETH (minus gas) back to the funder.
+pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
+    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let all = wallets::all(&loaded.scenario, seed);
+    interruptible(async {
+        let chain = setup::connect(&loaded.scenario, args.rpc.as_deref(), None).await?;
+        let fees = tx::fees(&chain.provider).await?;
+        let c = contracts::addresses(chain.funder.address());
+        let outcome = fund::sweep(&chain, &c, &all, fees).await?;
+        eprintln!("{}", setup::describe("swept", &outcome));
+        Ok(ExitCode::OK)
+    })
+}
+
+/// Runs `work` on a fresh runtime with the signal handlers installed first; a signal drops
+/// the work (and with it a spawned anvil) and returns `Error::Interrupted` (exit 130).
+pub fn interruptible(work: impl Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let interrupt = Interrupt::install()
+            .map_err(|e| Error::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
+        tokio::select! {
+            r = work => r,
+            () = interrupt.wait() => Err(Error::Interrupted),
+        }
+    })
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}

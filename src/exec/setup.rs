@@ -1,0 +1,154 @@
+//! The set-up phases every chain command shares: connect (spawn or remote, guards), check that
+//! `[funding]` covers the plan and that the funder can pay everything, deploy (reusing what is
+//! there), and fund the wallets (idempotent top-up). Nothing is sent before every check passed.
+
+use std::path::Path;
+
+use crate::chain::contracts::{self, Contracts};
+use crate::chain::tx::{self, Fees, Nonces};
+use crate::chain::{self, Chain, guard};
+use crate::error::Error;
+use crate::exec::fund::{self, Outcome};
+use crate::fund::{Need, shortest, wallet_spend};
+use crate::plan::Plan;
+use crate::scenario::units::{format_scaled, format_wei};
+use crate::scenario::{FundingStrategy, Scenario};
+use crate::wallets::Wallet;
+
+/// Spawns anvil or connects (`--rpc`/`LOADRUN_RPC` over `[chain].rpc`), with the chain-id guard.
+pub async fn connect(
+    scenario: &Scenario,
+    rpc: Option<&str>,
+    log_dir: Option<&Path>,
+) -> Result<Chain, Error> {
+    Ok(chain::connect(&scenario.chain, rpc, log_dir).await?)
+}
+
+/// What the funding phase did.
+#[derive(Debug, Clone)]
+pub struct Funded {
+    pub contracts: Contracts,
+    pub fees: Fees,
+    pub deploys: usize,
+    pub outcome: Outcome,
+}
+
+/// Checks, deploys and funds. `plan` sizes the check that each wallet's `[funding].eth` and
+/// `tokens` cover what it will spend (values + gas at the current max fee).
+pub async fn fund(
+    chain: &Chain,
+    scenario: &Scenario,
+    plan: Option<&Plan>,
+    wallets: &[Wallet],
+) -> Result<Funded, Error> {
+    let fees = tx::fees(&chain.provider).await?;
+    let f = &scenario.funding;
+    if let Some(plan) = plan {
+        let spend = wallet_spend(plan, fees.max_fee_per_gas);
+        if let Some((w, s)) = shortest(&spend, f.eth, f.tokens) {
+            let role = &plan.roles[usize::from(w.role)];
+            return Err(Error::Usage(format!(
+                "[funding] does not cover the plan: wallet {role}:{} will spend up to {} and {} tokens (values + gas at {} per gas), but each wallet gets {} and {} tokens\n  help: raise [funding].eth to at least {}{}",
+                w.index,
+                format_wei(s.eth),
+                format_scaled(s.tokens, 18),
+                format_wei(fees.max_fee_per_gas),
+                format_wei(f.eth),
+                format_scaled(f.tokens, 18),
+                format_wei(s.eth),
+                if s.tokens > f.tokens {
+                    format!(
+                        " and [funding].tokens to at least \"{}\"",
+                        format_scaled(s.tokens, 18)
+                    )
+                } else {
+                    String::new()
+                }
+            )));
+        }
+    }
+    let contracts = contracts::addresses(chain.funder.address());
+    let need = Need {
+        eth: f.eth,
+        tokens: f.tokens,
+    };
+    let flat = f.strategy == FundingStrategy::Flat;
+    let (plan, accounts) = fund::prepare(
+        chain,
+        &contracts,
+        wallets,
+        need,
+        f.fanout as usize,
+        flat,
+        fees,
+    )
+    .await?;
+    let deploy_gas = contracts::deploy_gas(chain).await?;
+    let bill = guard::bill(
+        plan.funder_eth,
+        plan.funder_tokens,
+        deploy_gas,
+        fees.max_fee_per_gas,
+    );
+    // Tokens come from the funder's supply, minted at deploy: check them only once deployed.
+    let token = (deploy_gas == 0).then_some(contracts.token);
+    guard::check_funder(chain, bill, token).await?;
+    let mut nonces = Nonces::default();
+    let deployment = contracts::ensure_deployed(chain, &mut nonces).await?;
+    if deployment.sent > 0 {
+        tracing::info!(
+            sent = deployment.sent,
+            gas = deployment.gas_used,
+            "deployed contracts"
+        );
+    }
+    let accounts = if deployment.sent > 0 {
+        // The funder's nonce moved; read again (cheap) rather than patch.
+        fund::prepare(
+            chain,
+            &contracts,
+            wallets,
+            need,
+            f.fanout as usize,
+            flat,
+            fees,
+        )
+        .await?
+        .1
+    } else {
+        accounts
+    };
+    let outcome = fund::execute(chain, &contracts, wallets, &plan, &accounts, fees).await?;
+    Ok(Funded {
+        contracts,
+        fees,
+        deploys: deployment.sent,
+        outcome,
+    })
+}
+
+/// The one-line summary of a funding or sweep.
+pub fn describe(what: &str, o: &Outcome) -> String {
+    if o.txs == 0 {
+        return format!(
+            "{what}: {} wallets already settled, 0 transactions sent",
+            o.wallets
+        );
+    }
+    format!(
+        "{what}: {} wallets, {} txs in {} levels, {} blocks{}, {:.2} s, moved {} and {} tokens, gas {} ({} in fees)",
+        o.wallets,
+        o.txs,
+        o.levels,
+        o.blocks,
+        match (o.first_block, o.last_block) {
+            (Some(a), Some(b)) => format!(" (#{a}..#{b})"),
+            _ => String::new(),
+        },
+        o.seconds,
+        format_wei(o.eth_moved),
+        format_scaled(o.tokens_moved, 18),
+        o.gas_used,
+        format_wei(o.fees_paid),
+    )
+}

@@ -1,0 +1,3 @@
+//! Results: step rows, summary metrics, expectations, sanity, diff and the HTML report.
+
+pub mod rows;

@@ -1,0 +1,258 @@
+//! Chain layer on a real anvil (spawned per test): lifecycle of the spawned node (drop, panic,
+//! SIGINT to loadrun), the chain-id guard, the funder cost check, CREATE2 reuse, wallets.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use alloy::providers::Provider;
+use common::*;
+use loadrun::chain::anvil::AnvilOptions;
+use loadrun::chain::contracts::{addresses, ensure_deployed};
+use loadrun::chain::tx::Nonces;
+use loadrun::scenario::ChainConfig;
+
+const SMALL: &str = r#"
+version = 1
+[scenario]
+name = "small"
+seed = 7
+duration = "2s"
+[roles.A]
+wallets = 3
+[roles.B]
+wallets = 2
+[funding]
+fanout = 2
+eth = "0.1 ether"
+tokens = "5"
+[[workload]]
+type = "transfer"
+from = "A"
+to = "B"
+rate = 2.0
+amount = "1 gwei"
+"#;
+
+fn remote(extra_chain: &str) -> String {
+    SMALL.replace(
+        "[roles.A]",
+        &format!("[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n{extra_chain}\n[roles.A]"),
+    )
+}
+
+fn wait_gone(pid: u32) -> bool {
+    let start = Instant::now();
+    while alive(pid) && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
+}
+
+#[test]
+fn dropping_the_guard_kills_anvil() {
+    let node = anvil(AnvilOptions::default());
+    let pid = node.pid;
+    assert!(alive(pid));
+    drop(node);
+    assert!(wait_gone(pid), "anvil {pid} still running after drop");
+}
+
+#[test]
+fn a_panic_kills_anvil() {
+    let mut pid = 0;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let node = anvil(AnvilOptions::default());
+        pid = node.pid;
+        panic!("boom while anvil {} runs", node.pid);
+    }));
+    assert!(r.is_err());
+    assert!(pid > 0);
+    assert!(wait_gone(pid), "anvil {pid} survived a panic");
+}
+
+#[test]
+fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2-s blocks: deploy and funding wait for blocks, so loadrun is busy when interrupted.
+    let path = scenario(
+        dir.path(),
+        "slow",
+        &SMALL.replace("[roles.A]", "[chain]\nblock_time = \"2s\"\n[roles.A]"),
+    );
+    let mut child = loadrun()
+        .arg("fund")
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut anvil_pid = None;
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("spawned anvil") {
+            let pid = line.split("pid=").nth(1).unwrap().trim();
+            anvil_pid = Some(pid.parse::<u32>().unwrap());
+            break;
+        }
+    }
+    let anvil_pid = anvil_pid.unwrap_or_else(|| panic!("no spawn line in:\n{seen}"));
+    assert!(alive(anvil_pid));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}");
+    assert!(seen.contains("interrupted"), "{seen}");
+    assert!(wait_gone(anvil_pid), "anvil {anvil_pid} left behind");
+    assert_no_keys(&seen, &secret_keys(7, &[("A", 3), ("B", 2)]));
+}
+
+#[test]
+fn chain_id_one_is_refused_unless_allowed() {
+    let node = anvil(AnvilOptions {
+        chain_id: Some(1),
+        ..AnvilOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let refused = scenario(dir.path(), "refused", &remote(""));
+    let out = loadrun()
+        .args(["fund", "--rpc", &node.url])
+        .arg(&refused)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains("chain id 1 is not allowed") && t.contains("allow_chain_ids"),
+        "{t}"
+    );
+    let allowed = scenario(dir.path(), "allowed", &remote("allow_chain_ids = [1]"));
+    let out = loadrun()
+        .args(["fund", "--rpc", &node.url])
+        .arg(&allowed)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
+        .output()
+        .unwrap();
+    let t2 = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t2}");
+    assert!(t2.contains("funded: 5 wallets"), "{t2}");
+    let keys = secret_keys(7, &[("A", 3), ("B", 2)]);
+    assert_no_keys(&t, &keys);
+    assert_no_keys(&t2, &keys);
+}
+
+#[tokio::test]
+async fn a_poor_funder_is_refused_before_any_transaction() {
+    let node = anvil(AnvilOptions::default());
+    // A key whose account holds nothing on this chain.
+    let poor = loadrun::wallets::derive(999, "poor-funder", 0);
+    let poor_hex = alloy::hex::encode(poor.to_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "poor", &remote(""));
+    let p = alloy::providers::ProviderBuilder::new()
+        .connect_http(node.url.parse().unwrap())
+        .erased();
+    let block_before = p.get_block_number().await.unwrap();
+    let out = loadrun()
+        .args(["fund", "--rpc", &node.url])
+        .arg(&path)
+        .env("LOADRUN_FUNDER_KEY", &poor_hex)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("needs") && t.contains("funder has 0 wei"), "{t}");
+    assert_eq!(
+        p.get_transaction_count(poor.address()).await.unwrap(),
+        0,
+        "the poor funder sent something"
+    );
+    assert_eq!(
+        p.get_block_number().await.unwrap(),
+        block_before,
+        "a block was mined"
+    );
+    let mut keys = secret_keys(7, &[("A", 3), ("B", 2)]);
+    keys.push(poor_hex);
+    assert_no_keys(&t, &keys);
+}
+
+#[tokio::test]
+async fn contracts_are_reused_at_their_create2_addresses() {
+    let chain = loadrun::chain::connect(&ChainConfig::default(), None, None)
+        .await
+        .unwrap();
+    let mut nonces = Nonces::default();
+    let first = ensure_deployed(&chain, &mut nonces).await.unwrap();
+    assert_eq!(first.sent, 3);
+    assert_eq!(first.contracts, addresses(chain.funder.address()));
+    let nonce = chain
+        .provider
+        .get_transaction_count(chain.funder.address())
+        .await
+        .unwrap();
+    let second = ensure_deployed(&chain, &mut nonces).await.unwrap();
+    assert_eq!(second.sent, 0);
+    assert_eq!(second.contracts, first.contracts);
+    assert_eq!(
+        chain
+            .provider
+            .get_transaction_count(chain.funder.address())
+            .await
+            .unwrap(),
+        nonce,
+        "the second deploy sent a transaction"
+    );
+}
+
+#[test]
+fn same_seed_same_addresses_and_no_key_in_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "w", SMALL);
+    let run = |seed: &str| {
+        let out = loadrun()
+            .args(["wallets", "--seed", seed])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (a, b, c) = (run("7"), run("7"), run("8"));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let lines: Vec<&str> = a.lines().collect();
+    assert_eq!(lines[0], "role,index,address");
+    assert_eq!(lines.len(), 6);
+    assert!(lines[1].starts_with("A,0,0x") && lines[5].starts_with("B,1,0x"));
+    assert_no_keys(&a, &secret_keys(7, &[("A", 3), ("B", 2)]));
+}
+
+#[test]
+fn contract_artifacts_match_a_fresh_compile() {
+    let solc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/solc");
+    if !solc.exists() {
+        eprintln!("skipped: node_modules/solc absent (run `npm ci`)");
+        return;
+    }
+    let out = std::process::Command::new("node")
+        .args(["contracts/compile.mjs", "--check"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("node");
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the tests that need a chain: the loadrun binary, anvil guards, scenario
+//! files in a temp dir, and the check that no private key leaked into any output.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use loadrun::chain::anvil::{Anvil, AnvilOptions};
+
+/// anvil's first dev key (public knowledge); must never appear in any output either.
+pub const DEV_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// The loadrun binary, run from the crate root (where node_modules/ is), logging at info.
+pub fn loadrun() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_loadrun"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LOADRUN_LOG", "info")
+        .env_remove("LOADRUN_RPC")
+        .env_remove("LOADRUN_FUNDER_KEY");
+    c
+}
+
+/// Spawns anvil (the same way loadrun does); killed when the guard drops.
+pub fn anvil(opts: AnvilOptions) -> Anvil {
+    let bin = loadrun::chain::anvil::locate().expect("anvil: run `npm ci` first");
+    Anvil::spawn(&bin, &opts).expect("spawn anvil")
+}
+
+/// Writes a scenario file into `dir`.
+pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).expect("write scenario");
+    p
+}
+
+/// Whether a process is alive (present and not a zombie).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// stdout + stderr as text.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every private key a test scenario can produce: the dev key and each wallet's key (hex,
+/// with and without 0x, any case).
+pub fn secret_keys(seed: u64, roles: &[(&str, u32)]) -> Vec<String> {
+    let mut keys = vec![DEV_KEY.to_string()];
+    for (role, n) in roles {
+        for i in 0..*n {
+            let k = loadrun::wallets::derive(seed, role, i).to_bytes();
+            keys.push(alloy::hex::encode(k));
+        }
+    }
+    keys
+}
+
+/// Panics if any key appears in `haystack` (case-insensitive).
+pub fn assert_no_keys(haystack: &str, keys: &[String]) {
+    let lower = haystack.to_lowercase();
+    for k in keys {
+        assert!(
+            !lower.contains(&k.to_lowercase()),
+            "a private key leaked into an output"
+        );
+    }
+}
+
+/// Every file under `dir`, concatenated (for the key grep).
+pub fn all_files(dir: &Path) -> String {
+    let mut out = String::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.push_str(&all_files(&p));
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
