@@ -22,6 +22,29 @@ pub struct Fees {
     pub max_priority_fee_per_gas: u128,
 }
 
+impl Fees {
+    /// Raises the fee cap for a burst that fills `blocks` blocks: the base fee can grow 12.5 %
+    /// per full block; the estimate's 2 × base already covers about six such blocks. Capped at
+    /// 64 × the base part. Only the cap rises: a transaction pays the base fee of its block.
+    pub fn with_headroom(self, blocks: u64) -> Self {
+        let base_part = self
+            .max_fee_per_gas
+            .saturating_sub(self.max_priority_fee_per_gas);
+        let mut scaled = base_part;
+        for _ in 0..blocks.saturating_sub(6) {
+            scaled = scaled.saturating_add(scaled / 8);
+            if scaled >= base_part.saturating_mul(64) {
+                scaled = base_part.saturating_mul(64);
+                break;
+            }
+        }
+        Self {
+            max_fee_per_gas: scaled + self.max_priority_fee_per_gas,
+            ..self
+        }
+    }
+}
+
 /// Current fees: alloy's estimate (2 × base fee + priority), the usual wallet rule.
 pub async fn fees(provider: &DynProvider) -> Result<Fees, ChainError> {
     let e = provider

@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 
@@ -18,6 +20,8 @@ use crate::wallets::Wallet;
 
 /// How long a level may take to be included before funding gives up.
 const LEVEL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a transaction may be missing before we ask the node whether it still has it.
+const REBROADCAST_AFTER: Duration = Duration::from_secs(3);
 
 /// What a funding (or sweep) did, for the one-line summary.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,16 +47,34 @@ struct Pending {
     call: Call,
 }
 
-/// Reads holdings and returns the funding plan (pure planning on chain data), without sending.
+/// What the chain holds before funding: the tree (capped at the block gas limit), every node's
+/// holding and account state. Planning on it is pure, so it can be redone at another fee.
+pub struct Snapshot {
+    pub tree: FundingTree,
+    pub holdings: Vec<Holding>,
+    pub accounts: Vec<read::Account>,
+    pub block_gas_limit: u64,
+}
+
+impl Snapshot {
+    pub fn plan(&self, need: Need, flat: bool, fees: Fees) -> FundingPlan {
+        plan(&self.tree, need, &self.holdings, fees.max_fee_per_gas, flat)
+    }
+
+    /// Blocks the funding needs at least: its gas over the block gas limit, plus one per level.
+    pub fn floor_blocks(&self, plan: &FundingPlan) -> u64 {
+        plan.gas_limit.div_ceil(self.block_gas_limit.max(1)) + plan.levels.len() as u64
+    }
+}
+
+/// Reads what the funder and every wallet hold (batched), without sending.
 pub async fn prepare(
     chain: &Chain,
     contracts: &Contracts,
     wallets: &[Wallet],
     need: Need,
     fanout: usize,
-    flat: bool,
-    fees: Fees,
-) -> Result<(FundingPlan, Vec<read::Account>), ChainError> {
+) -> Result<Snapshot, ChainError> {
     let mut addresses = Vec::with_capacity(wallets.len() + 1);
     addresses.push(chain.funder.address());
     addresses.extend(wallets.iter().map(|w| w.address));
@@ -66,11 +88,18 @@ pub async fn prepare(
             approved: a.approved,
         })
         .collect();
-    let tree = FundingTree::new(wallets.len(), fanout);
-    Ok((
-        plan(&tree, need, &holdings, fees.max_fee_per_gas, flat),
+    let block_gas_limit = chain
+        .provider
+        .get_block_by_number(BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| ChainError::rpc("latest block", e))?
+        .map_or(30_000_000, |b| b.header.gas_limit);
+    Ok(Snapshot {
+        tree: FundingTree::new(wallets.len(), fanout).with_max_tx_gas(block_gas_limit),
+        holdings,
         accounts,
-    ))
+        block_gas_limit,
+    })
 }
 
 /// Sends a prepared funding plan level by level.
@@ -219,6 +248,45 @@ pub async fn execute(
     Ok(out)
 }
 
+/// Waits for the receipts of `sent`; every few seconds, re-sends (same signed bytes, so never a
+/// double payment) any transaction the node no longer knows: a node may drop pool entries
+/// under load, and a dropped funding transaction would otherwise stall the level.
+async fn wait_rebroadcasting(
+    p: &alloy::providers::DynProvider,
+    watch: &mut ReceiptWatch,
+    sent: &[(B256, String, Bytes)],
+) -> Result<std::collections::HashMap<B256, alloy::rpc::types::TransactionReceipt>, ChainError> {
+    let start = Instant::now();
+    let mut found = std::collections::HashMap::with_capacity(sent.len());
+    loop {
+        let missing: Vec<B256> = sent
+            .iter()
+            .map(|s| s.0)
+            .filter(|h| !found.contains_key(h))
+            .collect();
+        if missing.is_empty() || start.elapsed() >= LEVEL_TIMEOUT {
+            return Ok(found);
+        }
+        found.extend(watch.wait(p, &missing, REBROADCAST_AFTER).await?);
+        let mut resent = 0;
+        for (hash, what, raw) in sent.iter().filter(|s| !found.contains_key(&s.0)) {
+            let known = p
+                .get_transaction_by_hash(*hash)
+                .await
+                .map_err(|e| ChainError::rpc("transaction lookup", e))?;
+            if known.is_none() {
+                tracing::debug!(tx = %hash, "{what}: dropped by the node, sending it again");
+                // "already known" / "nonce too low" mean it is in or done: fine either way.
+                let _ = send_raw(p, raw).await;
+                resent += 1;
+            }
+        }
+        if resent > 0 {
+            tracing::warn!("{resent} transactions were dropped by the node; sent them again");
+        }
+    }
+}
+
 /// Signs and sends every transaction of a level, then waits for all receipts.
 async fn send_level(
     chain: &Chain,
@@ -231,7 +299,7 @@ async fn send_level(
     let p = &chain.provider;
     let bar = progress::bar(txs.len() as u64, label);
     let mut watch = ReceiptWatch::start(p).await?;
-    let mut sent: Vec<(B256, String)> = Vec::with_capacity(txs.len());
+    let mut sent: Vec<(B256, String, Bytes)> = Vec::with_capacity(txs.len());
     for t in txs {
         let nonce = nonces.next(p, t.signer.address()).await?;
         let (hash, raw) = sign(&t.signer, chain.chain_id, nonce, fees, &t.call)?;
@@ -239,12 +307,11 @@ async fn send_level(
             what: format!("{label}: {}", t.what),
             reason: e,
         })?;
-        sent.push((hash, t.what));
+        sent.push((hash, t.what, raw));
     }
-    let hashes: Vec<B256> = sent.iter().map(|s| s.0).collect();
-    let receipts = watch.wait(p, &hashes, LEVEL_TIMEOUT).await?;
+    let receipts = wait_rebroadcasting(p, &mut watch, &sent).await?;
     let mut blocks = BTreeSet::new();
-    for (hash, what) in &sent {
+    for (hash, what, _) in &sent {
         let r = receipts.get(hash).ok_or_else(|| {
             ChainError::Other(format!(
                 "{label}: {what}: not included within {} s (tx {hash})",
@@ -269,11 +336,18 @@ async fn send_level(
     }
     out.blocks += blocks.len();
     bar.finish_and_clear();
+    tracing::info!(
+        "{label}: {} txs included in {} blocks",
+        sent.len(),
+        blocks.len()
+    );
     Ok(())
 }
 
-/// Returns every wallet's tokens and ETH (minus gas) to the funder. Idempotent: wallets holding
-/// less than the gas a transfer costs are skipped, so a second sweep sends nothing.
+/// Returns every wallet's tokens, then its ETH minus the transfer's gas, to the funder. Tokens go
+/// first and ETH is read again after them, so the ETH left behind is only the gap between the
+/// max fee and the price paid. Idempotent: a wallet whose ETH beyond a transfer's gas is below
+/// that gas again is dust and stays, so a second sweep sends nothing.
 pub async fn sweep(
     chain: &Chain,
     contracts: &Contracts,
@@ -282,28 +356,24 @@ pub async fn sweep(
 ) -> Result<Outcome, ChainError> {
     let start = Instant::now();
     let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
+    let funder = chain.funder.address();
+    let mut out = Outcome {
+        wallets: wallets.len(),
+        ..Outcome::default()
+    };
+    let token_gas = u128::from(gas::TOKEN_TRANSFER) * fees.max_fee_per_gas;
+    let eth_gas = u128::from(gas::TRANSFER) * fees.max_fee_per_gas;
+
     let accounts = read::accounts(
         &chain.provider,
         &addresses,
         Some((contracts.token, contracts.disperse)),
     )
     .await?;
-    let funder = chain.funder.address();
     let mut nonces = Nonces::default();
     let mut txs = Vec::new();
-    let mut out = Outcome {
-        wallets: wallets.len(),
-        levels: 1,
-        ..Outcome::default()
-    };
     for (w, a) in wallets.iter().zip(&accounts) {
         nonces.set(w.address, a.nonce);
-        let token_gas = if a.tokens > 0 {
-            u128::from(gas::TOKEN_TRANSFER) * fees.max_fee_per_gas
-        } else {
-            0
-        };
-        let eth_gas = u128::from(gas::TRANSFER) * fees.max_fee_per_gas;
         if a.tokens > 0 && a.eth >= token_gas {
             let input = Token::transferCall {
                 to: funder,
@@ -322,8 +392,19 @@ pub async fn sweep(
             });
             out.tokens_moved += a.tokens;
         }
-        let left = a.eth.saturating_sub(token_gas).saturating_sub(eth_gas);
-        if left > 0 && (a.tokens == 0 || a.eth >= token_gas) {
+    }
+    if !txs.is_empty() {
+        out.levels += 1;
+        send_level(chain, &mut nonces, txs, fees, "sweep tokens", &mut out).await?;
+    }
+
+    let accounts = read::accounts(&chain.provider, &addresses, None).await?;
+    let mut nonces = Nonces::default();
+    let mut txs = Vec::new();
+    for (w, a) in wallets.iter().zip(&accounts) {
+        nonces.set(w.address, a.nonce);
+        let left = a.eth.saturating_sub(eth_gas);
+        if left >= eth_gas {
             txs.push(Pending {
                 what: format!("sweep from {}", w.address),
                 signer: w.signer().clone(),
@@ -338,7 +419,8 @@ pub async fn sweep(
         }
     }
     if !txs.is_empty() {
-        send_level(chain, &mut nonces, txs, fees, "sweep", &mut out).await?;
+        out.levels += 1;
+        send_level(chain, &mut nonces, txs, fees, "sweep ETH", &mut out).await?;
     }
     out.seconds = start.elapsed().as_secs_f64();
     Ok(out)

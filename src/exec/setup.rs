@@ -73,16 +73,12 @@ pub async fn fund(
         tokens: f.tokens,
     };
     let flat = f.strategy == FundingStrategy::Flat;
-    let (plan, accounts) = fund::prepare(
-        chain,
-        &contracts,
-        wallets,
-        need,
-        f.fanout as usize,
-        flat,
-        fees,
-    )
-    .await?;
+    let snapshot = fund::prepare(chain, &contracts, wallets, need, f.fanout as usize).await?;
+    // Our own funding fills blocks and raises the base fee: cap fees for as many blocks as
+    // the funding needs, so no transaction of a later block is priced out.
+    let floor = snapshot.floor_blocks(&snapshot.plan(need, flat, fees));
+    let fees = fees.with_headroom(floor);
+    let plan = snapshot.plan(need, flat, fees);
     let deploy_gas = contracts::deploy_gas(chain).await?;
     let bill = guard::bill(
         plan.funder_eth,
@@ -104,19 +100,11 @@ pub async fn fund(
     }
     let accounts = if deployment.sent > 0 {
         // The funder's nonce moved; read again (cheap) rather than patch.
-        fund::prepare(
-            chain,
-            &contracts,
-            wallets,
-            need,
-            f.fanout as usize,
-            flat,
-            fees,
-        )
-        .await?
-        .1
+        fund::prepare(chain, &contracts, wallets, need, f.fanout as usize)
+            .await?
+            .accounts
     } else {
-        accounts
+        snapshot.accounts
     };
     let outcome = fund::execute(chain, &contracts, wallets, &plan, &accounts, fees).await?;
     Ok(Funded {

@@ -25,12 +25,25 @@ pub struct Holding {
 pub struct FundingTree {
     pub wallets: usize,
     pub fanout: usize,
+    /// Largest gas limit one transaction may have (the block gas limit): a payer whose
+    /// Disperse to all its children would exceed it splits the payment into several calls.
+    pub max_tx_gas: u64,
 }
 
 impl FundingTree {
     pub fn new(wallets: usize, fanout: usize) -> Self {
         assert!(fanout >= 2, "fanout must be >= 2");
-        Self { wallets, fanout }
+        Self {
+            wallets,
+            fanout,
+            max_tx_gas: u64::MAX,
+        }
+    }
+
+    /// Caps each transaction's gas limit (normally at the block gas limit).
+    pub fn with_max_tx_gas(mut self, max_tx_gas: u64) -> Self {
+        self.max_tx_gas = max_tx_gas;
+        self
     }
 
     /// Children of `node` (node 0 is the funder).
@@ -140,18 +153,20 @@ pub fn plan(
     );
     // incoming[k] = what node k must receive from its parent.
     let mut incoming = vec![(0u128, 0u128); n + 1];
-    let mut payments: Vec<Option<Payment>> = vec![None; n + 1];
+    let mut payments: Vec<Vec<Payment>> = vec![Vec::new(); n + 1];
     let nodes_bottom_up = if flat {
         Vec::new()
     } else {
         (1..=n).rev().collect::<Vec<_>>()
     };
     for k in nodes_bottom_up {
-        let payment = disperse_payment(tree, k, &incoming, holdings[k].approved);
-        let gas_cost = payment
-            .as_ref()
-            .map_or(0, |p| u128::from(p.total_gas_limit()) * max_fee_per_gas);
-        let (out_eth, out_tok) = payment.as_ref().map_or((0, 0), |p| (p.eth(), p.tokens()));
+        let payment = disperse_payments(tree, k, &incoming, holdings[k].approved);
+        let gas_cost: u128 = payment
+            .iter()
+            .map(|p| u128::from(p.total_gas_limit()) * max_fee_per_gas)
+            .sum();
+        let out_eth: u128 = payment.iter().map(Payment::eth).sum();
+        let out_tok: u128 = payment.iter().map(Payment::tokens).sum();
         let h = holdings[k];
         incoming[k] = (
             (need.eth + out_eth + gas_cost).saturating_sub(h.eth),
@@ -180,8 +195,8 @@ pub fn plan(
                 });
             }
         }
-    } else if let Some(p) = disperse_payment(tree, 0, &incoming, holdings[0].approved) {
-        root.push(p);
+    } else {
+        root = disperse_payments(tree, 0, &incoming, holdings[0].approved);
     }
     let mut out = FundingPlan::default();
     let root_gas: u64 = root.iter().map(Payment::total_gas_limit).sum();
@@ -189,8 +204,8 @@ pub fn plan(
         root.iter().map(Payment::eth).sum::<u128>() + u128::from(root_gas) * max_fee_per_gas;
     out.funder_tokens = root.iter().map(Payment::tokens).sum();
     out.levels.push(root);
-    for (k, p) in payments.into_iter().enumerate().skip(1) {
-        if let Some(p) = p {
+    for (k, ps) in payments.into_iter().enumerate().skip(1) {
+        for p in ps {
             let level = tree.level_of(k);
             if out.levels.len() <= level {
                 out.levels.resize(level + 1, Vec::new());
@@ -206,32 +221,45 @@ pub fn plan(
     out
 }
 
-/// The Disperse payment of `payer` to its children that still lack something, if any.
-fn disperse_payment(
+/// The Disperse payments of `payer` to its children that still lack something: one call, or
+/// several when one would exceed `max_tx_gas`. The first carries the approve if one is needed.
+fn disperse_payments(
     tree: &FundingTree,
     payer: usize,
     incoming: &[(u128, u128)],
     approved: bool,
-) -> Option<Payment> {
+) -> Vec<Payment> {
     let recipients: Vec<(usize, u128, u128)> = tree
         .children(payer)
         .filter(|&c| incoming[c] != (0, 0))
         .map(|c| (c, incoming[c].0, incoming[c].1))
         .collect();
     if recipients.is_empty() {
-        return None;
+        return Vec::new();
     }
     let with_tokens = recipients.iter().any(|r| r.2 > 0);
-    let approve = with_tokens && !approved;
-    let gas_limit = gas::disperse(recipients.len() as u64, with_tokens);
-    Some(Payment {
-        payer,
-        kind: PaymentKind::Disperse,
-        recipients,
-        approve,
-        gas_limit,
-        txs: 1 + usize::from(approve),
-    })
+    let per = if with_tokens {
+        gas::DISPERSE_PER_RECIPIENT_TOKENS
+    } else {
+        gas::DISPERSE_PER_RECIPIENT_ETH
+    };
+    let fit = (tree.max_tx_gas.saturating_sub(gas::DISPERSE_BASE) / per).max(1) as usize;
+    let mut approve = with_tokens && !approved;
+    recipients
+        .chunks(fit)
+        .map(|chunk| {
+            let p = Payment {
+                payer,
+                kind: PaymentKind::Disperse,
+                recipients: chunk.to_vec(),
+                approve,
+                gas_limit: gas::disperse(chunk.len() as u64, with_tokens),
+                txs: 1 + usize::from(approve),
+            };
+            approve = false;
+            p
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -250,6 +278,39 @@ mod tests {
         assert_eq!(FundingTree::new(10_000, 100).depth(), 2);
         assert_eq!(FundingTree::new(1, 10).depth(), 1);
         assert_eq!(FundingTree::new(0, 10).depth(), 0);
+    }
+
+    #[test]
+    fn a_payment_over_the_block_gas_limit_is_split() {
+        let t = FundingTree::new(300, 300).with_max_tx_gas(30_000_000);
+        let p = plan(
+            &t,
+            Need {
+                eth: 10,
+                tokens: 10,
+            },
+            &vec![Holding::default(); 301],
+            1,
+            false,
+        );
+        // 60k + n × 75k ≤ 30M ⇒ 399 per call: 300 fit in one; with 10M, 132 per call.
+        assert_eq!(p.levels[0].len(), 1);
+        let t = t.with_max_tx_gas(10_000_000);
+        let p = plan(
+            &t,
+            Need {
+                eth: 10,
+                tokens: 10,
+            },
+            &vec![Holding::default(); 301],
+            1,
+            false,
+        );
+        let sizes: Vec<usize> = p.levels[0].iter().map(|x| x.recipients.len()).collect();
+        assert_eq!(sizes, [132, 132, 36]);
+        assert!(p.levels[0].iter().all(|x| x.gas_limit <= 10_000_000));
+        assert_eq!(p.levels[0].iter().filter(|x| x.approve).count(), 1);
+        assert_eq!(p.txs, 4);
     }
 
     #[test]
