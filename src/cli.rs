@@ -11,6 +11,7 @@ use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
 mod chain;
+mod run;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -32,6 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a scenario on a chain: plan, deploy, fund, execute, write results (also `loadrun FILE`).
+    Run(run::RunArgs),
     /// Print the step plan a scenario expands to (counts go to stderr).
     Plan(PlanArgs),
     /// Parse and validate scenarios (and expand their plans) without touching a chain.
@@ -98,7 +101,7 @@ pub struct SchemaArgs {
 /// Parses the process arguments and runs the command; returns the exit code.
 pub fn run() -> u8 {
     init_logging();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(with_run_shorthand(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -118,6 +121,23 @@ pub fn run() -> u8 {
     }
 }
 
+/// `loadrun FILE …` means `loadrun run FILE …`: a first argument that is neither a subcommand
+/// nor a flag is taken as a scenario.
+fn with_run_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
+        let cmd = Cli::command();
+        let is_sub = cmd
+            .get_subcommands()
+            .any(|s| s.get_name() == first || s.get_all_aliases().any(|a| a == first))
+            || first == "help";
+        if !is_sub && !first.starts_with('-') {
+            args.insert(1, "run".into());
+        }
+    }
+    args
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOADRUN_LOG")
         .unwrap_or_else(|_| "info".into());
@@ -133,6 +153,7 @@ fn dispatch(command: Command) -> Result<u8, Error> {
     match command {
         Command::Plan(args) => plan_cmd(&args),
         Command::Validate(args) => validate_cmd(&args),
+        Command::Run(args) => run::run_cmd(&args),
         Command::Wallets(args) => chain::wallets_cmd(&args),
         Command::Fund(args) => chain::fund_cmd(&args),
         Command::Sweep(args) => chain::sweep_cmd(&args),

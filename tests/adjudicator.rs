@@ -155,6 +155,33 @@ async fn deposit_then_cooperative_close_pays_both_sides_exactly() {
     e.call(&b, ETH / 2, Adjudicator::depositCall { id }.abi_encode())
         .await
         .unwrap();
+    // loadrun's off-chain hashing matches the contract's.
+    let d = loadrun::exec::states::Domain {
+        adjudicator: e.adj,
+        chain_id: e.chain.chain_id,
+    };
+    let st = loadrun::exec::states::State {
+        channel: id,
+        nonce: 9,
+        bal_a: 1,
+        bal_b: 2,
+    };
+    let on_chain = e
+        .contract()
+        .stateHash(id, 9, U256::from(1), U256::from(2))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(d.state_hash(&st), on_chain);
+    let salt = B256::with_last_byte(1);
+    assert_eq!(
+        d.channel_id(e.a.address(), e.b.address(), salt),
+        e.contract()
+            .channelId(e.a.address(), e.b.address(), salt)
+            .call()
+            .await
+            .unwrap()
+    );
     let ch = e.contract().getChannel(id).call().await.unwrap();
     assert_eq!(ch.holding, U256::from(ETH * 3 / 2));
     assert_eq!(e.holdings().await, ETH * 3 / 2);

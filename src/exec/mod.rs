@@ -1,6 +1,14 @@
-//! Execution against a chain: the funding executor (and, next, the plan scheduler).
+//! Execution against a chain: set-up (connect, check, deploy, fund), the funding executor, and
+//! the plan executor (scheduler, role actors, wallet lanes, receipt watcher, collector).
 
+pub mod actor;
+pub mod collect;
 pub mod fund;
 pub mod interrupt;
+pub mod lane;
+pub mod msg;
 pub mod progress;
+pub mod run;
 pub mod setup;
+pub mod states;
+pub mod watcher;

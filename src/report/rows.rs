@@ -122,6 +122,16 @@ pub fn write_steps<W: std::io::Write>(rows: &[StepRow], w: W) -> csv::Result<()>
     Ok(())
 }
 
+/// A `steps.csv` writer for rows appended as they arrive (header on the first row).
+pub fn steps_writer<W: std::io::Write>(w: W) -> csv::Writer<W> {
+    csv::Writer::from_writer(w)
+}
+
+/// Appends one row to a `steps_writer`.
+pub fn append_step<W: std::io::Write>(out: &mut csv::Writer<W>, row: &StepRow) -> csv::Result<()> {
+    out.serialize(CsvRow::from(row))
+}
+
 /// Reads `steps.csv`.
 pub fn read_steps<R: std::io::Read>(r: R) -> csv::Result<Vec<StepRow>> {
     csv::Reader::from_reader(r)

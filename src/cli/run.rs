@@ -1,0 +1,269 @@
+//! `loadrun run SCENARIO` (and the shorthand `loadrun SCENARIO`): validate → plan → chain →
+//! deploy → fund → execute → results → exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::chain::runtime;
+use crate::chain::Chain;
+use crate::error::{Error, ExitCode};
+use crate::exec::interrupt::Interrupt;
+use crate::exec::run::{Executed, Options, execute};
+use crate::exec::setup;
+use crate::plan::Plan;
+use crate::report::rows::{Status, StepRow};
+use crate::scenario::{self, Loaded};
+use crate::wallets;
+
+use super::LimitArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file, e.g. scenarios/quickstart.toml.
+    pub scenario: PathBuf,
+    /// Override [scenario].seed (plan and wallet keys derive from it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write results to DIR instead of results/<name>/<run-id>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
+    #[arg(long, env = "LOADRUN_RPC", value_name = "URL")]
+    pub rpc: Option<String>,
+    /// Print one machine-readable summary object on stdout at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// A sent transaction without a receipt after this long is a `timeout`.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub receipt_timeout: Duration,
+    /// After Ctrl-C, wait this long for in-flight results before writing them.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub grace: Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What `run.toml` records.
+#[derive(Serialize)]
+struct RunFacts<'a> {
+    loadrun_version: &'static str,
+    plan_format: u32,
+    run_id: &'a str,
+    started_at: String,
+    scenario_file: &'a str,
+    scenario_name: &'a str,
+    seed: u64,
+    chain_id: u64,
+    /// "spawned anvil" or the RPC's scheme://host:port (path and query dropped: they may hold
+    /// an API key).
+    chain: String,
+    first_block: Option<u64>,
+    last_block: Option<u64>,
+    steps: usize,
+    fired: usize,
+    interrupted: bool,
+    wall_ms: f64,
+    scenario_toml: &'a str,
+}
+
+pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
+    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let plan = Arc::new(loaded.expand(seed)?);
+    eprintln!("{}", crate::plan::output::summary(&plan));
+    let started = SystemTime::now();
+    let run_id = run_id(started, seed);
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None => unique_dir(
+            &Path::new("results")
+                .join(&loaded.scenario.name)
+                .join(&run_id),
+        ),
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let all = wallets::all(&loaded.scenario, seed);
+    let rt = runtime()?;
+    let code = rt.block_on(async {
+        let interrupt = Interrupt::install()
+            .map_err(|e| Error::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
+        let chain = tokio::select! {
+            c = setup::connect(&loaded.scenario, args.rpc.as_deref(), Some(&dir)) => c?,
+            () = interrupt.wait() => return Err(Error::Interrupted),
+        };
+        eprintln!("chain {} at {}", chain.chain_id, shown_url(&chain));
+        let funded = tokio::select! {
+            f = setup::fund(&chain, &loaded.scenario, Some(&plan), &all) => f?,
+            () = interrupt.wait() => return Err(Error::Interrupted),
+        };
+        eprintln!("{}", setup::describe("funded", &funded.outcome));
+        let opts = Options {
+            run_id: run_id.clone(),
+            steps_csv: dir.join("steps.csv"),
+            receipt_timeout: args.receipt_timeout,
+            grace: args.grace,
+            subset: None,
+        };
+        let fees = crate::chain::tx::fees(&chain.provider).await?;
+        let ex = execute(
+            plan.clone(),
+            &loaded.scenario,
+            &all,
+            &chain,
+            funded.contracts,
+            fees,
+            opts,
+            &interrupt,
+        )
+        .await?;
+        let facts = RunFacts {
+            loadrun_version: env!("CARGO_PKG_VERSION"),
+            plan_format: crate::plan::PLAN_FORMAT_VERSION,
+            run_id: &run_id,
+            started_at: humantime::format_rfc3339_seconds(started).to_string(),
+            scenario_file: &loaded.file,
+            scenario_name: &loaded.scenario.name,
+            seed,
+            chain_id: chain.chain_id,
+            chain: shown_url(&chain),
+            first_block: ex.span.first_block,
+            last_block: ex.span.last_block,
+            steps: plan.steps.len(),
+            fired: ex.fired,
+            interrupted: ex.interrupted,
+            wall_ms: ex.wall_ms,
+            scenario_toml: &loaded.text,
+        };
+        write_file(
+            &dir.join("run.toml"),
+            &toml::to_string(&facts).unwrap_or_default(),
+        )?;
+        finish(&loaded, &plan, &ex, &dir, args.json)
+    });
+    code
+}
+
+/// Writes the results that follow from the rows and prints the verdict.
+fn finish(
+    _loaded: &Loaded,
+    plan: &Plan,
+    ex: &Executed,
+    dir: &Path,
+    json: bool,
+) -> Result<u8, Error> {
+    eprintln!("{}", describe_rows(plan, &ex.rows));
+    eprintln!("results: {}", dir.display());
+    if json {
+        let ok = ex.rows.iter().filter(|r| r.status == Status::Ok).count();
+        println!(
+            "{}",
+            serde_json::json!({
+                "results": dir.display().to_string(),
+                "steps": ex.rows.len(),
+                "ok": ok,
+                "interrupted": ex.interrupted,
+            })
+        );
+    }
+    if ex.interrupted {
+        eprintln!("interrupted: results flushed");
+        return Ok(ExitCode::INTERRUPTED);
+    }
+    Ok(ExitCode::OK)
+}
+
+/// "A created 29 channels (12 closed), B created 31 …; all 150 steps ok".
+pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
+    let mut parts = Vec::new();
+    for role in &plan.roles {
+        let count = |kind: &str| {
+            rows.iter()
+                .filter(|r| &r.role == role && r.kind == kind && r.status == Status::Ok)
+                .count()
+        };
+        let mut bits = Vec::new();
+        for (kind, label) in [
+            ("create_ledger_channel", "ledger channels created"),
+            ("create_channel", "channels created"),
+            ("close_channel", "closed"),
+            ("update_channel", "updates"),
+            ("close_ledger_channel", "ledgers settled"),
+            ("transfer", "transfers"),
+            ("token_transfer", "token transfers"),
+            ("call", "calls"),
+        ] {
+            let n = count(kind);
+            if n > 0 {
+                bits.push(format!("{n} {label}"));
+            }
+        }
+        if !bits.is_empty() {
+            parts.push(format!("{role}: {}", bits.join(", ")));
+        }
+    }
+    let ok = rows.iter().filter(|r| r.status == Status::Ok).count();
+    let verdict = if ok == rows.len() {
+        format!("all {} steps ok", rows.len())
+    } else {
+        let mut by: Vec<String> = Vec::new();
+        for st in Status::ALL.iter().skip(1) {
+            let n = rows.iter().filter(|r| r.status == *st).count();
+            if n > 0 {
+                by.push(format!("{n} {}", st.as_str()));
+            }
+        }
+        format!("{ok} of {} steps ok, {}", rows.len(), by.join(", "))
+    };
+    if parts.is_empty() {
+        verdict
+    } else {
+        format!("{}; {verdict}", parts.join("; "))
+    }
+}
+
+fn shown_url(chain: &Chain) -> String {
+    if chain.anvil.is_some() {
+        return format!("spawned anvil ({})", chain.url);
+    }
+    match chain.url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or(host);
+            format!("{scheme}://{host}")
+        }
+        None => "an RPC".into(),
+    }
+}
+
+/// `2026-11-23T00-25-00Z-s42`: sortable, filesystem-safe, names the seed.
+fn run_id(t: SystemTime, seed: u64) -> String {
+    format!(
+        "{}-s{seed}",
+        humantime::format_rfc3339_seconds(t)
+            .to_string()
+            .replace(':', "-")
+    )
+}
+
+fn unique_dir(base: &Path) -> PathBuf {
+    let mut p = base.to_path_buf();
+    let mut n = 2;
+    while p.exists() {
+        p = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    p
+}
+
+pub fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}

@@ -1,0 +1,766 @@
+//! A role actor: the wallet service of one role. It holds only its own wallets' keys, turns the
+//! steps the scheduler fires into transactions (through its wallet lanes) or off-chain channel
+//! states, and talks to the other roles only through messages: it asks the counterparty to
+//! countersign states and answers the counterparty's requests after checking them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::lane;
+use super::msg::{ActorMsg, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
+use super::states::{self, State};
+use super::watcher::Watched;
+use crate::chain::contracts::{Adjudicator, Token};
+use crate::chain::gas;
+use crate::chain::tx::{Call, Fees};
+use crate::plan::{JobId, StepKind, WalletRef};
+use crate::report::rows::Status;
+use crate::scenario::RoleId;
+
+/// How long a party waits for the other's countersignature.
+const SIGN_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum St {
+    Opening,
+    Open,
+    Closing,
+    Closed,
+    Failed(String),
+}
+
+/// This party's record of a channel (or ledger channel) it is in.
+#[derive(Debug)]
+struct Ch {
+    id: B256,
+    a: WalletRef,
+    b: WalletRef,
+    holding: u128,
+    nonce: u64,
+    bal_a: u128,
+    bal_b: u128,
+    status: St,
+    /// Steps waiting for the channel to open.
+    waiting: Vec<usize>,
+    /// A proposal of ours on this channel awaits its countersignature.
+    busy: bool,
+    /// Steps waiting for that proposal to finish.
+    queue: VecDeque<usize>,
+}
+
+impl Ch {
+    fn new(id: B256, a: WalletRef, b: WalletRef, holding: u128, status: St) -> Self {
+        Self {
+            id,
+            a,
+            b,
+            holding,
+            nonce: 0,
+            bal_a: holding,
+            bal_b: 0,
+            status,
+            waiting: Vec::new(),
+            busy: false,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn state(&self, nonce: u64, bal_a: u128, bal_b: u128) -> State {
+        State {
+            channel: self.id,
+            nonce,
+            bal_a,
+            bal_b,
+        }
+    }
+}
+
+/// What a sent transaction was for.
+enum Purpose {
+    Plain,
+    Open(JobId),
+    Close(JobId),
+}
+
+/// Everything one role actor needs.
+pub struct Actor {
+    pub ctx: Arc<Ctx>,
+    pub role: RoleId,
+    /// This role's wallets, by index within the role.
+    pub signers: Vec<PrivateKeySigner>,
+    /// Next nonce of each of this role's wallets.
+    pub nonces: Vec<u64>,
+    pub fees: watch::Receiver<Fees>,
+    pub watcher: mpsc::UnboundedSender<Watched>,
+    /// Mailboxes of every role actor, by role id (this one included).
+    pub mailboxes: Arc<Vec<mpsc::UnboundedSender<ActorMsg>>>,
+    pub done: mpsc::UnboundedSender<Done>,
+    /// Pre-encoded `call` workloads: (target, input) by workload index.
+    pub calls: Arc<Vec<Option<(Address, Bytes)>>>,
+}
+
+struct Running {
+    a: Actor,
+    lanes: HashMap<u32, mpsc::Sender<Outgoing>>,
+    channels: HashMap<JobId, Ch>,
+    unknown: HashMap<JobId, Vec<usize>>,
+    purposes: HashMap<usize, Purpose>,
+}
+
+impl Actor {
+    /// Processes messages until `Shutdown`.
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<ActorMsg>) {
+        let mut r = Running {
+            a: self,
+            lanes: HashMap::new(),
+            channels: HashMap::new(),
+            unknown: HashMap::new(),
+            purposes: HashMap::new(),
+        };
+        while let Some(m) = rx.recv().await {
+            match m {
+                ActorMsg::Step { idx } => r.step(idx),
+                ActorMsg::Tx(rep) => r.tx(rep),
+                ActorMsg::SignRequest {
+                    signer,
+                    proposer,
+                    proposal,
+                    sigs,
+                    reply,
+                } => {
+                    let _ = reply.send(r.countersign(signer, proposer, &proposal, &sigs));
+                }
+                ActorMsg::Countersigned {
+                    idx,
+                    started_ms,
+                    proposal,
+                    own,
+                    peer,
+                } => r.countersigned(idx, started_ms, proposal, own, peer),
+                ActorMsg::Peer(ev) => r.peer_event(ev),
+                ActorMsg::Shutdown => {
+                    r.shutdown();
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    fn emit(&self, d: Done) {
+        let _ = self.a.done.send(d);
+    }
+
+    fn skip(&self, idx: usize, reason: impl Into<String>) {
+        self.emit(Done::new(idx, Status::Skipped, reason));
+    }
+
+    fn fail(&self, idx: usize, started_ms: f64, error: String) {
+        let mut d = Done::new(idx, Status::Failed, error);
+        d.sent_ms = Some(started_ms);
+        self.emit(d);
+    }
+
+    fn signer(&self, w: WalletRef) -> &PrivateKeySigner {
+        &self.a.signers[w.index as usize]
+    }
+
+    fn mailbox(&self, role: RoleId) -> &mpsc::UnboundedSender<ActorMsg> {
+        &self.a.mailboxes[usize::from(role)]
+    }
+
+    fn me(&self) -> mpsc::UnboundedSender<ActorMsg> {
+        self.mailbox(self.a.role).clone()
+    }
+
+    /// Queues a transaction on the lane of wallet `from`.
+    fn send(&mut self, idx: usize, from: WalletRef, call: Call, purpose: Purpose) {
+        let ctx = self.a.ctx.clone();
+        let lane = self.lanes.entry(from.index).or_insert_with(|| {
+            lane::spawn(
+                ctx,
+                self.a.signers[from.index as usize].clone(),
+                self.a.nonces[from.index as usize],
+                self.a.fees.clone(),
+                self.a.watcher.clone(),
+            )
+        });
+        let out = Outgoing {
+            idx,
+            call,
+            reply: self.a.mailboxes[usize::from(self.a.role)].clone(),
+        };
+        match lane.try_send(out) {
+            Ok(()) => {
+                self.purposes.insert(idx, purpose);
+            }
+            Err(_) => {
+                let now = self.a.ctx.now_ms();
+                self.fail(
+                    idx,
+                    now,
+                    format!(
+                        "other: wallet {}:{} already has {} transactions queued; lower the rate or add wallets",
+                        self.a.ctx.plan.roles[usize::from(from.role)],
+                        from.index,
+                        lane::LANE_CAPACITY
+                    ),
+                );
+                if let Purpose::Open(job) = purpose {
+                    self.settle_open(job, Err("its open was never sent".into()), true);
+                }
+            }
+        }
+    }
+
+    /// Whether `job` can take step `idx` now; otherwise parks or skips it.
+    fn ready(&mut self, job: JobId, idx: usize) -> bool {
+        let Some(ch) = self.channels.get_mut(&job) else {
+            self.unknown.entry(job).or_default().push(idx);
+            return false;
+        };
+        match &ch.status {
+            St::Opening => ch.waiting.push(idx),
+            St::Open if ch.busy => ch.queue.push_back(idx),
+            St::Open => return true,
+            St::Failed(r) => {
+                let r = format!("channel {job} failed: {r}");
+                self.skip(idx, r);
+            }
+            St::Closing | St::Closed => self.skip(idx, format!("channel {job} is closed")),
+        }
+        false
+    }
+
+    fn step(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let peer = s.peer.unwrap_or(s.actor);
+        match s.kind {
+            StepKind::Transfer => {
+                let call = Call {
+                    to: Some(ctx.address(peer)),
+                    value: U256::from(s.amount),
+                    input: Bytes::new(),
+                    gas_limit: gas::TRANSFER,
+                };
+                self.send(idx, s.actor, call, Purpose::Plain);
+            }
+            StepKind::TokenTransfer => {
+                let input = Token::transferCall {
+                    to: ctx.address(peer),
+                    value: U256::from(s.amount),
+                }
+                .abi_encode();
+                let call = Call {
+                    to: Some(ctx.contracts.token),
+                    value: U256::ZERO,
+                    input: input.into(),
+                    gas_limit: gas::TOKEN_TRANSFER,
+                };
+                self.send(idx, s.actor, call, Purpose::Plain);
+            }
+            StepKind::Call => {
+                let Some((to, input)) = self.a.calls[s.workload as usize].clone() else {
+                    self.fail(idx, ctx.now_ms(), "other: no encoded call".into());
+                    return;
+                };
+                let call = Call {
+                    to: Some(to),
+                    value: U256::from(s.amount),
+                    input,
+                    gas_limit: gas::CALL_DEFAULT,
+                };
+                self.send(idx, s.actor, call, Purpose::Plain);
+            }
+            StepKind::CreateLedgerChannel => self.open(idx, true),
+            StepKind::CreateChannel if s.ledger.is_none() => self.open(idx, false),
+            StepKind::CreateChannel => self.fund_from_ledger(idx),
+            StepKind::UpdateChannel => self.update(idx),
+            StepKind::CloseChannel | StepKind::CloseLedgerChannel => self.close(idx),
+        }
+    }
+
+    /// On-chain open of a direct channel or a ledger channel, funded by the opener.
+    fn open(&mut self, idx: usize, ledger: bool) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let peer = s.peer.unwrap_or(s.actor);
+        let salt = states::salt(&ctx.run_id, &s.job.to_string());
+        let id = ctx
+            .domain
+            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
+        let mut ch = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        if let Some(old) = self.unknown.remove(&s.job) {
+            ch.waiting.extend(old);
+        }
+        self.channels.insert(s.job, ch);
+        let input = Adjudicator::openCall {
+            peer: ctx.address(peer),
+            salt,
+            ledger,
+        }
+        .abi_encode();
+        let call = Call {
+            to: Some(ctx.contracts.adjudicator),
+            value: U256::from(s.amount),
+            input: input.into(),
+            gas_limit: gas::OPEN,
+        };
+        self.send(idx, s.actor, call, Purpose::Open(s.job));
+    }
+
+    /// Off-chain: a ledger allocates `deposit` from its opener's share to a new app channel.
+    fn fund_from_ledger(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let lg = s.ledger.expect("ledger-funded");
+        let peer = s.peer.unwrap_or(s.actor);
+        let gone = self.channels.get(&lg).and_then(|l| match &l.status {
+            St::Failed(r) => Some(format!("ledger {lg} failed: {r}")),
+            St::Closing | St::Closed => Some(format!("ledger {lg} is closed")),
+            _ => None,
+        });
+        if let Some(reason) = gone {
+            self.skip(idx, reason.clone());
+            self.mark_failed(s.job, s.actor, peer, reason);
+            return;
+        }
+        if !self.ready(lg, idx) {
+            return;
+        }
+        let ledger = &self.channels[&lg];
+        if ledger.bal_a < s.amount {
+            let e = format!(
+                "ledger {lg} has {} wei unallocated, {} needed",
+                ledger.bal_a, s.amount
+            );
+            self.fail(idx, ctx.now_ms(), format!("other: {e}"));
+            self.mark_failed(s.job, s.actor, peer, e);
+            return;
+        }
+        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount, ledger.bal_b);
+        let ledger_opener = ledger.a;
+        let salt = states::salt(&ctx.run_id, &s.job.to_string());
+        let id = ctx
+            .domain
+            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
+        let mut app = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        // The ledger opener funded the allocation; the app channel's balance is theirs.
+        if ledger_opener != s.actor {
+            (app.bal_a, app.bal_b) = (0, s.amount);
+        }
+        let app_state = app.state(0, app.bal_a, app.bal_b);
+        if let Some(old) = self.unknown.remove(&s.job) {
+            app.waiting.extend(old);
+        }
+        self.channels.insert(s.job, app);
+        self.channels.get_mut(&lg).expect("ledger").busy = true;
+        self.propose(idx, s.actor, peer, vec![(lg, next), (s.job, app_state)]);
+    }
+
+    /// Off-chain update: the same balances at the next nonce, signed by both parties.
+    fn update(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        if !self.ready(s.job, idx) {
+            return;
+        }
+        let ch = self.channels.get_mut(&s.job).expect("ready");
+        ch.busy = true;
+        let st = ch.state(ch.nonce + 1, ch.bal_a, ch.bal_b);
+        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        self.propose(idx, s.actor, other, vec![(s.job, st)]);
+    }
+
+    /// Close: direct channels and ledgers pay out on chain (the opener gets the holding back);
+    /// a ledger-funded channel returns its allocation to its ledger off chain.
+    fn close(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let ledger_funded = s.kind == StepKind::CloseChannel && s.ledger.is_some();
+        if !self.ready(s.job, idx) {
+            return;
+        }
+        if ledger_funded {
+            let lg = s.ledger.expect("ledger-funded");
+            if !self.ready(lg, idx) {
+                return;
+            }
+            let app = &self.channels[&s.job];
+            let app_state = app.state(app.nonce + 1, app.bal_a, app.bal_b);
+            let other = if app.a == s.actor { app.b } else { app.a };
+            let amount = app.holding;
+            let ledger = self.channels.get_mut(&lg).expect("ledger");
+            ledger.busy = true;
+            let ledger_state = ledger.state(ledger.nonce + 1, ledger.bal_a + amount, ledger.bal_b);
+            self.channels.get_mut(&s.job).expect("app").busy = true;
+            self.propose(
+                idx,
+                s.actor,
+                other,
+                vec![(s.job, app_state), (lg, ledger_state)],
+            );
+            return;
+        }
+        let ch = self.channels.get_mut(&s.job).expect("ready");
+        ch.busy = true;
+        let st = ch.state(ch.nonce + 1, ch.holding, 0);
+        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        self.propose(idx, s.actor, other, vec![(s.job, st)]);
+    }
+
+    /// Signs `proposal` with `me` and asks `other`'s role actor to countersign it.
+    fn propose(&mut self, idx: usize, me: WalletRef, other: WalletRef, proposal: Proposal) {
+        let ctx = self.a.ctx.clone();
+        let started_ms = ctx.now_ms();
+        let own: Result<Vec<Bytes>, String> = proposal
+            .iter()
+            .map(|(_, st)| ctx.domain.sign(self.signer(me), st))
+            .collect();
+        let own = match own {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = self.me().send(ActorMsg::Countersigned {
+                    idx,
+                    started_ms,
+                    proposal,
+                    own: Vec::new(),
+                    peer: Err(e),
+                });
+                return;
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        let request = ActorMsg::SignRequest {
+            signer: other,
+            proposer: me,
+            proposal: proposal.clone(),
+            sigs: own.clone(),
+            reply: tx,
+        };
+        let _ = self.mailbox(other.role).send(request);
+        let back = self.me();
+        tokio::spawn(async move {
+            let peer = match tokio::time::timeout(SIGN_TIMEOUT, rx).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err("the counterparty stopped".to_string()),
+                Err(_) => Err(format!(
+                    "no countersignature within {} s",
+                    SIGN_TIMEOUT.as_secs()
+                )),
+            };
+            let _ = back.send(ActorMsg::Countersigned {
+                idx,
+                started_ms,
+                proposal,
+                own,
+                peer,
+            });
+        });
+    }
+
+    /// The counterparty side: checks and countersigns a proposal with wallet `signer`.
+    fn countersign(
+        &mut self,
+        signer: WalletRef,
+        proposer: WalletRef,
+        proposal: &Proposal,
+        sigs: &[Bytes],
+    ) -> Result<Vec<Bytes>, String> {
+        let ctx = self.a.ctx.clone();
+        let d = &ctx.domain;
+        if sigs.len() != proposal.len() {
+            return Err("one signature per state expected".into());
+        }
+        for ((job, st), sig) in proposal.iter().zip(sigs) {
+            if !d.verify(st, sig, ctx.address(proposer)) {
+                return Err(format!("{job}: the proposer's signature does not verify"));
+            }
+            match self.channels.get(job) {
+                None if st.nonce == 0 => {}
+                None => return Err(format!("{job}: unknown channel")),
+                Some(ch) => {
+                    if ch.id != st.channel {
+                        return Err(format!("{job}: wrong channel id"));
+                    }
+                    if !matches!(ch.status, St::Open | St::Opening) {
+                        return Err(format!("{job}: channel is not open"));
+                    }
+                    if st.nonce <= ch.nonce && st.nonce != 0 {
+                        return Err(format!(
+                            "{job}: stale state (nonce {} after {})",
+                            st.nonce, ch.nonce
+                        ));
+                    }
+                    if st.bal_a + st.bal_b > ch.holding {
+                        return Err(format!("{job}: balances exceed the holding"));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(proposal.len());
+        for (_, st) in proposal {
+            out.push(d.sign(self.signer(signer), st)?);
+        }
+        for (job, st) in proposal {
+            let ch = self.channels.entry(*job).or_insert_with(|| {
+                Ch::new(st.channel, proposer, signer, st.bal_a + st.bal_b, St::Open)
+            });
+            ch.nonce = ch.nonce.max(st.nonce);
+            (ch.bal_a, ch.bal_b) = (st.bal_a, st.bal_b);
+        }
+        // A channel learnt from this proposal may have steps waiting for it.
+        for (job, _) in proposal {
+            if let Some(waiting) = self.unknown.remove(job) {
+                for i in waiting {
+                    self.step(i);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Our proposal came back: apply it and finish (off-chain) or send the close (on-chain).
+    fn countersigned(
+        &mut self,
+        idx: usize,
+        started_ms: f64,
+        proposal: Proposal,
+        own: Vec<Bytes>,
+        peer: Result<Vec<Bytes>, String>,
+    ) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let touched: Vec<JobId> = proposal.iter().map(|(j, _)| *j).collect();
+        let other = |ch: &Ch| if ch.a == s.actor { ch.b } else { ch.a };
+        let peer = peer.and_then(|sigs| {
+            let who = self
+                .channels
+                .get(&proposal[0].0)
+                .map(|ch| ctx.address(other(ch)));
+            let ok = sigs.len() == proposal.len()
+                && proposal
+                    .iter()
+                    .zip(&sigs)
+                    .all(|((_, st), sig)| who.is_some_and(|w| ctx.domain.verify(st, sig, w)));
+            if ok {
+                Ok(sigs)
+            } else {
+                Err("the countersignature does not verify".into())
+            }
+        });
+        let on_chain_close = matches!(s.kind, StepKind::CloseLedgerChannel)
+            || (s.kind == StepKind::CloseChannel && s.ledger.is_none());
+        match peer {
+            Err(e) => {
+                self.fail(idx, started_ms, format!("other: {e}"));
+                if s.kind == StepKind::CreateChannel {
+                    self.settle_open(s.job, Err(e), false);
+                }
+            }
+            Ok(peer_sigs) => {
+                for (job, st) in &proposal {
+                    if let Some(ch) = self.channels.get_mut(job) {
+                        ch.nonce = ch.nonce.max(st.nonce);
+                        (ch.bal_a, ch.bal_b) = (st.bal_a, st.bal_b);
+                    }
+                }
+                if on_chain_close {
+                    let ch = self.channels.get_mut(&s.job).expect("closing");
+                    ch.status = St::Closing;
+                    let (st, i_am_a) = (proposal[0].1, ch.a == s.actor);
+                    let (sig_a, sig_b) = if i_am_a {
+                        (own[0].clone(), peer_sigs[0].clone())
+                    } else {
+                        (peer_sigs[0].clone(), own[0].clone())
+                    };
+                    let input = Adjudicator::closeCall {
+                        id: st.channel,
+                        nonce: st.nonce,
+                        balA: U256::from(st.bal_a),
+                        balB: U256::from(st.bal_b),
+                        sigA: sig_a,
+                        sigB: sig_b,
+                    }
+                    .abi_encode();
+                    let call = Call {
+                        to: Some(ctx.contracts.adjudicator),
+                        value: U256::ZERO,
+                        input: input.into(),
+                        gas_limit: gas::CLOSE,
+                    };
+                    self.send(idx, s.actor, call, Purpose::Close(s.job));
+                } else {
+                    let mut d = Done::new(idx, Status::Ok, "");
+                    d.sent_ms = Some(started_ms);
+                    d.latency_ms = Some(ctx.now_ms() - started_ms);
+                    self.emit(d);
+                    match s.kind {
+                        StepKind::CreateChannel => self.settle_open(s.job, Ok(()), false),
+                        StepKind::CloseChannel => {
+                            if let Some(ch) = self.channels.get_mut(&s.job) {
+                                ch.status = St::Closed;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for job in touched {
+            self.release(job);
+        }
+    }
+
+    /// A proposal on `job` finished: run the next queued step.
+    fn release(&mut self, job: JobId) {
+        let next = match self.channels.get_mut(&job) {
+            Some(ch) => {
+                ch.busy = false;
+                ch.queue.pop_front()
+            }
+            None => None,
+        };
+        if let Some(i) = next {
+            self.step(i);
+        }
+    }
+
+    /// A channel's open succeeded or failed: tell the other party (a failure always; a success
+    /// when it happened on chain, as the counterparty learnt an off-chain one when it signed),
+    /// then run or skip what waits.
+    fn settle_open(&mut self, job: JobId, result: Result<(), String>, on_chain: bool) {
+        let Some(ch) = self.channels.get_mut(&job) else {
+            return;
+        };
+        ch.status = match &result {
+            Ok(()) => St::Open,
+            Err(e) => St::Failed(e.clone()),
+        };
+        let waiting = std::mem::take(&mut ch.waiting);
+        let (a, b, id, holding) = (ch.a, ch.b, ch.id, ch.holding);
+        let ev = match result {
+            Ok(()) if on_chain => Some(PeerEvent::Opened {
+                job,
+                id,
+                a,
+                b,
+                holding,
+            }),
+            Ok(()) => None,
+            Err(reason) => Some(PeerEvent::Failed { job, reason }),
+        };
+        if let Some(ev) = ev {
+            let _ = self.mailbox(b.role).send(ActorMsg::Peer(ev));
+        }
+        for i in waiting {
+            self.step(i);
+        }
+    }
+
+    /// Records a channel that will never open (its create was skipped or refused).
+    fn mark_failed(&mut self, job: JobId, a: WalletRef, b: WalletRef, reason: String) {
+        let mut ch = Ch::new(B256::ZERO, a, b, 0, St::Opening);
+        ch.waiting = self.unknown.remove(&job).unwrap_or_default();
+        self.channels.insert(job, ch);
+        self.settle_open(job, Err(reason), true);
+    }
+
+    fn tx(&mut self, rep: TxReport) {
+        let idx = rep.idx;
+        let purpose = self.purposes.remove(&idx).unwrap_or(Purpose::Plain);
+        let ok = matches!(rep.result, TxResult::Included { success: true, .. });
+        let done = Done::of_tx(&rep);
+        let reason = done.error.clone();
+        self.emit(done);
+        match purpose {
+            Purpose::Plain => {}
+            Purpose::Open(job) => {
+                self.settle_open(job, if ok { Ok(()) } else { Err(reason) }, true);
+            }
+            Purpose::Close(job) => {
+                let Some(ch) = self.channels.get_mut(&job) else {
+                    return;
+                };
+                ch.status = if ok { St::Closed } else { St::Open };
+                if ok {
+                    let other = if ch.a.role == self.a.role { ch.b } else { ch.a };
+                    let _ = self
+                        .mailbox(other.role)
+                        .send(ActorMsg::Peer(PeerEvent::Closed { job }));
+                }
+            }
+        }
+    }
+
+    fn peer_event(&mut self, ev: PeerEvent) {
+        match ev {
+            PeerEvent::Opened {
+                job,
+                id,
+                a,
+                b,
+                holding,
+            } => {
+                let ch = self
+                    .channels
+                    .entry(job)
+                    .or_insert_with(|| Ch::new(id, a, b, holding, St::Open));
+                ch.status = St::Open;
+                let mut waiting = std::mem::take(&mut ch.waiting);
+                waiting.extend(self.unknown.remove(&job).unwrap_or_default());
+                for i in waiting {
+                    self.step(i);
+                }
+            }
+            PeerEvent::Failed { job, reason } => {
+                let ch = self.channels.entry(job).or_insert_with(|| {
+                    Ch::new(
+                        B256::ZERO,
+                        WalletRef { role: 0, index: 0 },
+                        WalletRef { role: 0, index: 0 },
+                        0,
+                        St::Failed(reason.clone()),
+                    )
+                });
+                ch.status = St::Failed(reason);
+                let mut waiting = std::mem::take(&mut ch.waiting);
+                waiting.extend(self.unknown.remove(&job).unwrap_or_default());
+                for i in waiting {
+                    self.step(i);
+                }
+            }
+            PeerEvent::Closed { job } => {
+                if let Some(ch) = self.channels.get_mut(&job) {
+                    ch.status = St::Closed;
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let mut left: Vec<(usize, String)> = Vec::new();
+        for (job, ch) in &mut self.channels {
+            for i in ch.waiting.drain(..).chain(ch.queue.drain(..)) {
+                left.push((i, format!("channel {job} was still not ready at the end")));
+            }
+        }
+        for (job, steps) in self.unknown.drain() {
+            for i in steps {
+                left.push((i, format!("channel {job} never opened")));
+            }
+        }
+        left.sort();
+        for (i, r) in left {
+            self.skip(i, r);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! A wallet lane: one task per sending wallet that owns the wallet's nonce, signs each
+//! transaction locally with the current cached fees, and sends it raw, in order. A refused
+//! send does not consume the nonce; a nonce error resyncs it from the node.
+
+use std::sync::Arc;
+
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use tokio::sync::{mpsc, watch};
+
+use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
+use super::watcher::Watched;
+use crate::chain::tx::{ErrorClass, Fees, send_raw, sign};
+
+/// Transactions a lane holds before new ones are refused (bounded memory per wallet).
+pub const LANE_CAPACITY: usize = 256;
+
+/// Spawns the lane of `signer`, starting at `nonce`.
+pub fn spawn(
+    ctx: Arc<Ctx>,
+    signer: PrivateKeySigner,
+    nonce: u64,
+    fees: watch::Receiver<Fees>,
+    watcher: mpsc::UnboundedSender<Watched>,
+) -> mpsc::Sender<Outgoing> {
+    let (tx, rx) = mpsc::channel(LANE_CAPACITY);
+    tokio::spawn(run(ctx, signer, nonce, fees, watcher, rx));
+    tx
+}
+
+async fn run(
+    ctx: Arc<Ctx>,
+    signer: PrivateKeySigner,
+    mut nonce: u64,
+    fees: watch::Receiver<Fees>,
+    watcher: mpsc::UnboundedSender<Watched>,
+    mut rx: mpsc::Receiver<Outgoing>,
+) {
+    while let Some(o) = rx.recv().await {
+        let current = *fees.borrow();
+        let fail = |class, message: String, sent_ms| TxReport {
+            idx: o.idx,
+            sent_ms,
+            result: TxResult::SendFailed { class, message },
+        };
+        let (hash, raw) = match sign(&signer, ctx.domain.chain_id, nonce, current, &o.call) {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = o.reply.send(ActorMsg::Tx(fail(
+                    ErrorClass::Other,
+                    e.to_string(),
+                    ctx.now_ms(),
+                )));
+                continue;
+            }
+        };
+        let sent_ms = ctx.now_ms();
+        match send_raw(&ctx.provider, &raw).await {
+            Ok(_) => {
+                nonce += 1;
+                let _ = watcher.send(Watched {
+                    hash,
+                    idx: o.idx,
+                    sent_ms,
+                    reply: o.reply,
+                });
+            }
+            Err(message) => {
+                let class = ErrorClass::of_message(&message);
+                if class == ErrorClass::Nonce {
+                    if let Ok(n) = ctx
+                        .provider
+                        .get_transaction_count(signer.address())
+                        .pending()
+                        .await
+                    {
+                        tracing::debug!(from = nonce, to = n, "nonce resynced");
+                        nonce = n;
+                    }
+                }
+                let _ = o.reply.send(ActorMsg::Tx(fail(class, message, sent_ms)));
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The plan executor: sets up the run's tasks (one actor per role, one lane per sending wallet,
+//! the receipt watcher, the collector), fires each step at start + at_ms, open loop, then waits
+//! for the outstanding results, stops everything and returns one row per step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::dyn_abi::{DynSolType, JsonAbiExt};
+use alloy::json_abi::Function;
+use alloy::primitives::{Address, Bytes};
+use tokio::sync::{mpsc, watch};
+
+use super::actor::Actor;
+use super::collect;
+use super::interrupt::Interrupt;
+use super::msg::{ActorMsg, Ctx};
+use super::states::Domain;
+use super::watcher::{self, Span};
+use crate::chain::contracts::Contracts;
+use crate::chain::tx::Fees;
+use crate::chain::{Chain, ChainError, read};
+use crate::plan::Plan;
+use crate::report::rows::StepRow;
+use crate::scenario::{CallTarget, Scenario, WorkloadKind};
+use crate::wallets::{Directory, Wallet};
+
+/// How a run executes.
+pub struct Options {
+    pub run_id: String,
+    /// `steps.csv` is written here as results arrive.
+    pub steps_csv: PathBuf,
+    /// Wait for a receipt this long before a step is a timeout.
+    pub receipt_timeout: Duration,
+    /// After Ctrl-C, wait this long for in-flight results.
+    pub grace: Duration,
+    /// Steps to execute (indices into the plan, in order); `None` = all.
+    pub subset: Option<Vec<usize>>,
+}
+
+/// What the executor produced.
+pub struct Executed {
+    pub rows: Vec<StepRow>,
+    /// From the first scheduled instant to the last result, ms.
+    pub wall_ms: f64,
+    pub span: Span,
+    pub interrupted: bool,
+    pub fired: usize,
+}
+
+/// Lead time between setting up the tasks and the plan's instant 0.
+const LEAD: Duration = Duration::from_millis(200);
+
+/// Runs the plan on `chain`; wallets must be funded and contracts deployed.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute(
+    plan: Arc<Plan>,
+    scenario: &Scenario,
+    wallets: &[Wallet],
+    chain: &Chain,
+    contracts: Contracts,
+    fees: Fees,
+    opts: Options,
+    interrupt: &Interrupt,
+) -> Result<Executed, ChainError> {
+    let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
+    let accounts = read::accounts(&chain.provider, &addresses, None).await?;
+    let calls = Arc::new(encode_calls(scenario, contracts));
+    let start = tokio::time::Instant::now() + LEAD;
+    let ctx = Arc::new(Ctx {
+        plan: plan.clone(),
+        provider: chain.provider.clone(),
+        domain: Domain {
+            adjudicator: contracts.adjudicator,
+            chain_id: chain.chain_id,
+        },
+        contracts,
+        run_id: opts.run_id.clone(),
+        directory: Directory::new(scenario),
+        addresses,
+        start,
+        receipt_timeout: opts.receipt_timeout,
+    });
+    let subset: Vec<usize> = opts
+        .subset
+        .clone()
+        .unwrap_or_else(|| (0..plan.steps.len()).collect());
+
+    let (fees_tx, fees_rx) = watch::channel(fees);
+    let (watch_tx, watch_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(watcher::run(
+        ctx.clone(),
+        watch_rx,
+        fees_tx,
+        fees.max_priority_fee_per_gas,
+        stop_rx,
+    ));
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let (count_tx, mut count_rx) = watch::channel(0usize);
+    let collector = tokio::spawn(collect::run(
+        ctx.clone(),
+        done_rx,
+        opts.steps_csv.clone(),
+        subset.len(),
+        count_tx,
+    ));
+
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in &scenario.roles {
+        let (tx, rx) = mpsc::unbounded_channel::<ActorMsg>();
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let mailboxes = Arc::new(senders);
+    let mut actors = Vec::new();
+    for (r, rx) in receivers.into_iter().enumerate() {
+        let mine: Vec<usize> = wallets
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| usize::from(w.at.role) == r)
+            .map(|(i, _)| i)
+            .collect();
+        let actor = Actor {
+            ctx: ctx.clone(),
+            role: r as u16,
+            signers: mine.iter().map(|&i| wallets[i].signer().clone()).collect(),
+            nonces: mine.iter().map(|&i| accounts[i].nonce).collect(),
+            fees: fees_rx.clone(),
+            watcher: watch_tx.clone(),
+            mailboxes: mailboxes.clone(),
+            done: done_tx.clone(),
+            calls: calls.clone(),
+        };
+        actors.push(tokio::spawn(actor.run(rx)));
+    }
+    drop(watch_tx);
+    drop(done_tx);
+
+    // Open loop: fire every step at its instant; nothing here waits on the network.
+    let mut fired = 0usize;
+    let mut interrupted = false;
+    for &idx in &subset {
+        let at = start + Duration::from_millis(plan.steps[idx].at_ms);
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {}
+            () = interrupt.wait() => { interrupted = true; break; }
+        }
+        let role = usize::from(plan.steps[idx].actor.role);
+        let _ = mailboxes[role].send(ActorMsg::Step { idx });
+        fired += 1;
+    }
+    // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
+    let limit = if interrupted {
+        opts.grace
+    } else {
+        opts.receipt_timeout + Duration::from_secs(15)
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if *count_rx.borrow() >= fired {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            r = count_rx.changed() => if r.is_err() { break },
+            () = interrupt.wait(), if !interrupted => {
+                interrupted = true;
+                tracing::warn!("interrupted: waiting up to {:?} for in-flight results", opts.grace);
+            }
+        }
+    }
+    let wall_ms = ctx.now_ms();
+    for m in mailboxes.iter() {
+        let _ = m.send(ActorMsg::Shutdown);
+    }
+    for a in actors {
+        let _ = a.await;
+    }
+    let _ = stop_tx.send(true);
+    let span = watcher.await.unwrap_or_default();
+    drop(mailboxes);
+    let rows = collector
+        .await
+        .map_err(|e| ChainError::Other(format!("collector failed: {e}")))?
+        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+    let rows = collect::finish(&ctx, rows, &subset, fired, &opts.steps_csv)
+        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+    Ok(Executed {
+        rows,
+        wall_ms,
+        span,
+        interrupted,
+        fired,
+    })
+}
+
+/// The input of each `call` workload (validated at load time, so encoding cannot fail here
+/// except for a bug, which then fails only that workload's steps).
+fn encode_calls(scenario: &Scenario, contracts: Contracts) -> Vec<Option<(Address, Bytes)>> {
+    scenario
+        .workloads
+        .iter()
+        .map(|w| {
+            let WorkloadKind::Call(c) = &w.kind else {
+                return None;
+            };
+            let to = match &c.to {
+                CallTarget::Address(a) => Address::from(*a),
+                CallTarget::Token => contracts.token,
+                CallTarget::Adjudicator => contracts.adjudicator,
+            };
+            let f = Function::parse(&c.signature).ok()?;
+            let values = f
+                .inputs
+                .iter()
+                .zip(&c.args)
+                .map(|(input, arg)| {
+                    DynSolType::parse(&input.selector_type())
+                        .ok()?
+                        .coerce_str(arg)
+                        .ok()
+                })
+                .collect::<Option<Vec<_>>>()?;
+            let input = f.abi_encode_input(&values).ok()?;
+            Some((to, Bytes::from(input)))
+        })
+        .collect()
+}

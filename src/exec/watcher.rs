@@ -1,0 +1,166 @@
+//! The receipt watcher: one task that follows new blocks and fetches each block's receipts once
+//! (`eth_getBlockReceipts`), matching them to every pending transaction — no per-hash polling.
+//! It also refreshes the cached EIP-1559 fees from each block's base fee, and times out
+//! transactions that were not included within the receipt timeout.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::B256;
+use alloy::providers::Provider;
+use tokio::sync::{mpsc, watch};
+
+use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
+use crate::chain::tx::Fees;
+
+/// A sent transaction to match to a receipt.
+pub struct Watched {
+    pub hash: B256,
+    pub idx: usize,
+    pub sent_ms: f64,
+    pub reply: mpsc::UnboundedSender<ActorMsg>,
+}
+
+/// Receipt facts kept for recent blocks (a transaction may be registered after its block was
+/// seen, e.g. on an automining node).
+#[derive(Clone, Copy)]
+struct Seen {
+    block: u64,
+    seen_ms: f64,
+    success: bool,
+    gas_used: u64,
+    fee_wei: u128,
+}
+
+/// Blocks whose receipts stay in the recent cache.
+const RECENT_BLOCKS: usize = 64;
+const POLL: Duration = Duration::from_millis(10);
+
+/// What the watcher saw, for the run's facts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Span {
+    pub first_block: Option<u64>,
+    pub last_block: Option<u64>,
+}
+
+/// Runs until `rx` is closed and nothing is pending. `priority` is the tip used in fees.
+pub async fn run(
+    ctx: Arc<Ctx>,
+    mut rx: mpsc::UnboundedReceiver<Watched>,
+    fees: watch::Sender<Fees>,
+    priority: u128,
+    stop: watch::Receiver<bool>,
+) -> Span {
+    let p = &ctx.provider;
+    let mut next = match p.get_block_number().await {
+        Ok(n) => n + 1,
+        Err(_) => 1,
+    };
+    let mut span = Span::default();
+    let mut pending: HashMap<B256, Watched> = HashMap::new();
+    let mut recent: HashMap<B256, Seen> = HashMap::new();
+    let mut recent_order: VecDeque<(u64, Vec<B256>)> = VecDeque::new();
+    let mut closed = false;
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(w) => {
+                    if let Some(s) = recent.get(&w.hash).copied() {
+                        span.first_block =
+                            Some(span.first_block.map_or(s.block, |f| f.min(s.block)));
+                        span.last_block = Some(span.last_block.map_or(s.block, |l| l.max(s.block)));
+                        report(&w, s);
+                    } else {
+                        pending.insert(w.hash, w);
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if (closed && pending.is_empty()) || *stop.borrow() {
+            return span;
+        }
+        let head = p.get_block_number().await.unwrap_or(next.saturating_sub(1));
+        while next <= head {
+            let Ok(Some(receipts)) = p
+                .get_block_receipts(BlockId::Number(BlockNumberOrTag::Number(next)))
+                .await
+            else {
+                break;
+            };
+            let seen_ms = ctx.now_ms();
+            let mut hashes = Vec::with_capacity(receipts.len());
+            for r in &receipts {
+                let s = Seen {
+                    block: next,
+                    seen_ms,
+                    success: r.status(),
+                    gas_used: r.gas_used,
+                    fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
+                };
+                if let Some(w) = pending.remove(&r.transaction_hash) {
+                    span.first_block = Some(span.first_block.map_or(next, |f| f.min(next)));
+                    span.last_block = Some(span.last_block.map_or(next, |l| l.max(next)));
+                    report(&w, s);
+                }
+                recent.insert(r.transaction_hash, s);
+                hashes.push(r.transaction_hash);
+            }
+            recent_order.push_back((next, hashes));
+            while recent_order.len() > RECENT_BLOCKS {
+                if let Some((_, old)) = recent_order.pop_front() {
+                    for h in old {
+                        recent.remove(&h);
+                    }
+                }
+            }
+            if let Ok(Some(b)) = p.get_block_by_number(BlockNumberOrTag::Number(next)).await {
+                if let Some(base) = b.header.base_fee_per_gas {
+                    let _ = fees.send(Fees {
+                        max_fee_per_gas: 2 * u128::from(base) + priority,
+                        max_priority_fee_per_gas: priority,
+                    });
+                }
+            }
+            next += 1;
+        }
+        let now = ctx.now_ms();
+        let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
+        let expired: Vec<B256> = pending
+            .values()
+            .filter(|w| now - w.sent_ms > limit)
+            .map(|w| w.hash)
+            .collect();
+        for h in expired {
+            if let Some(w) = pending.remove(&h) {
+                let _ = w.reply.send(ActorMsg::Tx(TxReport {
+                    idx: w.idx,
+                    sent_ms: w.sent_ms,
+                    result: TxResult::Timeout { hash: w.hash },
+                }));
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn report(w: &Watched, s: Seen) {
+    let _ = w.reply.send(ActorMsg::Tx(TxReport {
+        idx: w.idx,
+        sent_ms: w.sent_ms,
+        result: TxResult::Included {
+            hash: w.hash,
+            block: s.block,
+            success: s.success,
+            latency_ms: (s.seen_ms - w.sent_ms).max(0.0),
+            gas_used: s.gas_used,
+            fee_wei: s.fee_wei,
+        },
+    }));
+}
