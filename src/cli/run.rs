@@ -11,12 +11,16 @@ use super::chain::runtime;
 use crate::chain::Chain;
 use crate::error::{Error, ExitCode};
 use crate::exec::interrupt::Interrupt;
+use crate::exec::observe::observe;
 use crate::exec::run::{Executed, Options, execute};
 use crate::exec::setup;
 use crate::plan::Plan;
 use crate::report::rows::{Status, StepRow};
+use crate::report::sanity::{self, Sanity};
+use crate::report::{expect, summary};
 use crate::scenario::{self, Loaded};
 use crate::wallets;
+use crate::wallets::Directory;
 
 use super::LimitArgs;
 
@@ -90,7 +94,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     })?;
     let all = wallets::all(&loaded.scenario, seed);
     let rt = runtime()?;
-    let code = rt.block_on(async {
+    rt.block_on(async {
         let interrupt = Interrupt::install()
             .map_err(|e| Error::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
         let chain = tokio::select! {
@@ -111,6 +115,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             subset: None,
         };
         let fees = crate::chain::tx::fees(&chain.provider).await?;
+        let addresses: Vec<_> = all.iter().map(|w| w.address).collect();
+        let before = observe(&chain, &funded.contracts, &addresses).await?;
         let ex = execute(
             plan.clone(),
             &loaded.scenario,
@@ -144,21 +150,87 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &dir.join("run.toml"),
             &toml::to_string(&facts).unwrap_or_default(),
         )?;
-        finish(&loaded, &plan, &ex, &dir, args.json)
-    });
-    code
+        let after = observe(&chain, &funded.contracts, &addresses).await?;
+        let directory = Directory::new(&loaded.scenario);
+        let labels: Vec<String> = all
+            .iter()
+            .map(|w| format!("{}:{}", loaded.scenario.role_name(w.at.role), w.at.index))
+            .collect();
+        let sanity = sanity::check(
+            &plan,
+            &ex.rows,
+            |w| directory.index(w),
+            &labels,
+            &before,
+            &after,
+        );
+        write_file(&dir.join("sanity.md"), &sanity::markdown(&sanity))?;
+        write_file(
+            &dir.join("sanity.json"),
+            &serde_json::to_string_pretty(&sanity).unwrap_or_default(),
+        )?;
+        finish(&loaded, &plan, &ex, &sanity, &dir, args.json)
+    })
 }
 
 /// Writes the results that follow from the rows and prints the verdict.
 fn finish(
-    _loaded: &Loaded,
+    loaded: &Loaded,
     plan: &Plan,
     ex: &Executed,
+    sanity: &Sanity,
     dir: &Path,
     json: bool,
 ) -> Result<u8, Error> {
     eprintln!("{}", describe_rows(plan, &ex.rows));
+    let facts = summary::RunFacts {
+        duration_ms: plan.duration_ms,
+        wall_ms: ex.wall_ms,
+        blocks: match (ex.span.first_block, ex.span.last_block) {
+            (Some(a), Some(b)) => b - a + 1,
+            _ => 0,
+        },
+        kinds: plan_kinds(plan),
+    };
+    let metrics = summary::summarize(&ex.rows, &facts);
+    let mut buf = Vec::new();
+    summary::write_summary(&metrics, &mut buf).map_err(|source| Error::Write {
+        path: "summary.csv".into(),
+        source,
+    })?;
+    write_file(&dir.join("summary.csv"), &String::from_utf8_lossy(&buf))?;
+    let verdicts = expect::evaluate(&loaded.scenario.expect, &ex.rows, plan.duration_ms);
+    let mut code = ExitCode::OK;
+    for v in &verdicts {
+        if v.met {
+            eprintln!(
+                "expectation met: {} = {} (measured {})",
+                v.name, v.limit, v.measured
+            );
+        } else {
+            code = ExitCode::CHECK_FAILED;
+            eprintln!(
+                "EXPECTATION MISSED: {} = {}, measured {}",
+                v.name, v.limit, v.measured
+            );
+        }
+    }
     eprintln!("results: {}", dir.display());
+    if sanity.ok {
+        eprintln!("sanity: ok (the chain matches the run; see sanity.md)");
+    } else {
+        code = ExitCode::CHECK_FAILED;
+        eprintln!("sanity: MISMATCH between the run and the chain (see sanity.md):");
+        for l in sanity.lines.iter().filter(|l| !l.ok).take(5) {
+            eprintln!(
+                "  {}: expected {}, observed {}",
+                l.check, l.expected, l.observed
+            );
+        }
+        for m in sanity.wallet_mismatches.iter().take(5) {
+            eprintln!("  {m}");
+        }
+    }
     if json {
         let ok = ex.rows.iter().filter(|r| r.status == Status::Ok).count();
         println!(
@@ -168,6 +240,9 @@ fn finish(
                 "steps": ex.rows.len(),
                 "ok": ok,
                 "interrupted": ex.interrupted,
+                "sanity_ok": sanity.ok,
+                "expectations": verdicts,
+                "summary": summary::to_json(&metrics),
             })
         );
     }
@@ -175,7 +250,16 @@ fn finish(
         eprintln!("interrupted: results flushed");
         return Ok(ExitCode::INTERRUPTED);
     }
-    Ok(ExitCode::OK)
+    Ok(code)
+}
+
+/// The step kinds the plan has, in kind order.
+pub fn plan_kinds(plan: &Plan) -> Vec<String> {
+    crate::plan::StepKind::ALL
+        .iter()
+        .filter(|k| plan.steps.iter().any(|s| s.kind == **k))
+        .map(|k| k.as_str().to_string())
+        .collect()
 }
 
 /// "A created 29 channels (12 closed), B created 31 …; all 150 steps ok".

@@ -13,13 +13,13 @@ use alloy::sol_types::SolCall;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::lane;
-use super::msg::{ActorMsg, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
+use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
 use super::states::{self, State};
 use super::watcher::Watched;
 use crate::chain::contracts::{Adjudicator, Token};
 use crate::chain::gas;
 use crate::chain::tx::{Call, Fees};
-use crate::plan::{JobId, StepKind, WalletRef};
+use crate::plan::{Step, StepKind, WalletRef};
 use crate::report::rows::Status;
 use crate::scenario::RoleId;
 
@@ -84,8 +84,8 @@ impl Ch {
 /// What a sent transaction was for.
 enum Purpose {
     Plain,
-    Open(JobId),
-    Close(JobId),
+    Open(ChKey),
+    Close(ChKey),
 }
 
 /// Everything one role actor needs.
@@ -108,8 +108,8 @@ pub struct Actor {
 struct Running {
     a: Actor,
     lanes: HashMap<u32, mpsc::Sender<Outgoing>>,
-    channels: HashMap<JobId, Ch>,
-    unknown: HashMap<JobId, Vec<usize>>,
+    channels: HashMap<ChKey, Ch>,
+    unknown: HashMap<ChKey, Vec<usize>>,
     purposes: HashMap<usize, Purpose>,
 }
 
@@ -221,7 +221,7 @@ impl Running {
     }
 
     /// Whether `job` can take step `idx` now; otherwise parks or skips it.
-    fn ready(&mut self, job: JobId, idx: usize) -> bool {
+    fn ready(&mut self, job: ChKey, idx: usize) -> bool {
         let Some(ch) = self.channels.get_mut(&job) else {
             self.unknown.entry(job).or_default().push(idx);
             return false;
@@ -293,15 +293,15 @@ impl Running {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
         let peer = s.peer.unwrap_or(s.actor);
-        let salt = states::salt(&ctx.run_id, &s.job.to_string());
+        let salt = states::salt(&ctx.run_id, &key(s).to_string());
         let id = ctx
             .domain
             .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
         let mut ch = Ch::new(id, s.actor, peer, s.amount, St::Opening);
-        if let Some(old) = self.unknown.remove(&s.job) {
+        if let Some(old) = self.unknown.remove(&key(s)) {
             ch.waiting.extend(old);
         }
-        self.channels.insert(s.job, ch);
+        self.channels.insert(key(s), ch);
         let input = Adjudicator::openCall {
             peer: ctx.address(peer),
             salt,
@@ -314,14 +314,17 @@ impl Running {
             input: input.into(),
             gas_limit: gas::OPEN,
         };
-        self.send(idx, s.actor, call, Purpose::Open(s.job));
+        self.send(idx, s.actor, call, Purpose::Open(key(s)));
     }
 
     /// Off-chain: a ledger allocates `deposit` from its opener's share to a new app channel.
     fn fund_from_ledger(&mut self, idx: usize) {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
-        let lg = s.ledger.expect("ledger-funded");
+        let lg = ChKey {
+            workload: s.workload,
+            job: s.ledger.expect("ledger-funded"),
+        };
         let peer = s.peer.unwrap_or(s.actor);
         let gone = self.channels.get(&lg).and_then(|l| match &l.status {
             St::Failed(r) => Some(format!("ledger {lg} failed: {r}")),
@@ -330,7 +333,7 @@ impl Running {
         });
         if let Some(reason) = gone {
             self.skip(idx, reason.clone());
-            self.mark_failed(s.job, s.actor, peer, reason);
+            self.mark_failed(key(s), s.actor, peer, reason);
             return;
         }
         if !self.ready(lg, idx) {
@@ -343,12 +346,12 @@ impl Running {
                 ledger.bal_a, s.amount
             );
             self.fail(idx, ctx.now_ms(), format!("other: {e}"));
-            self.mark_failed(s.job, s.actor, peer, e);
+            self.mark_failed(key(s), s.actor, peer, e);
             return;
         }
         let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount, ledger.bal_b);
         let ledger_opener = ledger.a;
-        let salt = states::salt(&ctx.run_id, &s.job.to_string());
+        let salt = states::salt(&ctx.run_id, &key(s).to_string());
         let id = ctx
             .domain
             .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
@@ -358,26 +361,26 @@ impl Running {
             (app.bal_a, app.bal_b) = (0, s.amount);
         }
         let app_state = app.state(0, app.bal_a, app.bal_b);
-        if let Some(old) = self.unknown.remove(&s.job) {
+        if let Some(old) = self.unknown.remove(&key(s)) {
             app.waiting.extend(old);
         }
-        self.channels.insert(s.job, app);
+        self.channels.insert(key(s), app);
         self.channels.get_mut(&lg).expect("ledger").busy = true;
-        self.propose(idx, s.actor, peer, vec![(lg, next), (s.job, app_state)]);
+        self.propose(idx, s.actor, peer, vec![(lg, next), (key(s), app_state)]);
     }
 
     /// Off-chain update: the same balances at the next nonce, signed by both parties.
     fn update(&mut self, idx: usize) {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
-        if !self.ready(s.job, idx) {
+        if !self.ready(key(s), idx) {
             return;
         }
-        let ch = self.channels.get_mut(&s.job).expect("ready");
+        let ch = self.channels.get_mut(&key(s)).expect("ready");
         ch.busy = true;
         let st = ch.state(ch.nonce + 1, ch.bal_a, ch.bal_b);
         let other = if ch.a == s.actor { ch.b } else { ch.a };
-        self.propose(idx, s.actor, other, vec![(s.job, st)]);
+        self.propose(idx, s.actor, other, vec![(key(s), st)]);
     }
 
     /// Close: direct channels and ledgers pay out on chain (the opener gets the holding back);
@@ -386,35 +389,38 @@ impl Running {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
         let ledger_funded = s.kind == StepKind::CloseChannel && s.ledger.is_some();
-        if !self.ready(s.job, idx) {
+        if !self.ready(key(s), idx) {
             return;
         }
         if ledger_funded {
-            let lg = s.ledger.expect("ledger-funded");
+            let lg = ChKey {
+                workload: s.workload,
+                job: s.ledger.expect("ledger-funded"),
+            };
             if !self.ready(lg, idx) {
                 return;
             }
-            let app = &self.channels[&s.job];
+            let app = &self.channels[&key(s)];
             let app_state = app.state(app.nonce + 1, app.bal_a, app.bal_b);
             let other = if app.a == s.actor { app.b } else { app.a };
             let amount = app.holding;
             let ledger = self.channels.get_mut(&lg).expect("ledger");
             ledger.busy = true;
             let ledger_state = ledger.state(ledger.nonce + 1, ledger.bal_a + amount, ledger.bal_b);
-            self.channels.get_mut(&s.job).expect("app").busy = true;
+            self.channels.get_mut(&key(s)).expect("app").busy = true;
             self.propose(
                 idx,
                 s.actor,
                 other,
-                vec![(s.job, app_state), (lg, ledger_state)],
+                vec![(key(s), app_state), (lg, ledger_state)],
             );
             return;
         }
-        let ch = self.channels.get_mut(&s.job).expect("ready");
+        let ch = self.channels.get_mut(&key(s)).expect("ready");
         ch.busy = true;
         let st = ch.state(ch.nonce + 1, ch.holding, 0);
         let other = if ch.a == s.actor { ch.b } else { ch.a };
-        self.propose(idx, s.actor, other, vec![(s.job, st)]);
+        self.propose(idx, s.actor, other, vec![(key(s), st)]);
     }
 
     /// Signs `proposal` with `me` and asks `other`'s role actor to countersign it.
@@ -539,7 +545,7 @@ impl Running {
     ) {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
-        let touched: Vec<JobId> = proposal.iter().map(|(j, _)| *j).collect();
+        let touched: Vec<ChKey> = proposal.iter().map(|(j, _)| *j).collect();
         let other = |ch: &Ch| if ch.a == s.actor { ch.b } else { ch.a };
         let peer = peer.and_then(|sigs| {
             let who = self
@@ -563,7 +569,7 @@ impl Running {
             Err(e) => {
                 self.fail(idx, started_ms, format!("other: {e}"));
                 if s.kind == StepKind::CreateChannel {
-                    self.settle_open(s.job, Err(e), false);
+                    self.settle_open(key(s), Err(e), false);
                 }
             }
             Ok(peer_sigs) => {
@@ -574,7 +580,7 @@ impl Running {
                     }
                 }
                 if on_chain_close {
-                    let ch = self.channels.get_mut(&s.job).expect("closing");
+                    let ch = self.channels.get_mut(&key(s)).expect("closing");
                     ch.status = St::Closing;
                     let (st, i_am_a) = (proposal[0].1, ch.a == s.actor);
                     let (sig_a, sig_b) = if i_am_a {
@@ -597,16 +603,16 @@ impl Running {
                         input: input.into(),
                         gas_limit: gas::CLOSE,
                     };
-                    self.send(idx, s.actor, call, Purpose::Close(s.job));
+                    self.send(idx, s.actor, call, Purpose::Close(key(s)));
                 } else {
                     let mut d = Done::new(idx, Status::Ok, "");
                     d.sent_ms = Some(started_ms);
                     d.latency_ms = Some(ctx.now_ms() - started_ms);
                     self.emit(d);
                     match s.kind {
-                        StepKind::CreateChannel => self.settle_open(s.job, Ok(()), false),
+                        StepKind::CreateChannel => self.settle_open(key(s), Ok(()), false),
                         StepKind::CloseChannel => {
-                            if let Some(ch) = self.channels.get_mut(&s.job) {
+                            if let Some(ch) = self.channels.get_mut(&key(s)) {
                                 ch.status = St::Closed;
                             }
                         }
@@ -621,7 +627,7 @@ impl Running {
     }
 
     /// A proposal on `job` finished: run the next queued step.
-    fn release(&mut self, job: JobId) {
+    fn release(&mut self, job: ChKey) {
         let next = match self.channels.get_mut(&job) {
             Some(ch) => {
                 ch.busy = false;
@@ -637,7 +643,7 @@ impl Running {
     /// A channel's open succeeded or failed: tell the other party (a failure always; a success
     /// when it happened on chain, as the counterparty learnt an off-chain one when it signed),
     /// then run or skip what waits.
-    fn settle_open(&mut self, job: JobId, result: Result<(), String>, on_chain: bool) {
+    fn settle_open(&mut self, job: ChKey, result: Result<(), String>, on_chain: bool) {
         let Some(ch) = self.channels.get_mut(&job) else {
             return;
         };
@@ -667,7 +673,7 @@ impl Running {
     }
 
     /// Records a channel that will never open (its create was skipped or refused).
-    fn mark_failed(&mut self, job: JobId, a: WalletRef, b: WalletRef, reason: String) {
+    fn mark_failed(&mut self, job: ChKey, a: WalletRef, b: WalletRef, reason: String) {
         let mut ch = Ch::new(B256::ZERO, a, b, 0, St::Opening);
         ch.waiting = self.unknown.remove(&job).unwrap_or_default();
         self.channels.insert(job, ch);
@@ -762,5 +768,13 @@ impl Running {
         for (i, r) in left {
             self.skip(i, r);
         }
+    }
+}
+
+/// The channel a step acts on.
+fn key(s: &Step) -> ChKey {
+    ChKey {
+        workload: s.workload,
+        job: s.job,
     }
 }

@@ -76,8 +76,21 @@ pub struct Outgoing {
     pub reply: mpsc::UnboundedSender<ActorMsg>,
 }
 
+/// A channel of the run: job ids are numbered per workload, so the workload is part of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChKey {
+    pub workload: u32,
+    pub job: JobId,
+}
+
+impl std::fmt::Display for ChKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (workload {})", self.job, self.workload)
+    }
+}
+
 /// States proposed together (e.g. a ledger update and the app channel it funds).
-pub type Proposal = Vec<(JobId, State)>;
+pub type Proposal = Vec<(ChKey, State)>;
 
 /// What a role actor receives.
 pub enum ActorMsg {
@@ -113,18 +126,18 @@ pub enum ActorMsg {
 #[derive(Debug, Clone)]
 pub enum PeerEvent {
     Opened {
-        job: JobId,
+        job: ChKey,
         id: B256,
         a: WalletRef,
         b: WalletRef,
         holding: u128,
     },
     Failed {
-        job: JobId,
+        job: ChKey,
         reason: String,
     },
     Closed {
-        job: JobId,
+        job: ChKey,
     },
 }
 

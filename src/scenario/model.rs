@@ -164,11 +164,13 @@ pub struct CallWorkload {
     pub stop_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Expect {
     pub max_failed: Option<u64>,
     pub max_p99_inclusion_ms: Option<u64>,
     pub max_p99_lateness_ms: Option<u64>,
+    /// (workload index, minimum ok steps per second).
+    pub min_rate: Vec<(u32, f64)>,
 }
 
 /// Number of events of a rate over a window: round(rate × window), the plan's count rule.

@@ -216,7 +216,11 @@ pub fn validate(
             workloads.push(Workload { index: i, kind });
         }
     }
-    let expect = validate_expect(&mut cx, raw.expect.clone().unwrap_or_default());
+    let expect = validate_expect(
+        &mut cx,
+        raw.expect.clone().unwrap_or_default(),
+        raw.workload.len(),
+    );
 
     let scenario = Scenario {
         name: raw.scenario.name.clone(),
@@ -359,9 +363,28 @@ fn validate_funding(cx: &mut Ctx, raw: Option<&RawFunding>) -> Funding {
     }
 }
 
-fn validate_expect(cx: &mut Ctx, raw: RawExpect) -> Expect {
+fn validate_expect(cx: &mut Ctx, raw: RawExpect, workloads: usize) -> Expect {
     let path = KeyPath::root().key("expect");
+    let mut min_rate = Vec::new();
+    for (k, &v) in raw.min_rate.iter().flatten() {
+        let at = path.key("min_rate").key(k);
+        match k.parse::<u32>() {
+            Ok(i) if (i as usize) < workloads => {
+                if v.is_finite() && v >= 0.0 {
+                    min_rate.push((i, v));
+                } else {
+                    cx.err(at, format!("{v} is not a rate (a finite number >= 0)"), None);
+                }
+            }
+            _ => cx.err(
+                at,
+                format!("\"{k}\" is not a workload index (this scenario has {workloads} workloads, 0 to {})", workloads.saturating_sub(1)),
+                Some("key min_rate by the workload's index, as in the `workload` column: min_rate = { \"0\" = 10.0 }".into()),
+            ),
+        }
+    }
     Expect {
+        min_rate,
         max_failed: raw.max_failed,
         max_p99_inclusion_ms: raw
             .max_p99_inclusion

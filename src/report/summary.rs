@@ -1,0 +1,242 @@
+//! `summary.csv`: `metric,kind,value` rows in a fixed order — `all` first, then each step kind
+//! the plan has, in plan-kind order — so two runs of one scenario differ only in the values.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::rows::{ERROR_CLASSES, Status, StepRow};
+
+/// One row of `summary.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub metric: String,
+    /// A step kind (`transfer`, …) or `all`.
+    pub kind: String,
+    pub value: f64,
+}
+
+/// What the summary needs besides the rows.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    /// The scenario's duration: achieved rates are over it.
+    pub duration_ms: u64,
+    /// Measured from the plan's instant 0 to the last result.
+    pub wall_ms: f64,
+    /// Blocks from the first to the last that held a transaction of the run.
+    pub blocks: u64,
+    /// Step kinds in the plan, in order (names never depend on outcomes).
+    pub kinds: Vec<String>,
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The metrics of a run.
+pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
+    let mut out = Vec::new();
+    let kinds = std::iter::once("all".to_string()).chain(facts.kinds.iter().cloned());
+    for kind in kinds {
+        let of: Vec<&StepRow> = rows
+            .iter()
+            .filter(|r| kind == "all" || r.kind == kind)
+            .collect();
+        let mut push = |metric: &str, value: f64| {
+            out.push(Metric {
+                metric: metric.to_string(),
+                kind: kind.clone(),
+                value,
+            })
+        };
+        let count = |s: Status| of.iter().filter(|r| r.status == s).count() as f64;
+        push("steps", of.len() as f64);
+        for s in Status::ALL {
+            push(s.as_str(), count(s));
+        }
+        push(
+            "achieved_rate",
+            count(Status::Ok) / (facts.duration_ms.max(1) as f64 / 1000.0),
+        );
+        let latency = sorted(
+            of.iter()
+                .filter(|r| r.status == Status::Ok)
+                .filter_map(|r| r.latency_ms),
+        );
+        let lateness = sorted(of.iter().filter_map(|r| r.lateness_ms));
+        for (name, v) in [("latency", &latency), ("lateness", &lateness)] {
+            for (p, label) in [(50.0, "p50"), (90.0, "p90"), (99.0, "p99")] {
+                push(&format!("{label}_{name}_ms"), percentile(v, p));
+            }
+            push(&format!("max_{name}_ms"), v.last().copied().unwrap_or(0.0));
+        }
+        push(
+            "gas_used",
+            of.iter().filter_map(|r| r.gas_used).sum::<u64>() as f64,
+        );
+        push(
+            "fee_wei",
+            of.iter().filter_map(|r| r.fee_wei).sum::<u128>() as f64,
+        );
+        if kind == "all" {
+            for class in ERROR_CLASSES {
+                let n = of.iter().filter(|r| r.error_class() == Some(class)).count();
+                push(&format!("failed_{class}"), n as f64);
+            }
+            push("wall_s", facts.wall_ms / 1000.0);
+            push("blocks", facts.blocks as f64);
+        }
+    }
+    out
+}
+
+/// A value as written: integers without decimals, others with at most 3.
+pub fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e21 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+pub fn write_summary<W: Write>(metrics: &[Metric], mut w: W) -> std::io::Result<()> {
+    writeln!(w, "metric,kind,value")?;
+    for m in metrics {
+        writeln!(w, "{},{},{}", m.metric, m.kind, format_value(m.value))?;
+    }
+    w.flush()
+}
+
+pub fn read_summary<R: Read>(r: R) -> csv::Result<Vec<Metric>> {
+    csv::Reader::from_reader(r).deserialize().collect()
+}
+
+/// `{"all": {"steps": 10, …}, "transfer": {…}}` (keys of each object sorted).
+pub fn to_json(metrics: &[Metric]) -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    for m in metrics {
+        let entry = root
+            .entry(m.kind.clone())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let serde_json::Value::Object(o) = entry {
+            let v = if m.value.fract() == 0.0 && m.value.abs() < 9e15 {
+                serde_json::json!(m.value as i64)
+            } else {
+                serde_json::json!(m.value)
+            };
+            o.insert(m.metric.clone(), v);
+        }
+    }
+    serde_json::Value::Object(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, status: Status, latency: Option<f64>) -> StepRow {
+        StepRow {
+            step: 0,
+            at_ms: 0,
+            kind: kind.into(),
+            workload: 0,
+            role: "A".into(),
+            wallet: 0,
+            job: "tx-000000".into(),
+            status,
+            error: if status == Status::Failed {
+                "nonce: nonce too low".into()
+            } else {
+                String::new()
+            },
+            sent_ms: Some(1.0),
+            lateness_ms: Some(1.0),
+            tx_hash: String::new(),
+            block: None,
+            latency_ms: latency,
+            gas_used: Some(21_000),
+            fee_wei: Some(5),
+        }
+    }
+
+    #[test]
+    fn names_and_order_do_not_depend_on_outcomes() {
+        let facts = RunFacts {
+            duration_ms: 2_000,
+            wall_ms: 2_100.0,
+            blocks: 3,
+            kinds: vec!["transfer".into(), "call".into()],
+        };
+        let a = summarize(&[row("transfer", Status::Ok, Some(10.0))], &facts);
+        let b = summarize(
+            &[
+                row("transfer", Status::Failed, None),
+                row("transfer", Status::Ok, Some(30.0)),
+            ],
+            &facts,
+        );
+        let names = |m: &[Metric]| {
+            m.iter()
+                .map(|x| (x.metric.clone(), x.kind.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&a), names(&b));
+        let get = |m: &[Metric], k: &str, n: &str| {
+            m.iter()
+                .find(|x| x.kind == k && x.metric == n)
+                .map(|x| x.value)
+                .unwrap()
+        };
+        assert_eq!(get(&b, "all", "failed_nonce"), 1.0);
+        assert_eq!(get(&b, "transfer", "ok"), 1.0);
+        assert_eq!(get(&b, "transfer", "achieved_rate"), 0.5);
+        assert_eq!(get(&b, "transfer", "p99_latency_ms"), 30.0);
+        assert_eq!(get(&b, "call", "steps"), 0.0);
+        assert_eq!(get(&b, "all", "fee_wei"), 10.0);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[], 99.0), 0.0);
+        assert_eq!(format_value(3.0), "3");
+        assert_eq!(format_value(2.5), "2.5");
+        assert_eq!(format_value(1.23456), "1.235");
+    }
+
+    #[test]
+    fn summary_round_trips_through_csv() {
+        let facts = RunFacts {
+            duration_ms: 1_000,
+            wall_ms: 1_000.0,
+            blocks: 1,
+            kinds: vec!["transfer".into()],
+        };
+        let m = summarize(&[row("transfer", Status::Ok, Some(12.5))], &facts);
+        let mut buf = Vec::new();
+        write_summary(&m, &mut buf).unwrap();
+        let back = read_summary(buf.as_slice()).unwrap();
+        assert_eq!(back.len(), m.len());
+        assert_eq!(back[0].metric, "steps");
+        assert!(
+            String::from_utf8(buf)
+                .unwrap()
+                .contains("p50_latency_ms,transfer,12.5")
+        );
+    }
+}
