@@ -11,6 +11,7 @@ use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
 mod chain;
+mod results;
 mod run;
 
 const EXIT_CODES: &str = "\
@@ -45,6 +46,10 @@ pub enum Command {
     Fund(chain::ChainArgs),
     /// Return what the wallets hold (tokens, then ETH minus gas) to the funder.
     Sweep(chain::ChainArgs),
+    /// Compare two runs' summary.csv; --fail-on rules make it exit 1.
+    Diff(results::DiffArgs),
+    /// Re-render report.html of a run directory from its CSV files.
+    Report(results::ReportArgs),
     /// Print the JSON Schema of the scenario format.
     Schema(SchemaArgs),
 }
@@ -157,6 +162,8 @@ fn dispatch(command: Command) -> Result<u8, Error> {
         Command::Wallets(args) => chain::wallets_cmd(&args),
         Command::Fund(args) => chain::fund_cmd(&args),
         Command::Sweep(args) => chain::sweep_cmd(&args),
+        Command::Diff(args) => results::diff_cmd(&args),
+        Command::Report(args) => results::report_cmd(&args),
         Command::Schema(args) => {
             write_output(args.out.as_deref(), |w| {
                 w.write_all(scenario::json_schema().as_bytes())

@@ -11,10 +11,12 @@ use super::chain::runtime;
 use crate::chain::Chain;
 use crate::error::{Error, ExitCode};
 use crate::exec::interrupt::Interrupt;
+use crate::exec::nodemon::Sampler;
 use crate::exec::observe::observe;
 use crate::exec::run::{Executed, Options, execute};
 use crate::exec::setup;
 use crate::plan::Plan;
+use crate::report::node;
 use crate::report::rows::{Status, StepRow};
 use crate::report::sanity::{self, Sanity};
 use crate::report::{expect, summary};
@@ -117,6 +119,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         let fees = crate::chain::tx::fees(&chain.provider).await?;
         let addresses: Vec<_> = all.iter().map(|w| w.address).collect();
         let before = observe(&chain, &funded.contracts, &addresses).await?;
+        let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
         let ex = execute(
             plan.clone(),
             &loaded.scenario,
@@ -128,6 +131,15 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &interrupt,
         )
         .await?;
+        if let Some(s) = sampler {
+            let samples = s.stop().await;
+            let mut buf = Vec::new();
+            node::write_csv(&samples, &mut buf).map_err(|source| Error::Write {
+                path: "node.csv".into(),
+                source,
+            })?;
+            write_file(&dir.join("node.csv"), &String::from_utf8_lossy(&buf))?;
+        }
         let facts = RunFacts {
             loadrun_version: env!("CARGO_PKG_VERSION"),
             plan_format: crate::plan::PLAN_FORMAT_VERSION,
@@ -215,7 +227,8 @@ fn finish(
             );
         }
     }
-    eprintln!("results: {}", dir.display());
+    super::results::write_report(dir)?;
+    eprintln!("results: {} (report.html)", dir.display());
     if sanity.ok {
         eprintln!("sanity: ok (the chain matches the run; see sanity.md)");
     } else {
@@ -311,17 +324,16 @@ pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
     }
 }
 
+/// The chain as shown in run.toml and the report: host and port only (a URL's path or query
+/// may hold an API key, and the report must not link anywhere).
 fn shown_url(chain: &Chain) -> String {
+    let (scheme, rest) = chain.url.split_once("://").unwrap_or(("", &chain.url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
     if chain.anvil.is_some() {
-        return format!("spawned anvil ({})", chain.url);
-    }
-    match chain.url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            let host = host.rsplit('@').next().unwrap_or(host);
-            format!("{scheme}://{host}")
-        }
-        None => "an RPC".into(),
+        format!("spawned anvil on {host}")
+    } else {
+        format!("{host} ({scheme})")
     }
 }
 

@@ -7,6 +7,7 @@ pub mod fund;
 pub mod interrupt;
 pub mod lane;
 pub mod msg;
+pub mod nodemon;
 pub mod observe;
 pub mod progress;
 pub mod run;

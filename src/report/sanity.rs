@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{Status, StepRow};
 use crate::plan::{Plan, StepKind, WalletRef};
@@ -23,7 +23,7 @@ pub struct Observed {
 }
 
 /// One line of the sanity table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Line {
     pub check: String,
     pub expected: String,
@@ -33,7 +33,7 @@ pub struct Line {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sanity {
     pub lines: Vec<Line>,
     /// Wallets whose ETH or token delta differs, e.g. "A:3 ETH expected -0.01 ether …".

@@ -1,0 +1,142 @@
+//! The results commands: `loadrun report RUN_DIR` (re-render report.html from the files of a
+//! run) and `loadrun diff BASE NEW` (compare two runs' summary.csv, with --fail-on rules).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ExitCode};
+use crate::report::diff::{self, FailOn};
+use crate::report::html::{HtmlInput, render};
+use crate::report::node::{self, NodeSample};
+use crate::report::rows::{self, StepRow};
+use crate::report::sanity::Sanity;
+use crate::report::{expect, summary};
+use crate::scenario::{self, DEFAULT_MAX_STEPS};
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory (results/<name>/<run-id>/) holding steps.csv and summary.csv.
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The baseline run directory (or its summary.csv).
+    pub base: PathBuf,
+    /// The new run directory (or its summary.csv).
+    pub new: PathBuf,
+    /// Exit 1 when a change hits RULE: 'p99_latency_ms>+20%' (relative), 'failed>+5'
+    /// (absolute change), 'p99_lateness_ms>50' (new value), '<' forms, 'metric[kind]>…'.
+    #[arg(long = "fail-on", value_name = "RULE", value_parser = diff::parse_fail_on)]
+    pub fail_on: Vec<FailOn>,
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read {}: {e}\n  help: give a run directory written by `loadrun run` (results/<name>/<run-id>/)",
+            path.display()
+        ))
+    })
+}
+
+fn summary_of(p: &Path) -> Result<Vec<summary::Metric>, Error> {
+    let file = if p.is_dir() {
+        p.join("summary.csv")
+    } else {
+        p.to_path_buf()
+    };
+    summary::read_summary(read(&file)?.as_bytes()).map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a loadrun summary.csv: {e}",
+            file.display()
+        ))
+    })
+}
+
+pub fn diff_cmd(args: &DiffArgs) -> Result<u8, Error> {
+    let base = summary_of(&args.base)?;
+    let new = summary_of(&args.new)?;
+    let changes = diff::compare(&base, &new);
+    print!("{}", diff::render_table(&changes));
+    let hits = diff::triggered(&args.fail_on, &changes).map_err(Error::Usage)?;
+    for h in &hits {
+        eprintln!("FAIL: {h}");
+    }
+    Ok(if hits.is_empty() {
+        ExitCode::OK
+    } else {
+        ExitCode::CHECK_FAILED
+    })
+}
+
+pub fn report_cmd(args: &ReportArgs) -> Result<u8, Error> {
+    let out = write_report(&args.run_dir)?;
+    eprintln!("wrote {}", out.display());
+    Ok(ExitCode::OK)
+}
+
+/// Renders `report.html` of a run directory from its files; returns its path.
+pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
+    let steps: Vec<StepRow> = rows::read_steps(read(&dir.join("steps.csv"))?.as_bytes())
+        .map_err(|e| Error::Usage(format!("{}/steps.csv is malformed: {e}", dir.display())))?;
+    let metrics = summary_of(dir)?;
+    let run: toml::Table = read(&dir.join("run.toml"))
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default();
+    let text = |k: &str| {
+        run.get(k).map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let scenario_toml = text("scenario_toml").unwrap_or_default();
+    let verdicts = scenario::parse("run.toml", &scenario_toml, DEFAULT_MAX_STEPS)
+        .map(|s| expect::evaluate(&s.expect, &steps, s.duration_ms))
+        .unwrap_or_default();
+    let sanity: Option<Sanity> = std::fs::read_to_string(dir.join("sanity.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let samples: Vec<NodeSample> = std::fs::read_to_string(dir.join("node.csv"))
+        .map(|t| node::read_csv(&t))
+        .unwrap_or_default();
+    let facts: Vec<(String, String)> = [
+        "scenario_name",
+        "scenario_file",
+        "run_id",
+        "started_at",
+        "seed",
+        "chain_id",
+        "chain",
+        "first_block",
+        "last_block",
+        "loadrun_version",
+    ]
+    .iter()
+    .filter_map(|k| Some((k.replace('_', " "), text(k)?)))
+    .collect();
+    let title = format!(
+        "loadrun: {} ({})",
+        text("scenario_name").unwrap_or_else(|| "run".into()),
+        text("run_id").unwrap_or_default()
+    );
+    let html = render(&HtmlInput {
+        title: &title,
+        rows: &steps,
+        summary: &metrics,
+        verdicts: &verdicts,
+        sanity: sanity.as_ref().map(|s| s.lines.as_slice()),
+        wallet_mismatches: sanity
+            .as_ref()
+            .map_or(&[][..], |s| s.wallet_mismatches.as_slice()),
+        node: &samples,
+        scenario_toml: &scenario_toml,
+        facts: &facts,
+    });
+    let out = dir.join("report.html");
+    std::fs::write(&out, html).map_err(|source| Error::Write {
+        path: out.display().to_string(),
+        source,
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,336 @@
+//! `report.html`: one self-contained page that opens offline — inline CSS and SVG, no script,
+//! no external reference. Rates, latency and lateness over time, failures by class, results
+//! per role and kind, node CPU/RSS, the sanity table, expectations, the summary, the scenario.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::expect::Verdict;
+use super::node::NodeSample;
+use super::rows::{ERROR_CLASSES, Status, StepRow};
+use super::sanity::Line;
+use super::summary::{Metric, format_value, percentile};
+use super::svg::{Series, bar_chart, esc, line_chart};
+
+/// Everything the page shows.
+pub struct HtmlInput<'a> {
+    pub title: &'a str,
+    pub rows: &'a [StepRow],
+    pub summary: &'a [Metric],
+    pub verdicts: &'a [Verdict],
+    pub sanity: Option<&'a [Line]>,
+    pub wallet_mismatches: &'a [String],
+    pub node: &'a [NodeSample],
+    pub scenario_toml: &'a str,
+    /// (name, value) facts: seed, chain, blocks…
+    pub facts: &'a [(String, String)],
+}
+
+const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{background:#fde2e2}.good{background:#e6f4e6}pre{background:#f7f7f7;padding:10px;overflow:auto}.chart{width:100%;height:auto;margin:6px 0}.title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.bar{fill:#d62728}.nodata{fill:#999;font-size:14px}";
+
+/// Per-second buckets of a quantity.
+fn per_second(values: impl Iterator<Item = (f64, f64)>) -> BTreeMap<u64, Vec<f64>> {
+    let mut b: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for (t, v) in values {
+        if t >= 0.0 {
+            b.entry((t / 1000.0) as u64).or_default().push(v);
+        }
+    }
+    b
+}
+
+fn pct_series(b: &BTreeMap<u64, Vec<f64>>, p: f64) -> Vec<(f64, f64)> {
+    b.iter()
+        .map(|(s, v)| {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            (*s as f64, percentile(&v, p))
+        })
+        .collect()
+}
+
+fn counts(b: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64)> {
+    b.iter().map(|(s, v)| (*s as f64, v.len() as f64)).collect()
+}
+
+pub fn render(i: &HtmlInput<'_>) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{CSS}</style></head><body><h1>{t}</h1>",
+        t = esc(i.title)
+    );
+    // Verdict line.
+    let ok = i.rows.iter().filter(|r| r.status == Status::Ok).count();
+    let sanity_ok =
+        i.sanity.is_none_or(|s| s.iter().all(|l| l.ok)) && i.wallet_mismatches.is_empty();
+    let met = i.verdicts.iter().all(|v| v.met);
+    let _ = write!(
+        h,
+        "<p class=\"{cls}\">{ok} of {n} steps ok · sanity {s} · expectations {e}</p>",
+        cls = if sanity_ok && met && ok == i.rows.len() {
+            "good"
+        } else {
+            "bad"
+        },
+        n = i.rows.len(),
+        s = if i.sanity.is_none() {
+            "not checked"
+        } else if sanity_ok {
+            "ok"
+        } else {
+            "MISMATCH"
+        },
+        e = if met { "met" } else { "MISSED" },
+    );
+    h.push_str("<table>");
+    for (k, v) in i.facts {
+        let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Rate</h2>");
+    let fired = per_second(i.rows.iter().filter_map(|r| r.sent_ms.map(|t| (t, 1.0))));
+    let included = per_second(
+        i.rows
+            .iter()
+            .filter(|r| r.block.is_some())
+            .filter_map(|r| Some((r.sent_ms? + r.latency_ms.unwrap_or(0.0), 1.0))),
+    );
+    h.push_str(&line_chart(
+        "steps fired and transactions included per second",
+        "seconds since start",
+        "per second",
+        &[
+            Series {
+                name: "fired",
+                color: "#1f77b4",
+                points: counts(&fired),
+            },
+            Series {
+                name: "included",
+                color: "#2ca02c",
+                points: counts(&included),
+            },
+        ],
+    ));
+    h.push_str("<h2>Latency and lateness</h2>");
+    let latency = per_second(
+        i.rows
+            .iter()
+            .filter(|r| r.status == Status::Ok)
+            .filter_map(|r| Some((r.sent_ms?, r.latency_ms?))),
+    );
+    h.push_str(&line_chart(
+        "latency (inclusion, or signing round trip off chain), ms",
+        "seconds since start",
+        "ms",
+        &[
+            Series {
+                name: "p50",
+                color: "#1f77b4",
+                points: pct_series(&latency, 50.0),
+            },
+            Series {
+                name: "p99",
+                color: "#d62728",
+                points: pct_series(&latency, 99.0),
+            },
+        ],
+    ));
+    let lateness = per_second(
+        i.rows
+            .iter()
+            .filter_map(|r| Some((r.sent_ms?, r.lateness_ms?))),
+    );
+    h.push_str(&line_chart(
+        "lateness (sent − scheduled), ms",
+        "seconds since start",
+        "ms",
+        &[
+            Series {
+                name: "p50",
+                color: "#1f77b4",
+                points: pct_series(&lateness, 50.0),
+            },
+            Series {
+                name: "p99",
+                color: "#d62728",
+                points: pct_series(&lateness, 99.0),
+            },
+        ],
+    ));
+    h.push_str("<h2>Failures</h2>");
+    let bars: Vec<(String, f64)> = ERROR_CLASSES
+        .iter()
+        .map(|c| {
+            let n = i.rows.iter().filter(|r| r.error_class() == Some(c)).count();
+            (c.to_string(), n as f64)
+        })
+        .collect();
+    h.push_str(&bar_chart("failed steps by error class", "steps", &bars));
+    // Per role × kind.
+    h.push_str("<h2>Results per role and step kind</h2><table><tr><th>role</th><th>kind</th>");
+    for s in Status::ALL {
+        let _ = write!(h, "<th>{}</th>", s.as_str());
+    }
+    h.push_str("</tr>");
+    let mut groups: BTreeMap<(String, String), [usize; 5]> = BTreeMap::new();
+    for r in i.rows {
+        let e = groups.entry((r.role.clone(), r.kind.clone())).or_default();
+        e[Status::ALL.iter().position(|s| *s == r.status).unwrap_or(0)] += 1;
+    }
+    for ((role, kind), c) in &groups {
+        let bad = c[1..].iter().any(|n| *n > 0);
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td>",
+            if bad { "bad" } else { "" },
+            esc(role),
+            esc(kind)
+        );
+        for n in c {
+            let _ = write!(h, "<td>{n}</td>");
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+    h.push_str("<h2>Node</h2>");
+    if i.node.is_empty() {
+        h.push_str("<p>No node samples (the node was not spawned by loadrun, or /proc is unavailable).</p>");
+    }
+    h.push_str(&line_chart(
+        "node CPU %",
+        "seconds since start",
+        "%",
+        &[Series {
+            name: "cpu %",
+            color: "#9467bd",
+            points: i.node.iter().map(|s| (s.t_s, s.cpu_pct)).collect(),
+        }],
+    ));
+    h.push_str(&line_chart(
+        "node RSS, MiB",
+        "seconds since start",
+        "MiB",
+        &[Series {
+            name: "rss",
+            color: "#8c564b",
+            points: i
+                .node
+                .iter()
+                .map(|s| (s.t_s, s.rss_kb as f64 / 1024.0))
+                .collect(),
+        }],
+    ));
+    if let Some(lines) = i.sanity {
+        h.push_str("<h2>Sanity: expected vs on chain</h2><table><tr><th>check</th><th>expected</th><th>observed</th><th>difference</th></tr>");
+        for l in lines {
+            let _ = write!(
+                h,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if l.ok { "" } else { "bad" },
+                esc(&l.check),
+                esc(&l.expected),
+                esc(&l.observed),
+                esc(&l.difference)
+            );
+        }
+        h.push_str("</table>");
+        if !i.wallet_mismatches.is_empty() {
+            h.push_str("<ul>");
+            for m in i.wallet_mismatches {
+                let _ = write!(h, "<li class=\"bad\">{}</li>", esc(m));
+            }
+            h.push_str("</ul>");
+        }
+    }
+    h.push_str("<h2>Expectations</h2>");
+    if i.verdicts.is_empty() {
+        h.push_str("<p>None set ([expect] is empty).</p>");
+    } else {
+        h.push_str(
+            "<table><tr><th>expectation</th><th>limit</th><th>measured</th><th>met</th></tr>",
+        );
+        for v in i.verdicts {
+            let _ = write!(
+                h,
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                if v.met { "good" } else { "bad" },
+                esc(&v.name),
+                esc(&v.limit),
+                esc(&v.measured),
+                if v.met { "yes" } else { "no" }
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("<h2>Summary</h2><table><tr><th>metric</th><th>kind</th><th>value</th></tr>");
+    for m in i.summary {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.metric),
+            esc(&m.kind),
+            format_value(m.value)
+        );
+    }
+    h.push_str("</table><h2>Scenario</h2><pre>");
+    h.push_str(&esc(i.scenario_toml));
+    h.push_str("</pre></body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_offline_and_escapes() {
+        let rows = vec![StepRow {
+            step: 0,
+            at_ms: 0,
+            kind: "transfer".into(),
+            workload: 0,
+            role: "A".into(),
+            wallet: 0,
+            job: "tx-000000".into(),
+            status: Status::Failed,
+            error: "nonce: nonce too low".into(),
+            sent_ms: Some(1.0),
+            lateness_ms: Some(1.0),
+            tx_hash: String::new(),
+            block: None,
+            latency_ms: None,
+            gas_used: None,
+            fee_wei: None,
+        }];
+        let html = render(&HtmlInput {
+            title: "run",
+            rows: &rows,
+            summary: &[],
+            verdicts: &[],
+            sanity: None,
+            wallet_mismatches: &[],
+            node: &[],
+            scenario_toml: "name = \"<script>alert(1)</script>\"",
+            facts: &[("seed".into(), "42".into())],
+        });
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.to_lowercase().contains("http"));
+        assert!(html.contains("1 failed") || html.contains("<td>1</td>"));
+        let empty = render(&HtmlInput {
+            title: "empty",
+            rows: &[],
+            summary: &[],
+            verdicts: &[],
+            sanity: None,
+            wallet_mismatches: &[],
+            node: &[],
+            scenario_toml: "",
+            facts: &[],
+        });
+        assert!(empty.contains("no data"));
+    }
+}
