@@ -49,6 +49,15 @@ fn signed(v: i128) -> String {
     }
 }
 
+/// A line of counts (not changes): shown without a sign.
+fn count_line(check: &str, expected: i128, observed: i128) -> Line {
+    Line {
+        expected: expected.to_string(),
+        observed: observed.to_string(),
+        ..line(check, expected, observed)
+    }
+}
+
 fn line(check: &str, expected: i128, observed: i128) -> Line {
     Line {
         check: check.to_string(),
@@ -170,12 +179,12 @@ pub fn check(
             holdings,
             d(before.holdings, after.holdings),
         ),
-        line(
+        count_line(
             "ledger-funded channels created off chain (plan vs done)",
             planned(StepKind::CreateChannel, true),
             app_created,
         ),
-        line(
+        count_line(
             "ledger-funded channels closed off chain (plan vs done)",
             planned(StepKind::CloseChannel, true),
             app_closed,

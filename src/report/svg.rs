@@ -57,7 +57,14 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
-fn frame(out: &mut String, title: &str, x_label: &str, y_label: &str, xmax: f64, ymax: f64) {
+fn frame(
+    out: &mut String,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    xmax: Option<f64>,
+    ymax: f64,
+) {
     let _ = write!(
         out,
         r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{t}"><text x="{LEFT}" y="18" class="title">{t}</text>"#,
@@ -76,7 +83,8 @@ fn frame(out: &mut String, title: &str, x_label: &str, y_label: &str, xmax: f64,
             v = fmt_tick(v)
         );
     }
-    for i in 0..=5 {
+    for i in (0..=5).filter(|_| xmax.is_some()) {
+        let xmax = xmax.unwrap_or(0.0);
         let x = LEFT + pw * f64::from(i) / 5.0;
         let v = xmax * f64::from(i) / 5.0;
         let _ = write!(
@@ -114,7 +122,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_
             .fold(0.0, f64::max),
     );
     let mut out = String::new();
-    frame(&mut out, title, x_label, y_label, xmax, ymax);
+    frame(&mut out, title, x_label, y_label, Some(xmax), ymax);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     if series.iter().all(|s| s.points.is_empty()) {
         let _ = write!(
@@ -163,7 +171,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_
 pub fn bar_chart(title: &str, y_label: &str, bars: &[(String, f64)]) -> String {
     let ymax = nice_max(bars.iter().map(|b| b.1).fold(0.0, f64::max));
     let mut out = String::new();
-    frame(&mut out, title, "", y_label, 0.0, ymax);
+    frame(&mut out, title, "", y_label, None, ymax);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let slot = pw / bars.len().max(1) as f64;
     for (i, (label, v)) in bars.iter().enumerate() {
