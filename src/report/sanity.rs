@@ -218,12 +218,12 @@ pub fn check(
             ));
         }
     }
-    lines.push(line(
+    lines.push(count_line(
         "wallets with the expected ETH delta",
         n as i128,
         eth_ok,
     ));
-    lines.push(line(
+    lines.push(count_line(
         "wallets with the expected token delta",
         n as i128,
         tok_ok,
