@@ -72,6 +72,8 @@ struct RunFacts<'a> {
     fired: usize,
     interrupted: bool,
     wall_ms: f64,
+    /// CPU seconds (user + system) of loadrun itself so far, from /proc/self/stat (not the node).
+    loadrun_cpu_s: Option<f64>,
     scenario_toml: &'a str,
 }
 
@@ -156,6 +158,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             fired: ex.fired,
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,
+            loadrun_cpu_s: std::fs::read_to_string("/proc/self/stat")
+                .ok()
+                .and_then(|s| node::parse_stat_ticks(&s))
+                .map(|t| t as f64 / node::TICKS_PER_SECOND),
             scenario_toml: &loaded.text,
         };
         write_file(

@@ -16,10 +16,19 @@ impl Change {
     pub fn abs(&self) -> Option<f64> {
         Some(self.new? - self.base?)
     }
-    /// Fraction; `None` when the base is 0 or missing.
+    /// Fraction; from a zero base, a rise is +∞ and a fall −∞ (so `failed>+20%` fires when
+    /// failures appear); `None` when a side is missing.
     pub fn rel(&self) -> Option<f64> {
         let (b, n) = (self.base?, self.new?);
-        (b != 0.0).then(|| (n - b) / b.abs())
+        Some(if b != 0.0 {
+            (n - b) / b.abs()
+        } else if n > 0.0 {
+            f64::INFINITY
+        } else if n < 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            0.0
+        })
     }
 }
 
@@ -272,8 +281,9 @@ mod tests {
         assert_eq!(hits("p99_latency_ms>120"), 1);
         assert_eq!(hits("p99_latency_ms[transfer]>+20%"), 0);
         assert_eq!(hits("p99_latency_ms[transfer]>+5%"), 1);
-        // Relative change from a zero base is undefined: the rule does not fire.
-        assert_eq!(hits("failed>+10%"), 0);
+        // From a zero base, any rise is an infinite relative rise.
+        assert_eq!(hits("failed>+10%"), 1);
+        assert_eq!(hits("failed<-10%"), 0);
         assert!(triggered(&[parse_fail_on("nope>1").unwrap()], &ch).is_err());
         let t = render_table(&ch);
         assert!(t.contains("+30.0%") && t.lines().count() == 5, "{t}");
