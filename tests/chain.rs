@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use alloy::providers::Provider;
@@ -82,41 +80,19 @@ fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
         "slow",
         &SMALL.replace("[roles.A]", "[chain]\nblock_time = \"2s\"\n[roles.A]"),
     );
-    let mut child = loadrun()
-        .arg("fund")
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut anvil_pid = None;
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("spawned anvil") {
-            let pid = line.split("pid=").nth(1).unwrap().trim();
-            anvil_pid = Some(pid.parse::<u32>().unwrap());
-            break;
-        }
-    }
-    let anvil_pid = anvil_pid.unwrap_or_else(|| panic!("no spawn line in:\n{seen}"));
-    assert!(alive(anvil_pid));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    let code = child.wait().unwrap().code();
+    let mut cmd = loadrun();
+    cmd.arg("fund").arg(&path);
+    let mut run = Watched::spawn(cmd);
+    let line = run.until(|l| l.contains("spawned anvil"));
+    let pid = line.as_deref().and_then(anvil_pid);
+    let pid = pid.unwrap_or_else(|| panic!("no spawn line in:\n{}", run.seen));
+    assert!(alive(pid));
+    run.interrupt();
+    let code = run.finish();
+    let seen = run.seen.clone();
     assert_eq!(code, Some(130), "{seen}");
     assert!(seen.contains("interrupted"), "{seen}");
-    assert!(wait_gone(anvil_pid), "anvil {anvil_pid} left behind");
+    assert!(wait_gone(pid), "anvil {pid} left behind");
     assert_no_keys(&seen, &secret_keys(7, &[("A", 3), ("B", 2)]));
 }
 
@@ -255,4 +231,30 @@ fn contract_artifacts_match_a_fresh_compile() {
         .output()
         .expect("node");
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_missing_anvil_is_reported_with_where_loadrun_looked_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "small", SMALL);
+    let out = loadrun()
+        .current_dir(dir.path())
+        .arg("fund")
+        .arg(&path)
+        .env("PATH", dir.path())
+        .env("LOADRUN_ANVIL", dir.path().join("no-such-anvil"))
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    for needle in [
+        "anvil not found",
+        "$LOADRUN_ANVIL",
+        "PATH",
+        "node_modules/.bin/anvil",
+        "npm ci",
+        "--rpc",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in {t}");
+    }
 }

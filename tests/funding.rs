@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use common::*;
@@ -141,27 +138,16 @@ async fn an_interrupted_funding_resumes_without_paying_twice() {
     });
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "fund200", &scenario_text());
-    let mut child = loadrun()
-        .args(["fund", "--rpc", &node.url])
+    let mut cmd = loadrun();
+    cmd.args(["fund", "--rpc", &node.url])
         .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seen = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("funding level 1/3") && line.contains("included") {
-            break;
-        }
-    }
-    assert!(seen.contains("funding level 1/3"), "{seen}");
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    let level1 = run.until(|l| l.contains("funding level 1/3") && l.contains("included"));
+    assert!(level1.is_some(), "{}", run.seen);
     // Killed hard between levels: level 2 may be partly sent.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
     let p = provider(&node.url);
     let c = addresses(funder().address());
     let before = read::accounts(&p, &wallet_addresses(), Some((c.token, c.disperse)))

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
@@ -74,25 +73,17 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
         &text_of("funder_key_env = \"LOADRUN_FUNDER_KEY\"", "max_failed = 0"),
     );
     let out_dir = dir.path().join("out");
-    let mut child = loadrun()
-        .args(["run", "--rpc", &node.url, "--out"])
+    let mut cmd = loadrun();
+    cmd.args(["run", "--rpc", &node.url, "--out"])
         .arg(&out_dir)
         .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.starts_with("funded:") {
-            break;
-        }
-    }
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
     // Mid-run, B:1 (which only receives) sends 1 gwei away behind loadrun's back.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     // Signed with the wallet's own key, straight to anvil.
@@ -116,11 +107,9 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
     )
     .await
     .unwrap();
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{seen}");
+    let code = run.finish();
+    let seen = run.seen.clone();
+    assert_eq!(code, Some(1), "{seen}");
     assert!(seen.contains("sanity: MISMATCH"), "{seen}");
     assert!(seen.contains("B:1: ETH delta"), "{seen}");
     let md = std::fs::read_to_string(out_dir.join("sanity.md")).unwrap();

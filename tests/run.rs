@@ -5,9 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -202,43 +200,26 @@ fn failing_steps_still_give_one_row_each_and_miss_max_failed() {
 fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/direct.toml");
     let dir = tempfile::tempdir().unwrap();
-    let mut child = loadrun()
-        .args(["run", "--grace", "2s", "--out"])
+    let mut cmd = loadrun();
+    cmd.args(["run", "--grace", "2s", "--out"])
         .arg(dir.path())
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    let mut anvil_pid = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("spawned anvil") && line.contains("pid=") {
-            anvil_pid = line
-                .split("pid=")
-                .nth(1)
-                .and_then(|p| p.trim().parse::<u32>().ok());
-        }
-        if line.starts_with("funded:") {
-            break;
-        }
-    }
-    let anvil_pid = anvil_pid.unwrap_or_else(|| panic!("{seen}"));
+        .arg(&path);
+    let mut run = Watched::spawn(cmd);
+    let pid = run
+        .until(|l| l.contains("spawned anvil") && l.contains("pid="))
+        .as_deref()
+        .and_then(anvil_pid);
+    let pid = pid.unwrap_or_else(|| panic!("{}", run.seen));
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
     // Let a few seconds of steps run, then interrupt.
     std::thread::sleep(Duration::from_secs(3));
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(130), "{seen}");
+    run.interrupt();
+    let code = run.finish();
+    assert_eq!(code, Some(130), "{}", run.seen);
     let rows = rows_of(dir.path());
     let plan = plan_of(&path);
     assert_eq!(
@@ -249,5 +230,5 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
     let ok = rows.iter().filter(|r| r.status == Status::Ok).count();
     let not_sent = rows.iter().filter(|r| r.status == Status::NotSent).count();
     assert!(ok > 0 && not_sent > 0, "ok {ok}, not_sent {not_sent}");
-    assert!(!alive(anvil_pid), "anvil {anvil_pid} left behind");
+    assert!(!alive(pid), "anvil {pid} left behind");
 }

@@ -26,8 +26,9 @@ pub fn candidates() -> Vec<(String, Option<PathBuf>)> {
             .find(|p| p.is_file())
     });
     out.push(("PATH".to_string(), on_path));
-    // The platform package holds the real binary; `.bin/anvil` is a node shim that would survive
-    // a kill of its child-less parent, so prefer the binary itself.
+    // The platform package holds the real binary (package.json pins it); `.bin/anvil` links to
+    // it, or, when installed through the @foundry-rs/anvil meta package, is a node shim that
+    // would outlive a kill of its parent — so the binary itself comes first.
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         "windows" => "win32",

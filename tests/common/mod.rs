@@ -92,3 +92,63 @@ pub fn all_files(dir: &Path) -> String {
     }
     out
 }
+
+/// A loadrun process whose stderr is read line by line as it runs.
+pub struct Watched {
+    pub child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl Watched {
+    /// Spawns `cmd` with stderr piped and stdout discarded.
+    pub fn spawn(mut cmd: Command) -> Self {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn loadrun");
+        let lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        Self {
+            child,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads lines until one satisfies `pred` (returned), or stderr ends (`None`).
+    pub fn until(&mut self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        for line in self.lines.by_ref() {
+            let line = line.ok()?;
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            if pred(&line) {
+                return Some(line);
+            }
+        }
+        None
+    }
+
+    /// Sends SIGINT to loadrun.
+    pub fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -INT failed");
+    }
+
+    /// Reads the rest of stderr and waits; returns the exit code.
+    pub fn finish(&mut self) -> Option<i32> {
+        while self.until(|_| false).is_some() {}
+        self.child.wait().expect("wait").code()
+    }
+}
+
+/// The pid in a "spawned anvil … pid=N" log line.
+pub fn anvil_pid(line: &str) -> Option<u32> {
+    line.split("pid=").nth(1)?.trim().parse().ok()
+}
