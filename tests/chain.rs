@@ -258,3 +258,38 @@ fn a_missing_anvil_is_reported_with_where_loadrun_looked_and_the_fix() {
         assert!(t.contains(needle), "missing {needle:?} in {t}");
     }
 }
+
+#[tokio::test]
+async fn a_chain_without_the_create2_deployer_gets_it_first() {
+    let node = anvil(AnvilOptions {
+        extra_args: vec!["--disable-default-create2-deployer".into()],
+        ..AnvilOptions::default()
+    });
+    let provider = alloy::providers::ProviderBuilder::new()
+        .connect_http(node.url.parse().unwrap())
+        .erased();
+    let deployer = loadrun::chain::contracts::CREATE2_DEPLOYER;
+    assert!(provider.get_code_at(deployer).await.unwrap().is_empty());
+    let chain = loadrun::chain::Chain {
+        provider: provider.clone(),
+        url: node.url.clone(),
+        chain_id: 31337,
+        funder: DEV_KEY.parse().unwrap(),
+        anvil: None,
+    };
+    let cost = loadrun::chain::contracts::deploy_cost(&chain, 1)
+        .await
+        .unwrap();
+    assert!(cost > loadrun::chain::contracts::CREATE2_DEPLOYER_FUNDING);
+    let mut nonces = Nonces::default();
+    let d = ensure_deployed(&chain, &mut nonces).await.unwrap();
+    assert_eq!(d.sent, 3);
+    assert!(!provider.get_code_at(deployer).await.unwrap().is_empty());
+    assert_eq!(d.contracts, addresses(chain.funder.address()));
+    assert_eq!(
+        loadrun::chain::contracts::deploy_cost(&chain, 1)
+            .await
+            .unwrap(),
+        0
+    );
+}

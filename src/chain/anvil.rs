@@ -72,6 +72,8 @@ pub struct AnvilOptions {
     pub gas_limit: Option<u64>,
     /// Where to keep anvil's log; `None` discards it.
     pub log: Option<PathBuf>,
+    /// Further anvil flags (tests use `--disable-default-create2-deployer`).
+    pub extra_args: Vec<String>,
 }
 
 /// A running anvil. Dropping it kills the process and waits for it.
@@ -111,6 +113,7 @@ impl Anvil {
         if let Some(gas) = opts.gas_limit {
             cmd.args(["--gas-limit", &gas.to_string()]);
         }
+        cmd.args(&opts.extra_args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -39,6 +39,18 @@ pub fn token_supply() -> U256 {
     U256::from(10u64).pow(U256::from(30u64))
 }
 
+/// The one-time signer of the deployment proxy's public pre-signed transaction.
+pub const CREATE2_DEPLOYER_SIGNER: Address = address!("3fab184622dc19b6109349b94811493bf2a45362");
+
+/// The deployment proxy's pre-signed, pre-EIP-155 transaction (nonce 0, gas price 100 gwei,
+/// gas 100,000): valid on any chain that accepts unprotected transactions.
+const CREATE2_DEPLOYER_TX: [u8; 167] = alloy::hex!(
+    "f8a58085174876e800830186a08080b853604580600e600039806000f350fe7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf31ba02222222222222222222222222222222222222222222222222222222222222222a02222222222222222222222222222222222222222222222222222222222222222"
+);
+
+/// What the signer must hold to send it: 100,000 gas × 100 gwei.
+pub const CREATE2_DEPLOYER_FUNDING: u128 = 10_000_000_000_000_000;
+
 /// The CREATE2 salt; bump the tag to deploy fresh copies.
 pub fn salt() -> B256 {
     keccak256(b"loadrun/contracts/v1")
@@ -105,9 +117,66 @@ async fn missing(chain: &Chain) -> Result<Missing, ChainError> {
     Ok(out)
 }
 
-/// Gas limit of the deploy transactions `ensure_deployed` would send (0 when all are there).
-pub async fn deploy_gas(chain: &Chain) -> Result<u64, ChainError> {
-    Ok(missing(chain).await?.iter().map(|m| m.2).sum())
+/// What deploying the missing contracts costs at most at `max_fee` (0 when all are there):
+/// their gas, plus funding and sending the CREATE2 deployer when the chain lacks it.
+pub async fn deploy_cost(chain: &Chain, max_fee_per_gas: u128) -> Result<u128, ChainError> {
+    let gas: u64 = missing(chain).await?.iter().map(|m| m.2).sum();
+    if gas == 0 {
+        return Ok(0);
+    }
+    let deployer = if has_code(&chain.provider, CREATE2_DEPLOYER).await? {
+        0
+    } else {
+        CREATE2_DEPLOYER_FUNDING + 21_000 * max_fee_per_gas
+    };
+    Ok(u128::from(gas) * max_fee_per_gas + deployer)
+}
+
+/// Deploys the deterministic deployment proxy when the chain lacks it: funds its one-time signer
+/// and broadcasts the public pre-signed transaction. Returns whether it sent anything.
+pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool, ChainError> {
+    let p = &chain.provider;
+    if has_code(p, CREATE2_DEPLOYER).await? {
+        return Ok(false);
+    }
+    tracing::info!(deployer = %CREATE2_DEPLOYER, "the chain has no CREATE2 deployer; deploying it");
+    let held = p
+        .get_balance(CREATE2_DEPLOYER_SIGNER)
+        .await
+        .map_err(|e| ChainError::rpc("deployer signer balance", e))?;
+    let held = u128::try_from(held).unwrap_or(u128::MAX);
+    if held < CREATE2_DEPLOYER_FUNDING {
+        let call = Call {
+            to: Some(CREATE2_DEPLOYER_SIGNER),
+            value: U256::from(CREATE2_DEPLOYER_FUNDING - held),
+            input: Bytes::new(),
+            gas_limit: 21_000,
+        };
+        super::tx::send_and_wait(
+            p,
+            chain.chain_id,
+            &chain.funder,
+            nonces,
+            &call,
+            "funding the CREATE2 deployer's signer",
+        )
+        .await?;
+    }
+    let raw = Bytes::from_static(&CREATE2_DEPLOYER_TX);
+    let hash = keccak256(&raw);
+    let mut watch = ReceiptWatch::start(p).await?;
+    send_raw(p, &raw).await.map_err(|e| {
+        ChainError::Other(format!(
+            "the chain refused the CREATE2 deployer's pre-signed transaction: {e}\n  help: it is a pre-EIP-155 (unprotected) transaction; allow those on the node (geth: --rpc.allow-unprotected-txs) or deploy {CREATE2_DEPLOYER} by other means"
+        ))
+    })?;
+    watch.wait(p, &[hash], Duration::from_secs(60)).await?;
+    if !has_code(p, CREATE2_DEPLOYER).await? {
+        return Err(ChainError::Other(format!(
+            "the CREATE2 deployer transaction {hash} did not create {CREATE2_DEPLOYER}"
+        )));
+    }
+    Ok(true)
 }
 
 /// Deploys whatever is missing (all in one block where the node allows) and verifies the code.
@@ -123,12 +192,7 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
             gas_used: 0,
         });
     }
-    if !has_code(p, CREATE2_DEPLOYER).await? {
-        return Err(ChainError::Other(format!(
-            "the CREATE2 deployer {CREATE2_DEPLOYER} is not on chain {}\n  help: deploy the deterministic deployment proxy there first (it is a single pre-signed transaction; see the README's remote-chain section)",
-            chain.chain_id
-        )));
-    }
+    ensure_deployer(chain, nonces).await?;
     let fees = fees(p).await?;
     let mut watch = ReceiptWatch::start(p).await?;
     let mut sent = Vec::new();

@@ -109,6 +109,7 @@ pub async fn connect(
                 chain_id: cfg.chain_id,
                 gas_limit: cfg.gas_limit,
                 log: log_dir.map(|d| d.join("anvil.log")),
+                extra_args: Vec::new(),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(url = %node.url, pid = node.pid, "spawned anvil");

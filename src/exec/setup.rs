@@ -79,15 +79,15 @@ pub async fn fund(
     let floor = snapshot.floor_blocks(&snapshot.plan(need, flat, fees));
     let fees = fees.with_headroom(floor);
     let plan = snapshot.plan(need, flat, fees);
-    let deploy_gas = contracts::deploy_gas(chain).await?;
+    let deploy_wei = contracts::deploy_cost(chain, fees.max_fee_per_gas).await?;
     let bill = guard::bill(
-        plan.funder_eth,
+        plan.funder_eth + deploy_wei,
         plan.funder_tokens,
-        deploy_gas,
+        0,
         fees.max_fee_per_gas,
     );
     // Tokens come from the funder's supply, minted at deploy: check them only once deployed.
-    let token = (deploy_gas == 0).then_some(contracts.token);
+    let token = (deploy_wei == 0).then_some(contracts.token);
     guard::check_funder(chain, bill, token).await?;
     let mut nonces = Nonces::default();
     let deployment = contracts::ensure_deployed(chain, &mut nonces).await?;
