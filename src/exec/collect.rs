@@ -50,6 +50,9 @@ pub async fn run(
     let bar = progress::bar(expected as u64, "steps");
     let (mut n, mut ok, mut failed) = (0usize, 0usize, 0usize);
     let mut flushed = Instant::now();
+    // For the progress line: results in the last tick, and the latest latencies.
+    let (mut tick_start, mut tick_n) = (Instant::now(), 0usize);
+    let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
     while let Some(d) = rx.recv().await {
         if rows[d.idx].is_some() {
             tracing::warn!(step = d.idx, "a second result for a step was ignored");
@@ -61,14 +64,29 @@ pub async fn run(
             Status::Ok => ok += 1,
             _ => failed += 1,
         }
+        if let Some(l) = r.latency_ms {
+            recent.push_back(l);
+            if recent.len() > 1000 {
+                recent.pop_front();
+            }
+        }
         rows[d.idx] = Some(r);
         n += 1;
+        tick_n += 1;
         let _ = count.send(n);
         bar.set_position(n as u64);
         if flushed.elapsed().as_millis() >= 200 {
             out.flush()?;
             flushed = Instant::now();
-            bar.set_message(format!("ok {ok} not ok {failed}"));
+            let secs = tick_start.elapsed().as_secs_f64().max(1e-3);
+            let mut sorted: Vec<f64> = recent.iter().copied().collect();
+            sorted.sort_by(f64::total_cmp);
+            bar.set_message(format!(
+                "ok {ok} not ok {failed} · {:.0}/s · p99 latency {:.0} ms",
+                tick_n as f64 / secs,
+                crate::report::summary::percentile(&sorted, 99.0)
+            ));
+            (tick_start, tick_n) = (Instant::now(), 0);
         }
     }
     out.flush()?;

@@ -11,10 +11,10 @@ pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}")
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {elapsed} {msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
-    pb.set_message(message.into());
+    pb.set_prefix(message.into());
     pb
 }
