@@ -12,9 +12,12 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod channel_steps;
+mod peer;
+
 use super::lane;
 use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
-use super::states::{self, State};
+use super::states::State;
 use super::watcher::Watched;
 use crate::chain::contracts::{Adjudicator, Token};
 use crate::chain::gas;
@@ -288,141 +291,6 @@ impl Running {
         }
     }
 
-    /// On-chain open of a direct channel or a ledger channel, funded by the opener.
-    fn open(&mut self, idx: usize, ledger: bool) {
-        let ctx = self.a.ctx.clone();
-        let s = &ctx.plan.steps[idx];
-        let peer = s.peer.unwrap_or(s.actor);
-        let salt = states::salt(&ctx.run_id, &key(s).to_string());
-        let id = ctx
-            .domain
-            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
-        let mut ch = Ch::new(id, s.actor, peer, s.amount, St::Opening);
-        if let Some(old) = self.unknown.remove(&key(s)) {
-            ch.waiting.extend(old);
-        }
-        self.channels.insert(key(s), ch);
-        let input = Adjudicator::openCall {
-            peer: ctx.address(peer),
-            salt,
-            ledger,
-        }
-        .abi_encode();
-        let call = Call {
-            to: Some(ctx.contracts.adjudicator),
-            value: U256::from(s.amount),
-            input: input.into(),
-            gas_limit: gas::OPEN,
-        };
-        self.send(idx, s.actor, call, Purpose::Open(key(s)));
-    }
-
-    /// Off-chain: a ledger allocates `deposit` from its opener's share to a new app channel.
-    fn fund_from_ledger(&mut self, idx: usize) {
-        let ctx = self.a.ctx.clone();
-        let s = &ctx.plan.steps[idx];
-        let lg = ChKey {
-            workload: s.workload,
-            job: s.ledger.expect("ledger-funded"),
-        };
-        let peer = s.peer.unwrap_or(s.actor);
-        let gone = self.channels.get(&lg).and_then(|l| match &l.status {
-            St::Failed(r) => Some(format!("ledger {lg} failed: {r}")),
-            St::Closing | St::Closed => Some(format!("ledger {lg} is closed")),
-            _ => None,
-        });
-        if let Some(reason) = gone {
-            self.skip(idx, reason.clone());
-            self.mark_failed(key(s), s.actor, peer, reason);
-            return;
-        }
-        if !self.ready(lg, idx) {
-            return;
-        }
-        let ledger = &self.channels[&lg];
-        if ledger.bal_a < s.amount {
-            let e = format!(
-                "ledger {lg} has {} wei unallocated, {} needed",
-                ledger.bal_a, s.amount
-            );
-            self.fail(idx, ctx.now_ms(), format!("other: {e}"));
-            self.mark_failed(key(s), s.actor, peer, e);
-            return;
-        }
-        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount, ledger.bal_b);
-        let ledger_opener = ledger.a;
-        let salt = states::salt(&ctx.run_id, &key(s).to_string());
-        let id = ctx
-            .domain
-            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
-        let mut app = Ch::new(id, s.actor, peer, s.amount, St::Opening);
-        // The ledger opener funded the allocation; the app channel's balance is theirs.
-        if ledger_opener != s.actor {
-            (app.bal_a, app.bal_b) = (0, s.amount);
-        }
-        let app_state = app.state(0, app.bal_a, app.bal_b);
-        if let Some(old) = self.unknown.remove(&key(s)) {
-            app.waiting.extend(old);
-        }
-        self.channels.insert(key(s), app);
-        self.channels.get_mut(&lg).expect("ledger").busy = true;
-        self.propose(idx, s.actor, peer, vec![(lg, next), (key(s), app_state)]);
-    }
-
-    /// Off-chain update: the same balances at the next nonce, signed by both parties.
-    fn update(&mut self, idx: usize) {
-        let ctx = self.a.ctx.clone();
-        let s = &ctx.plan.steps[idx];
-        if !self.ready(key(s), idx) {
-            return;
-        }
-        let ch = self.channels.get_mut(&key(s)).expect("ready");
-        ch.busy = true;
-        let st = ch.state(ch.nonce + 1, ch.bal_a, ch.bal_b);
-        let other = if ch.a == s.actor { ch.b } else { ch.a };
-        self.propose(idx, s.actor, other, vec![(key(s), st)]);
-    }
-
-    /// Close: direct channels and ledgers pay out on chain (the opener gets the holding back);
-    /// a ledger-funded channel returns its allocation to its ledger off chain.
-    fn close(&mut self, idx: usize) {
-        let ctx = self.a.ctx.clone();
-        let s = &ctx.plan.steps[idx];
-        let ledger_funded = s.kind == StepKind::CloseChannel && s.ledger.is_some();
-        if !self.ready(key(s), idx) {
-            return;
-        }
-        if ledger_funded {
-            let lg = ChKey {
-                workload: s.workload,
-                job: s.ledger.expect("ledger-funded"),
-            };
-            if !self.ready(lg, idx) {
-                return;
-            }
-            let app = &self.channels[&key(s)];
-            let app_state = app.state(app.nonce + 1, app.bal_a, app.bal_b);
-            let other = if app.a == s.actor { app.b } else { app.a };
-            let amount = app.holding;
-            let ledger = self.channels.get_mut(&lg).expect("ledger");
-            ledger.busy = true;
-            let ledger_state = ledger.state(ledger.nonce + 1, ledger.bal_a + amount, ledger.bal_b);
-            self.channels.get_mut(&key(s)).expect("app").busy = true;
-            self.propose(
-                idx,
-                s.actor,
-                other,
-                vec![(key(s), app_state), (lg, ledger_state)],
-            );
-            return;
-        }
-        let ch = self.channels.get_mut(&key(s)).expect("ready");
-        ch.busy = true;
-        let st = ch.state(ch.nonce + 1, ch.holding, 0);
-        let other = if ch.a == s.actor { ch.b } else { ch.a };
-        self.propose(idx, s.actor, other, vec![(key(s), st)]);
-    }
-
     /// Signs `proposal` with `me` and asks `other`'s role actor to countersign it.
     fn propose(&mut self, idx: usize, me: WalletRef, other: WalletRef, proposal: Proposal) {
         let ctx = self.a.ctx.clone();
@@ -471,67 +339,6 @@ impl Running {
                 peer,
             });
         });
-    }
-
-    /// The counterparty side: checks and countersigns a proposal with wallet `signer`.
-    fn countersign(
-        &mut self,
-        signer: WalletRef,
-        proposer: WalletRef,
-        proposal: &Proposal,
-        sigs: &[Bytes],
-    ) -> Result<Vec<Bytes>, String> {
-        let ctx = self.a.ctx.clone();
-        let d = &ctx.domain;
-        if sigs.len() != proposal.len() {
-            return Err("one signature per state expected".into());
-        }
-        for ((job, st), sig) in proposal.iter().zip(sigs) {
-            if !d.verify(st, sig, ctx.address(proposer)) {
-                return Err(format!("{job}: the proposer's signature does not verify"));
-            }
-            match self.channels.get(job) {
-                None if st.nonce == 0 => {}
-                None => return Err(format!("{job}: unknown channel")),
-                Some(ch) => {
-                    if ch.id != st.channel {
-                        return Err(format!("{job}: wrong channel id"));
-                    }
-                    if !matches!(ch.status, St::Open | St::Opening) {
-                        return Err(format!("{job}: channel is not open"));
-                    }
-                    if st.nonce <= ch.nonce && st.nonce != 0 {
-                        return Err(format!(
-                            "{job}: stale state (nonce {} after {})",
-                            st.nonce, ch.nonce
-                        ));
-                    }
-                    if st.bal_a + st.bal_b > ch.holding {
-                        return Err(format!("{job}: balances exceed the holding"));
-                    }
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(proposal.len());
-        for (_, st) in proposal {
-            out.push(d.sign(self.signer(signer), st)?);
-        }
-        for (job, st) in proposal {
-            let ch = self.channels.entry(*job).or_insert_with(|| {
-                Ch::new(st.channel, proposer, signer, st.bal_a + st.bal_b, St::Open)
-            });
-            ch.nonce = ch.nonce.max(st.nonce);
-            (ch.bal_a, ch.bal_b) = (st.bal_a, st.bal_b);
-        }
-        // A channel learnt from this proposal may have steps waiting for it.
-        for (job, _) in proposal {
-            if let Some(waiting) = self.unknown.remove(job) {
-                for i in waiting {
-                    self.step(i);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Our proposal came back: apply it and finish (off-chain) or send the close (on-chain).
@@ -704,69 +511,6 @@ impl Running {
                         .send(ActorMsg::Peer(PeerEvent::Closed { job }));
                 }
             }
-        }
-    }
-
-    fn peer_event(&mut self, ev: PeerEvent) {
-        match ev {
-            PeerEvent::Opened {
-                job,
-                id,
-                a,
-                b,
-                holding,
-            } => {
-                let ch = self
-                    .channels
-                    .entry(job)
-                    .or_insert_with(|| Ch::new(id, a, b, holding, St::Open));
-                ch.status = St::Open;
-                let mut waiting = std::mem::take(&mut ch.waiting);
-                waiting.extend(self.unknown.remove(&job).unwrap_or_default());
-                for i in waiting {
-                    self.step(i);
-                }
-            }
-            PeerEvent::Failed { job, reason } => {
-                let ch = self.channels.entry(job).or_insert_with(|| {
-                    Ch::new(
-                        B256::ZERO,
-                        WalletRef { role: 0, index: 0 },
-                        WalletRef { role: 0, index: 0 },
-                        0,
-                        St::Failed(reason.clone()),
-                    )
-                });
-                ch.status = St::Failed(reason);
-                let mut waiting = std::mem::take(&mut ch.waiting);
-                waiting.extend(self.unknown.remove(&job).unwrap_or_default());
-                for i in waiting {
-                    self.step(i);
-                }
-            }
-            PeerEvent::Closed { job } => {
-                if let Some(ch) = self.channels.get_mut(&job) {
-                    ch.status = St::Closed;
-                }
-            }
-        }
-    }
-
-    fn shutdown(&mut self) {
-        let mut left: Vec<(usize, String)> = Vec::new();
-        for (job, ch) in &mut self.channels {
-            for i in ch.waiting.drain(..).chain(ch.queue.drain(..)) {
-                left.push((i, format!("channel {job} was still not ready at the end")));
-            }
-        }
-        for (job, steps) in self.unknown.drain() {
-            for i in steps {
-                left.push((i, format!("channel {job} never opened")));
-            }
-        }
-        left.sort();
-        for (i, r) in left {
-            self.skip(i, r);
         }
     }
 }

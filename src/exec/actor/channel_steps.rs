@@ -1,0 +1,150 @@
+//! The channel steps of a role actor: on-chain opens, ledger allocations, updates and closes,
+//! each turned into a proposal for the counterparty or a transaction for a wallet lane.
+
+use alloy::primitives::U256;
+use alloy::sol_types::SolCall;
+
+use super::{Ch, Purpose, Running, St, key};
+use crate::chain::contracts::Adjudicator;
+use crate::chain::gas;
+use crate::chain::tx::Call;
+use crate::exec::msg::ChKey;
+use crate::exec::states;
+use crate::plan::StepKind;
+
+impl Running {
+    /// On-chain open of a direct channel or a ledger channel, funded by the opener.
+    pub(super) fn open(&mut self, idx: usize, ledger: bool) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let peer = s.peer.unwrap_or(s.actor);
+        let salt = states::salt(&ctx.run_id, &key(s).to_string());
+        let id = ctx
+            .domain
+            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
+        let mut ch = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        if let Some(old) = self.unknown.remove(&key(s)) {
+            ch.waiting.extend(old);
+        }
+        self.channels.insert(key(s), ch);
+        let input = Adjudicator::openCall {
+            peer: ctx.address(peer),
+            salt,
+            ledger,
+        }
+        .abi_encode();
+        let call = Call {
+            to: Some(ctx.contracts.adjudicator),
+            value: U256::from(s.amount),
+            input: input.into(),
+            gas_limit: gas::OPEN,
+        };
+        self.send(idx, s.actor, call, Purpose::Open(key(s)));
+    }
+
+    /// Off-chain: a ledger allocates `deposit` from its opener's share to a new app channel.
+    pub(super) fn fund_from_ledger(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let lg = ChKey {
+            workload: s.workload,
+            job: s.ledger.expect("ledger-funded"),
+        };
+        let peer = s.peer.unwrap_or(s.actor);
+        let gone = self.channels.get(&lg).and_then(|l| match &l.status {
+            St::Failed(r) => Some(format!("ledger {lg} failed: {r}")),
+            St::Closing | St::Closed => Some(format!("ledger {lg} is closed")),
+            _ => None,
+        });
+        if let Some(reason) = gone {
+            self.skip(idx, reason.clone());
+            self.mark_failed(key(s), s.actor, peer, reason);
+            return;
+        }
+        if !self.ready(lg, idx) {
+            return;
+        }
+        let ledger = &self.channels[&lg];
+        if ledger.bal_a < s.amount {
+            let e = format!(
+                "ledger {lg} has {} wei unallocated, {} needed",
+                ledger.bal_a, s.amount
+            );
+            self.fail(idx, ctx.now_ms(), format!("other: {e}"));
+            self.mark_failed(key(s), s.actor, peer, e);
+            return;
+        }
+        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount, ledger.bal_b);
+        let ledger_opener = ledger.a;
+        let salt = states::salt(&ctx.run_id, &key(s).to_string());
+        let id = ctx
+            .domain
+            .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
+        let mut app = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        // The ledger opener funded the allocation; the app channel's balance is theirs.
+        if ledger_opener != s.actor {
+            (app.bal_a, app.bal_b) = (0, s.amount);
+        }
+        let app_state = app.state(0, app.bal_a, app.bal_b);
+        if let Some(old) = self.unknown.remove(&key(s)) {
+            app.waiting.extend(old);
+        }
+        self.channels.insert(key(s), app);
+        self.channels.get_mut(&lg).expect("ledger").busy = true;
+        self.propose(idx, s.actor, peer, vec![(lg, next), (key(s), app_state)]);
+    }
+
+    /// Off-chain update: the same balances at the next nonce, signed by both parties.
+    pub(super) fn update(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        if !self.ready(key(s), idx) {
+            return;
+        }
+        let ch = self.channels.get_mut(&key(s)).expect("ready");
+        ch.busy = true;
+        let st = ch.state(ch.nonce + 1, ch.bal_a, ch.bal_b);
+        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        self.propose(idx, s.actor, other, vec![(key(s), st)]);
+    }
+
+    /// Close: direct channels and ledgers pay out on chain (the opener gets the holding back);
+    /// a ledger-funded channel returns its allocation to its ledger off chain.
+    pub(super) fn close(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let ledger_funded = s.kind == StepKind::CloseChannel && s.ledger.is_some();
+        if !self.ready(key(s), idx) {
+            return;
+        }
+        if ledger_funded {
+            let lg = ChKey {
+                workload: s.workload,
+                job: s.ledger.expect("ledger-funded"),
+            };
+            if !self.ready(lg, idx) {
+                return;
+            }
+            let app = &self.channels[&key(s)];
+            let app_state = app.state(app.nonce + 1, app.bal_a, app.bal_b);
+            let other = if app.a == s.actor { app.b } else { app.a };
+            let amount = app.holding;
+            let ledger = self.channels.get_mut(&lg).expect("ledger");
+            ledger.busy = true;
+            let ledger_state = ledger.state(ledger.nonce + 1, ledger.bal_a + amount, ledger.bal_b);
+            self.channels.get_mut(&key(s)).expect("app").busy = true;
+            self.propose(
+                idx,
+                s.actor,
+                other,
+                vec![(key(s), app_state), (lg, ledger_state)],
+            );
+            return;
+        }
+        let ch = self.channels.get_mut(&key(s)).expect("ready");
+        ch.busy = true;
+        let st = ch.state(ch.nonce + 1, ch.holding, 0);
+        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        self.propose(idx, s.actor, other, vec![(key(s), st)]);
+    }
+}
