@@ -298,30 +298,26 @@ mod tests {
 
     #[test]
     fn classifies_node_messages() {
-        assert_eq!(
-            ErrorClass::of_message("nonce too low: next nonce 5, tx nonce 3"),
-            ErrorClass::Nonce
-        );
-        assert_eq!(
-            ErrorClass::of_message("replacement transaction underpriced"),
-            ErrorClass::Underpriced
-        );
-        assert_eq!(
-            ErrorClass::of_message("Insufficient funds for gas * price + value"),
-            ErrorClass::InsufficientFunds
-        );
-        assert_eq!(
-            ErrorClass::of_message("execution reverted: 0x1234"),
-            ErrorClass::Reverted
-        );
-        assert_eq!(
-            ErrorClass::of_message("request timed out"),
-            ErrorClass::RpcTimeout
-        );
-        assert_eq!(
-            ErrorClass::of_message("error sending request: connection refused"),
-            ErrorClass::Connection
-        );
-        assert_eq!(ErrorClass::of_message("something else"), ErrorClass::Other);
+        let cases = [
+            ("nonce too low: next nonce 5, tx nonce 3", ErrorClass::Nonce),
+            (
+                "replacement transaction underpriced",
+                ErrorClass::Underpriced,
+            ),
+            (
+                "Insufficient funds for gas * price + value",
+                ErrorClass::InsufficientFunds,
+            ),
+            ("execution reverted: 0x1234", ErrorClass::Reverted),
+            ("request timed out", ErrorClass::RpcTimeout),
+            (
+                "error sending request: connection refused",
+                ErrorClass::Connection,
+            ),
+            ("something else", ErrorClass::Other),
+        ];
+        for (message, class) in cases {
+            assert_eq!(ErrorClass::of_message(message), class, "{message}");
+        }
     }
 }

@@ -53,6 +53,27 @@ fn counts(b: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64)> {
     b.iter().map(|(s, v)| (*s as f64, v.len() as f64)).collect()
 }
 
+/// A chart of the per-second p50 and p99 of a quantity in ms.
+fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>) -> String {
+    line_chart(
+        title,
+        "seconds since start",
+        "ms",
+        &[
+            Series {
+                name: "p50",
+                color: "#1f77b4",
+                points: pct_series(b, 50.0),
+            },
+            Series {
+                name: "p99",
+                color: "#d62728",
+                points: pct_series(b, 99.0),
+            },
+        ],
+    )
+}
+
 pub fn render(i: &HtmlInput<'_>) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -121,45 +142,16 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             .filter(|r| r.status == Status::Ok)
             .filter_map(|r| Some((r.sent_ms?, r.latency_ms?))),
     );
-    h.push_str(&line_chart(
+    h.push_str(&p50_p99(
         "latency (inclusion, or signing round trip off chain), ms",
-        "seconds since start",
-        "ms",
-        &[
-            Series {
-                name: "p50",
-                color: "#1f77b4",
-                points: pct_series(&latency, 50.0),
-            },
-            Series {
-                name: "p99",
-                color: "#d62728",
-                points: pct_series(&latency, 99.0),
-            },
-        ],
+        &latency,
     ));
     let lateness = per_second(
         i.rows
             .iter()
             .filter_map(|r| Some((r.sent_ms?, r.lateness_ms?))),
     );
-    h.push_str(&line_chart(
-        "lateness (sent − scheduled), ms",
-        "seconds since start",
-        "ms",
-        &[
-            Series {
-                name: "p50",
-                color: "#1f77b4",
-                points: pct_series(&lateness, 50.0),
-            },
-            Series {
-                name: "p99",
-                color: "#d62728",
-                points: pct_series(&lateness, 99.0),
-            },
-        ],
-    ));
+    h.push_str(&p50_p99("lateness (sent − scheduled), ms", &lateness));
     h.push_str("<h2>Failures</h2>");
     let bars: Vec<(String, f64)> = ERROR_CLASSES
         .iter()
