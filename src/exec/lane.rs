@@ -60,6 +60,7 @@ async fn run(
                 nonce += 1;
                 let _ = watcher.send(Watched {
                     hash,
+                    raw,
                     idx: o.idx,
                     sent_ms,
                     reply: o.reply,

@@ -8,16 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::primitives::B256;
+use alloy::primitives::{B256, Bytes};
 use alloy::providers::Provider;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
-use crate::chain::tx::Fees;
+use crate::chain::tx::{Fees, send_raw};
 
 /// A sent transaction to match to a receipt.
 pub struct Watched {
     pub hash: B256,
+    /// The signed bytes, re-sent if the node drops the transaction from its pool.
+    pub raw: Bytes,
     pub idx: usize,
     pub sent_ms: f64,
     pub reply: mpsc::UnboundedSender<ActorMsg>,
@@ -37,6 +39,11 @@ struct Seen {
 /// Blocks whose receipts stay in the recent cache.
 const RECENT_BLOCKS: usize = 64;
 const POLL: Duration = Duration::from_millis(10);
+/// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
+const RESEND_AFTER_MS: f64 = 3_000.0;
+/// How often, and for how many transactions at most, that check runs.
+const RESEND_EVERY: Duration = Duration::from_secs(2);
+const RESEND_BATCH: usize = 200;
 
 /// What the watcher saw, for the run's facts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +70,8 @@ pub async fn run(
     let mut recent: HashMap<B256, Seen> = HashMap::new();
     let mut recent_order: VecDeque<(u64, Vec<B256>)> = VecDeque::new();
     let mut closed = false;
+    let mut last_resend = tokio::time::Instant::now();
+    let mut resent = 0usize;
     loop {
         loop {
             match rx.try_recv() {
@@ -131,6 +140,26 @@ pub async fn run(
             next += 1;
         }
         let now = ctx.now_ms();
+        if last_resend.elapsed() >= RESEND_EVERY {
+            last_resend = tokio::time::Instant::now();
+            let old: Vec<(B256, Bytes)> = pending
+                .values()
+                .filter(|w| now - w.sent_ms > RESEND_AFTER_MS)
+                .take(RESEND_BATCH)
+                .map(|w| (w.hash, w.raw.clone()))
+                .collect();
+            for (hash, raw) in old {
+                if let Ok(None) = p.get_transaction_by_hash(hash).await {
+                    // Same signed bytes: included at most once whatever happens.
+                    let _ = send_raw(p, &raw).await;
+                    resent += 1;
+                }
+            }
+            if resent > 0 {
+                tracing::warn!("{resent} transactions dropped by the node were sent again");
+                resent = 0;
+            }
+        }
         let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
         let expired: Vec<B256> = pending
             .values()
