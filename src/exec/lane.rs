@@ -61,6 +61,7 @@ async fn run(
                 let _ = watcher.send(Watched {
                     hash,
                     raw,
+                    max_fee_per_gas: current.max_fee_per_gas,
                     idx: o.idx,
                     sent_ms,
                     reply: o.reply,

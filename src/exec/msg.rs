@@ -58,6 +58,8 @@ pub enum TxResult {
     },
     Timeout {
         hash: B256,
+        /// Why it was probably not included, when known.
+        why: String,
     },
 }
 
@@ -197,10 +199,10 @@ impl Done {
                 d.status = Status::Failed;
                 d.error = format!("{}: {}", class.as_str(), one_line(message));
             }
-            TxResult::Timeout { hash } => {
+            TxResult::Timeout { hash, why } => {
                 d.tx_hash = Some(*hash);
                 d.status = Status::Timeout;
-                d.error = "no receipt within the receipt timeout".into();
+                d.error = format!("no receipt within the receipt timeout{why}");
             }
         }
         d

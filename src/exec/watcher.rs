@@ -20,6 +20,8 @@ pub struct Watched {
     pub hash: B256,
     /// The signed bytes, re-sent if the node drops the transaction from its pool.
     pub raw: Bytes,
+    /// Its fee cap, to explain a timeout caused by a rising base fee.
+    pub max_fee_per_gas: u128,
     pub idx: usize,
     pub sent_ms: f64,
     pub reply: mpsc::UnboundedSender<ActorMsg>,
@@ -72,6 +74,8 @@ pub async fn run(
     let mut closed = false;
     let mut last_resend = tokio::time::Instant::now();
     let mut resent = 0usize;
+    // Why the node refused a dropped transaction when it was sent again (explains a timeout).
+    let mut refused: HashMap<B256, String> = HashMap::new();
     loop {
         loop {
             match rx.try_recv() {
@@ -113,6 +117,7 @@ pub async fn run(
                     gas_used: r.gas_used,
                     fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
                 };
+                refused.remove(&r.transaction_hash);
                 if let Some(w) = pending.remove(&r.transaction_hash) {
                     span.first_block = Some(span.first_block.map_or(next, |f| f.min(next)));
                     span.last_block = Some(span.last_block.map_or(next, |l| l.max(next)));
@@ -151,7 +156,10 @@ pub async fn run(
             for (hash, raw) in old {
                 if let Ok(None) = p.get_transaction_by_hash(hash).await {
                     // Same signed bytes: included at most once whatever happens.
-                    let _ = send_raw(p, &raw).await;
+                    if let Err(e) = send_raw(p, &raw).await {
+                        tracing::debug!(tx = %hash, "re-sending a dropped transaction failed: {e}");
+                        refused.insert(hash, e);
+                    }
                     resent += 1;
                 }
             }
@@ -166,17 +174,36 @@ pub async fn run(
             .filter(|w| now - w.sent_ms > limit)
             .map(|w| w.hash)
             .collect();
+        let base_fee = base_fee(&fees.borrow(), priority);
         for h in expired {
             if let Some(w) = pending.remove(&h) {
+                let why = if let Some(e) = refused.remove(&h) {
+                    format!(
+                        " (the node dropped it from its pool and refused it again: {}; later transactions of this wallet then wait behind its nonce)",
+                        super::msg::one_line(&e)
+                    )
+                } else if w.max_fee_per_gas < base_fee {
+                    format!(
+                        " (its max fee, {} wei/gas, is below the base fee, {base_fee} wei/gas: the blocks are full)",
+                        w.max_fee_per_gas
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = w.reply.send(ActorMsg::Tx(TxReport {
                     idx: w.idx,
                     sent_ms: w.sent_ms,
-                    result: TxResult::Timeout { hash: w.hash },
+                    result: TxResult::Timeout { hash: w.hash, why },
                 }));
             }
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The base fee behind a cached fee cap (the cap is 2 × base fee + tip).
+fn base_fee(f: &Fees, priority: u128) -> u128 {
+    f.max_fee_per_gas.saturating_sub(priority) / 2
 }
 
 fn report(w: &Watched, s: Seen) {
