@@ -231,4 +231,8 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
     let not_sent = rows.iter().filter(|r| r.status == Status::NotSent).count();
     assert!(ok > 0 && not_sent > 0, "ok {ok}, not_sent {not_sent}");
     assert!(!alive(pid), "anvil {pid} left behind");
+    // Ctrl-C reached the whole foreground group, yet the node outlived loadrun's flush.
+    for f in ["summary.csv", "sanity.md", "report.html", "run.toml"] {
+        assert!(dir.path().join(f).exists(), "{f} missing after Ctrl-C: {}", run.seen);
+    }
 }

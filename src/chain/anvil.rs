@@ -114,6 +114,10 @@ impl Anvil {
             cmd.args(["--gas-limit", &gas.to_string()]);
         }
         cmd.args(&opts.extra_args);
+        // Its own process group: a Ctrl-C typed in the terminal reaches loadrun only, which
+        // then flushes results while the node still answers, and kills it last (Drop).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

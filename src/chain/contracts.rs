@@ -51,9 +51,12 @@ const CREATE2_DEPLOYER_TX: [u8; 167] = alloy::hex!(
 /// What the signer must hold to send it: 100,000 gas × 100 gwei.
 pub const CREATE2_DEPLOYER_FUNDING: u128 = 10_000_000_000_000_000;
 
-/// The CREATE2 salt; bump the tag to deploy fresh copies.
-pub fn salt() -> B256 {
-    keccak256(b"loadrun/contracts/v1")
+/// The CREATE2 salt: per funder, so each funder has its own Adjudicator (whose counters the
+/// sanity check reads) and Disperse. Bump the tag to deploy fresh copies.
+pub fn salt(funder: Address) -> B256 {
+    let mut tag = b"loadrun/contracts/v1/".to_vec();
+    tag.extend_from_slice(funder.as_slice());
+    keccak256(tag)
 }
 
 /// Where the three contracts live for this funder.
@@ -77,8 +80,8 @@ fn init_codes(funder: Address) -> [(&'static str, Bytes, u64); 3] {
 
 /// The CREATE2 addresses, computed without touching the chain.
 pub fn addresses(funder: Address) -> Contracts {
-    let [t, d, a] =
-        init_codes(funder).map(|(_, code, _)| CREATE2_DEPLOYER.create2_from_code(salt(), code));
+    let [t, d, a] = init_codes(funder)
+        .map(|(_, code, _)| CREATE2_DEPLOYER.create2_from_code(salt(funder), code));
     Contracts {
         token: t,
         disperse: d,
@@ -109,7 +112,7 @@ type Missing = Vec<(&'static str, Bytes, u64, Address)>;
 async fn missing(chain: &Chain) -> Result<Missing, ChainError> {
     let mut out = Vec::new();
     for (name, code, gas) in init_codes(chain.funder.address()) {
-        let at = CREATE2_DEPLOYER.create2_from_code(salt(), &code);
+        let at = CREATE2_DEPLOYER.create2_from_code(salt(chain.funder.address()), &code);
         if !has_code(&chain.provider, at).await? {
             out.push((name, code, gas, at));
         }
@@ -197,7 +200,7 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
     let mut watch = ReceiptWatch::start(p).await?;
     let mut sent = Vec::new();
     for (name, code, gas, at) in &missing {
-        let mut input = salt().to_vec();
+        let mut input = salt(funder).to_vec();
         input.extend_from_slice(code);
         let call = Call {
             to: Some(CREATE2_DEPLOYER),

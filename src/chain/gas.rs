@@ -14,7 +14,8 @@ pub const APPROVE: u64 = 50_000;
 pub const OPEN: u64 = 200_000;
 /// Adjudicator `close` (measured ~89k).
 pub const CLOSE: u64 = 130_000;
-/// Default for a `call` workload; the executor estimates the real one once per workload.
+/// A `call` workload's gas limit when its estimate fails, and what the up-front funding check
+/// budgets per call (the executor estimates the real limit once per workload).
 pub const CALL_DEFAULT: u64 = 200_000;
 /// Disperse: fixed part and per recipient (ETH only, or ETH and tokens). Measured 651k for 10
 /// new recipients with ETH and tokens.

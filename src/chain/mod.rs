@@ -89,6 +89,19 @@ pub struct Chain {
     pub anvil: Option<Anvil>,
 }
 
+/// An RPC URL as shown to people: `host:port (scheme)`. A URL's path, query or user part may
+/// hold an API key, so they never reach a log, an error, run.toml or the report.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    if scheme.is_empty() {
+        host.to_string()
+    } else {
+        format!("{host} ({scheme})")
+    }
+}
+
 /// Where the chain comes from: `--rpc`/`LOADRUN_RPC` override `[chain].rpc`; neither ⇒ spawn.
 pub fn rpc_url<'a>(cfg: &'a ChainConfig, flag: Option<&'a str>) -> Option<&'a str> {
     flag.or(cfg.rpc.as_deref())
@@ -112,14 +125,14 @@ pub async fn connect(
                 extra_args: Vec::new(),
             };
             let node = Anvil::spawn(&bin, &opts)?;
-            tracing::info!(url = %node.url, pid = node.pid, "spawned anvil");
+            tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
             let funder =
                 PrivateKeySigner::from_bytes(&ANVIL_DEV_KEY.into()).expect("valid dev key");
             (node.url.clone(), Some(node), funder)
         }
     };
     let parsed = url.parse().map_err(|e| ChainError::Unreachable {
-        url: url.clone(),
+        url: redact_url(&url),
         reason: format!("not a URL: {e}"),
     })?;
     let provider = ProviderBuilder::new()
@@ -151,7 +164,7 @@ fn remote_funder(cfg: &ChainConfig, url: &str) -> Result<PrivateKeySigner, Chain
         .funder_key_env
         .clone()
         .ok_or_else(|| ChainError::NoFunderKeyEnv {
-            url: url.to_string(),
+            url: redact_url(url),
         })?;
     let value = std::env::var(&var).map_err(|_| ChainError::FunderKeyUnset { var: var.clone() })?;
     // The parse error could echo input; report only the variable's name.
@@ -169,7 +182,7 @@ async fn wait_ready(provider: &DynProvider, url: &str, limit: Duration) -> Resul
             Ok(id) => return Ok(id),
             Err(e) if start.elapsed() >= limit => {
                 return Err(ChainError::Unreachable {
-                    url: url.to_string(),
+                    url: redact_url(url),
                     reason: e.to_string(),
                 });
             }

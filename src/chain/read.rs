@@ -15,7 +15,10 @@ const BATCH: usize = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Account {
     pub eth: u128,
+    /// Next nonce counting the node's pending transactions.
     pub nonce: u64,
+    /// Next nonce counting only mined transactions; below `nonce` while some are pending.
+    pub mined_nonce: u64,
     pub tokens: u128,
     /// Allowance of `spender` (Disperse) is at least half of u256::MAX (we approve MAX).
     pub approved: bool,
@@ -36,7 +39,7 @@ pub async fn accounts(
     token: Option<(Address, Address)>,
 ) -> Result<Vec<Account>, ChainError> {
     let mut out = Vec::with_capacity(addresses.len());
-    let per = if token.is_some() { 4 } else { 2 };
+    let per = if token.is_some() { 5 } else { 3 };
     for chunk in addresses.chunks(BATCH / per) {
         let client = provider.client();
         let mut batch = alloy::rpc::client::BatchRequest::new(client);
@@ -48,6 +51,9 @@ pub async fn accounts(
                 .map_err(err)?;
             let nonce = batch
                 .add_call::<_, U256>("eth_getTransactionCount", &(a, "pending"))
+                .map_err(err)?;
+            let mined = batch
+                .add_call::<_, U256>("eth_getTransactionCount", &(a, "latest"))
                 .map_err(err)?;
             let token_calls = match token {
                 Some((t, spender)) => {
@@ -80,13 +86,14 @@ pub async fn accounts(
                 }
                 None => None,
             };
-            waiters.push((balance, nonce, token_calls));
+            waiters.push((balance, nonce, mined, token_calls));
         }
         batch.send().await.map_err(err)?;
-        for (balance, nonce, token_calls) in waiters {
+        for (balance, nonce, mined, token_calls) in waiters {
             let mut acc = Account {
                 eth: clamp(balance.await.map_err(err)?),
                 nonce: clamp(nonce.await.map_err(err)?) as u64,
+                mined_nonce: clamp(mined.await.map_err(err)?) as u64,
                 ..Account::default()
             };
             if let Some((bal, allow)) = token_calls {

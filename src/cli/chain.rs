@@ -22,7 +22,7 @@ pub struct ChainArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
-    #[arg(long, env = "LOADRUN_RPC", value_name = "URL")]
+    #[arg(long, env = "LOADRUN_RPC", hide_env_values = true, value_name = "URL")]
     pub rpc: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -100,8 +100,11 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
 pub fn interruptible(work: impl Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
-        let interrupt = Interrupt::install()
-            .map_err(|e| Error::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
+        let interrupt = Interrupt::install().map_err(|e| {
+            Error::Chain(crate::chain::ChainError::Other(format!(
+                "cannot install the Ctrl-C handler: {e}"
+            )))
+        })?;
         tokio::select! {
             r = work => r,
             () = interrupt.wait() => Err(Error::Interrupted),
@@ -113,5 +116,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| {
+            Error::Chain(crate::chain::ChainError::Other(format!(
+                "cannot start the async runtime: {e}"
+            )))
+        })
 }

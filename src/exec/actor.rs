@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -17,6 +17,7 @@ mod peer;
 
 use super::lane;
 use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
+use super::run::EncodedCall;
 use super::states::State;
 use super::watcher::Watched;
 use crate::chain::contracts::{Adjudicator, Token};
@@ -101,11 +102,13 @@ pub struct Actor {
     pub nonces: Vec<u64>,
     pub fees: watch::Receiver<Fees>,
     pub watcher: mpsc::UnboundedSender<Watched>,
+    /// Set when the run ends: lanes stop sending and report what they hold as not sent.
+    pub lane_stop: watch::Receiver<bool>,
     /// Mailboxes of every role actor, by role id (this one included).
     pub mailboxes: Arc<Vec<mpsc::UnboundedSender<ActorMsg>>>,
     pub done: mpsc::UnboundedSender<Done>,
-    /// Pre-encoded `call` workloads: (target, input) by workload index.
-    pub calls: Arc<Vec<Option<(Address, Bytes)>>>,
+    /// Pre-encoded `call` workloads by workload index.
+    pub calls: Arc<Vec<Option<EncodedCall>>>,
 }
 
 struct Running {
@@ -193,6 +196,7 @@ impl Running {
                 self.a.nonces[from.index as usize],
                 self.a.fees.clone(),
                 self.a.watcher.clone(),
+                self.a.lane_stop.clone(),
             )
         });
         let out = Outgoing {
@@ -271,7 +275,12 @@ impl Running {
                 self.send(idx, s.actor, call, Purpose::Plain);
             }
             StepKind::Call => {
-                let Some((to, input)) = self.a.calls[s.workload as usize].clone() else {
+                let Some(EncodedCall {
+                    to,
+                    input,
+                    gas_limit,
+                }) = self.a.calls[s.workload as usize].clone()
+                else {
                     self.fail(idx, ctx.now_ms(), "other: no encoded call".into());
                     return;
                 };
@@ -279,7 +288,7 @@ impl Running {
                     to: Some(to),
                     value: U256::from(s.amount),
                     input,
-                    gas_limit: gas::CALL_DEFAULT,
+                    gas_limit,
                 };
                 self.send(idx, s.actor, call, Purpose::Plain);
             }
@@ -435,15 +444,20 @@ impl Running {
 
     /// A proposal on `job` finished: run the next queued step.
     fn release(&mut self, job: ChKey) {
-        let next = match self.channels.get_mut(&job) {
-            Some(ch) => {
-                ch.busy = false;
-                ch.queue.pop_front()
+        if let Some(ch) = self.channels.get_mut(&job) {
+            ch.busy = false;
+        }
+        // A queued step that does not make the channel busy again (skipped, or failed before
+        // proposing) must not stall the ones behind it.
+        loop {
+            let next = match self.channels.get_mut(&job) {
+                Some(ch) if !ch.busy => ch.queue.pop_front(),
+                _ => None,
+            };
+            match next {
+                Some(i) => self.step(i),
+                None => break,
             }
-            None => None,
-        };
-        if let Some(i) = next {
-            self.step(i);
         }
     }
 

@@ -53,7 +53,17 @@ pub async fn run(
     // For the progress line: results in the last tick, and the latest latencies.
     let (mut tick_start, mut tick_n) = (Instant::now(), 0usize);
     let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
-    while let Some(d) = rx.recv().await {
+    loop {
+        // Flush whenever results pause, so rows never sit in a buffer while the run waits.
+        let d = match tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            Err(_) => {
+                out.flush()?;
+                flushed = Instant::now();
+                continue;
+            }
+        };
         if rows[d.idx].is_some() {
             tracing::warn!(step = d.idx, "a second result for a step was ignored");
             continue;

@@ -20,6 +20,8 @@ use crate::wallets::Wallet;
 
 /// How long a level may take to be included before funding gives up.
 const LEVEL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long funding waits for transactions an earlier run left pending.
+const PENDING_WAIT: Duration = Duration::from_secs(120);
 /// How long a transaction may be missing before we ask the node whether it still has it.
 const REBROADCAST_AFTER: Duration = Duration::from_secs(3);
 
@@ -79,7 +81,27 @@ pub async fn prepare(
     addresses.push(chain.funder.address());
     addresses.extend(wallets.iter().map(|w| w.address));
     let token = (need.tokens > 0).then_some((contracts.token, contracts.disperse));
-    let accounts = read::accounts(&chain.provider, &addresses, token).await?;
+    // Balances are read at the latest block: transactions an interrupted earlier funding left
+    // pending would be paid again. Wait (bounded) until none of ours is pending.
+    let start = Instant::now();
+    let accounts = loop {
+        let accounts = read::accounts(&chain.provider, &addresses, token).await?;
+        let pending: u64 = accounts
+            .iter()
+            .map(|a| a.nonce - a.mined_nonce.min(a.nonce))
+            .sum();
+        if pending == 0 {
+            break accounts;
+        }
+        if start.elapsed() >= PENDING_WAIT {
+            return Err(ChainError::Other(format!(
+                "{pending} transactions of the funder or the wallets are still pending after {} s; funding now could pay twice\n  help: wait for them to be mined (or replaced), then run again",
+                PENDING_WAIT.as_secs()
+            )));
+        }
+        tracing::info!("waiting for {pending} pending transactions of an earlier run to be mined");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     let holdings: Vec<Holding> = accounts
         .iter()
         .map(|a| Holding {

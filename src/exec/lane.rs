@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
 use super::watcher::Watched;
@@ -14,6 +14,8 @@ use crate::chain::tx::{ErrorClass, Fees, send_raw, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).
 pub const LANE_CAPACITY: usize = 256;
+/// Transactions of one wallet sent but not yet included (or timed out); more wait in the lane.
+pub const IN_FLIGHT: usize = 64;
 
 /// Spawns the lane of `signer`, starting at `nonce`.
 pub fn spawn(
@@ -22,9 +24,10 @@ pub fn spawn(
     nonce: u64,
     fees: watch::Receiver<Fees>,
     watcher: mpsc::UnboundedSender<Watched>,
+    stop: watch::Receiver<bool>,
 ) -> mpsc::Sender<Outgoing> {
     let (tx, rx) = mpsc::channel(LANE_CAPACITY);
-    tokio::spawn(run(ctx, signer, nonce, fees, watcher, rx));
+    tokio::spawn(run(ctx, signer, nonce, fees, watcher, stop, rx));
     tx
 }
 
@@ -34,9 +37,24 @@ async fn run(
     mut nonce: u64,
     fees: watch::Receiver<Fees>,
     watcher: mpsc::UnboundedSender<Watched>,
+    stop: watch::Receiver<bool>,
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(o) = rx.recv().await {
+        // Wait for a free in-flight slot, unless the run is ending.
+        let permit = tokio::select! {
+            p = in_flight.clone().acquire_owned() => p.ok(),
+            _ = wait_true(stop.clone()) => None,
+        };
+        let Some(permit) = permit.filter(|_| !*stop.borrow()) else {
+            let _ = o.reply.send(ActorMsg::Tx(TxReport {
+                idx: o.idx,
+                sent_ms: ctx.now_ms(),
+                result: TxResult::NotSent,
+            }));
+            continue;
+        };
         let current = *fees.borrow();
         let fail = |class, message: String, sent_ms| TxReport {
             idx: o.idx,
@@ -62,6 +80,7 @@ async fn run(
                     hash,
                     raw,
                     max_fee_per_gas: current.max_fee_per_gas,
+                    _permit: permit,
                     idx: o.idx,
                     sent_ms,
                     reply: o.reply,
@@ -84,4 +103,8 @@ async fn run(
             }
         }
     }
+}
+
+async fn wait_true(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }

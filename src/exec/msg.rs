@@ -61,6 +61,8 @@ pub enum TxResult {
         /// Why it was probably not included, when known.
         why: String,
     },
+    /// The run ended (Ctrl-C or its deadline) while the transaction waited in its lane.
+    NotSent,
 }
 
 /// A transaction outcome for the step `idx`, sent at `sent_ms`.
@@ -198,6 +200,11 @@ impl Done {
             TxResult::SendFailed { class, message } => {
                 d.status = Status::Failed;
                 d.error = format!("{}: {}", class.as_str(), one_line(message));
+            }
+            TxResult::NotSent => {
+                d.sent_ms = None;
+                d.status = Status::NotSent;
+                d.error = "the run stopped before it was sent".into();
             }
             TxResult::Timeout { hash, why } => {
                 d.tx_hash = Some(*hash);

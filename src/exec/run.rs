@@ -19,7 +19,9 @@ use super::states::Domain;
 use super::watcher::{self, Span};
 use crate::chain::contracts::Contracts;
 use crate::chain::tx::Fees;
-use crate::chain::{Chain, ChainError, read};
+use alloy::providers::Provider;
+
+use crate::chain::{Chain, ChainError, gas, read};
 use crate::plan::Plan;
 use crate::report::rows::StepRow;
 use crate::scenario::{CallTarget, Scenario, WorkloadKind};
@@ -65,7 +67,7 @@ pub async fn execute(
 ) -> Result<Executed, ChainError> {
     let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
-    let calls = Arc::new(encode_calls(scenario, contracts));
+    let calls = Arc::new(encode_calls(scenario, contracts, chain, wallets).await);
     let start = tokio::time::Instant::now() + LEAD;
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
@@ -89,6 +91,7 @@ pub async fn execute(
     let (fees_tx, fees_rx) = watch::channel(fees);
     let (watch_tx, watch_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (lane_stop_tx, lane_stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(watcher::run(
         ctx.clone(),
         watch_rx,
@@ -129,6 +132,7 @@ pub async fn execute(
             nonces: mine.iter().map(|&i| accounts[i].nonce).collect(),
             fees: fees_rx.clone(),
             watcher: watch_tx.clone(),
+            lane_stop: lane_stop_rx.clone(),
             mailboxes: mailboxes.clone(),
             done: done_tx.clone(),
             calls: calls.clone(),
@@ -157,7 +161,7 @@ pub async fn execute(
     } else {
         opts.receipt_timeout + Duration::from_secs(15)
     };
-    let deadline = tokio::time::Instant::now() + limit;
+    let mut deadline = tokio::time::Instant::now() + limit;
     loop {
         if *count_rx.borrow() >= fired {
             break;
@@ -165,21 +169,35 @@ pub async fn execute(
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
             r = count_rx.changed() => if r.is_err() { break },
+            () = interrupt.wait_forced() => {
+                tracing::warn!("second interrupt: writing results now");
+                break;
+            }
             () = interrupt.wait(), if !interrupted => {
                 interrupted = true;
+                deadline = deadline.min(tokio::time::Instant::now() + opts.grace);
                 tracing::warn!("interrupted: waiting up to {:?} for in-flight results", opts.grace);
             }
         }
     }
     let wall_ms = ctx.now_ms();
+    // Lanes stop sending and report what they still hold as not sent; give them a moment to
+    // hand those reports to their actors before the actors stop.
+    let _ = lane_stop_tx.send(true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     for m in mailboxes.iter() {
         let _ = m.send(ActorMsg::Shutdown);
     }
-    for a in actors {
-        let _ = a.await;
+    for (role, a) in actors.into_iter().enumerate() {
+        if let Err(e) = a.await {
+            tracing::error!("the actor of role {} failed: {e}", plan.roles[role]);
+        }
     }
     let _ = stop_tx.send(true);
-    let span = watcher.await.unwrap_or_default();
+    let span = watcher.await.unwrap_or_else(|e| {
+        tracing::error!("the receipt watcher failed: {e}");
+        Span::default()
+    });
     drop(mailboxes);
     let rows = collector
         .await
@@ -196,22 +214,36 @@ pub async fn execute(
     })
 }
 
-/// The input of each `call` workload (validated at load time, so encoding cannot fail here
-/// except for a bug, which then fails only that workload's steps).
-fn encode_calls(scenario: &Scenario, contracts: Contracts) -> Vec<Option<(Address, Bytes)>> {
-    scenario
-        .workloads
-        .iter()
-        .map(|w| {
-            let WorkloadKind::Call(c) = &w.kind else {
-                return None;
-            };
-            let to = match &c.to {
-                CallTarget::Address(a) => Address::from(*a),
-                CallTarget::Token => contracts.token,
-                CallTarget::Adjudicator => contracts.adjudicator,
-            };
-            let f = Function::parse(&c.signature).ok()?;
+/// A `call` workload ready to send.
+#[derive(Debug, Clone)]
+pub struct EncodedCall {
+    pub to: Address,
+    pub input: Bytes,
+    /// `eth_estimateGas` from the workload's first wallet + 20 %, or `gas::CALL_DEFAULT` when the
+    /// estimate fails (the call would revert: its steps then fail as `reverted`, honestly).
+    pub gas_limit: u64,
+}
+
+/// Each `call` workload encoded (validated at load time, so encoding cannot fail here except for
+/// a bug, which then fails only that workload's steps) and its gas estimated once.
+async fn encode_calls(
+    scenario: &Scenario,
+    contracts: Contracts,
+    chain: &Chain,
+    wallets: &[Wallet],
+) -> Vec<Option<EncodedCall>> {
+    let mut out = Vec::with_capacity(scenario.workloads.len());
+    for w in &scenario.workloads {
+        let WorkloadKind::Call(c) = &w.kind else {
+            out.push(None);
+            continue;
+        };
+        let to = match &c.to {
+            CallTarget::Address(a) => Address::from(*a),
+            CallTarget::Token => contracts.token,
+            CallTarget::Adjudicator => contracts.adjudicator,
+        };
+        let input = Function::parse(&c.signature).ok().and_then(|f| {
             let values = f
                 .inputs
                 .iter()
@@ -223,8 +255,39 @@ fn encode_calls(scenario: &Scenario, contracts: Contracts) -> Vec<Option<(Addres
                         .ok()
                 })
                 .collect::<Option<Vec<_>>>()?;
-            let input = f.abi_encode_input(&values).ok()?;
-            Some((to, Bytes::from(input)))
-        })
-        .collect()
+            f.abi_encode_input(&values).ok()
+        });
+        let Some(input) = input.map(Bytes::from) else {
+            out.push(None);
+            continue;
+        };
+        let from = wallets
+            .iter()
+            .find(|x| x.at.role == c.from)
+            .map(|x| x.address)
+            .unwrap_or_default();
+        let request = alloy::rpc::types::TransactionRequest::default()
+            .from(from)
+            .to(to)
+            .value(alloy::primitives::U256::from(c.value))
+            .input(input.clone().into());
+        let gas_limit = match chain.provider.estimate_gas(request).await {
+            Ok(g) => g + g / 5,
+            Err(e) => {
+                tracing::warn!(
+                    workload = w.index,
+                    "gas estimate of {} failed ({e}); using {}",
+                    c.signature,
+                    gas::CALL_DEFAULT
+                );
+                gas::CALL_DEFAULT
+            }
+        };
+        out.push(Some(EncodedCall {
+            to,
+            input,
+            gas_limit,
+        }));
+    }
+    out
 }

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use alloy::primitives::U256;
+
 use crate::chain::contracts::{self, Contracts};
 use crate::chain::tx::{self, Fees, Nonces};
 use crate::chain::{self, Chain, guard};
@@ -86,8 +88,16 @@ pub async fn fund(
         0,
         fees.max_fee_per_gas,
     );
-    // Tokens come from the funder's supply, minted at deploy: check them only once deployed.
+    // Tokens come from the funder's supply, minted at deploy: before the deploy, check the
+    // supply it will mint; after, the funder's balance.
     let token = (deploy_wei == 0).then_some(contracts.token);
+    if token.is_none() && U256::from(bill.tokens) > contracts::token_supply() {
+        return Err(Error::Usage(format!(
+            "[funding].tokens × wallets needs {} tokens but the Token mints {} to the funder\n  help: lower [funding].tokens or the number of wallets",
+            format_scaled(bill.tokens, 18),
+            contracts::token_supply() / U256::from(10u64).pow(U256::from(18u64))
+        )));
+    }
     guard::check_funder(chain, bill, token).await?;
     let mut nonces = Nonces::default();
     let deployment = contracts::ensure_deployed(chain, &mut nonces).await?;

@@ -22,6 +22,8 @@ pub struct Watched {
     pub raw: Bytes,
     /// Its fee cap, to explain a timeout caused by a rising base fee.
     pub max_fee_per_gas: u128,
+    /// The wallet's in-flight slot, freed when this is reported.
+    pub _permit: tokio::sync::OwnedSemaphorePermit,
     pub idx: usize,
     pub sent_ms: f64,
     pub reply: mpsc::UnboundedSender<ActorMsg>,
@@ -73,9 +75,10 @@ pub async fn run(
     let mut recent_order: VecDeque<(u64, Vec<B256>)> = VecDeque::new();
     let mut closed = false;
     let mut last_resend = tokio::time::Instant::now();
-    let mut resent = 0usize;
+    let mut check: Option<tokio::task::JoinHandle<()>> = None;
     // Why the node refused a dropped transaction when it was sent again (explains a timeout).
     let mut refused: HashMap<B256, String> = HashMap::new();
+    let (refusals_tx, mut refusals_rx) = mpsc::unbounded_channel::<(B256, String)>();
     loop {
         loop {
             match rx.try_recv() {
@@ -145,7 +148,12 @@ pub async fn run(
             next += 1;
         }
         let now = ctx.now_ms();
-        if last_resend.elapsed() >= RESEND_EVERY {
+        // The lookups run in their own task, so block timing (latency) never waits on them.
+        while let Ok((hash, e)) = refusals_rx.try_recv() {
+            refused.insert(hash, e);
+        }
+        let checking = check.as_ref().is_some_and(|t| !t.is_finished());
+        if !checking && last_resend.elapsed() >= RESEND_EVERY {
             last_resend = tokio::time::Instant::now();
             let old: Vec<(B256, Bytes)> = pending
                 .values()
@@ -153,19 +161,12 @@ pub async fn run(
                 .take(RESEND_BATCH)
                 .map(|w| (w.hash, w.raw.clone()))
                 .collect();
-            for (hash, raw) in old {
-                if let Ok(None) = p.get_transaction_by_hash(hash).await {
-                    // Same signed bytes: included at most once whatever happens.
-                    if let Err(e) = send_raw(p, &raw).await {
-                        tracing::debug!(tx = %hash, "re-sending a dropped transaction failed: {e}");
-                        refused.insert(hash, e);
-                    }
-                    resent += 1;
-                }
-            }
-            if resent > 0 {
-                tracing::warn!("{resent} transactions dropped by the node were sent again");
-                resent = 0;
+            if !old.is_empty() {
+                check = Some(tokio::spawn(resend_dropped(
+                    ctx.provider.clone(),
+                    old,
+                    refusals_tx.clone(),
+                )));
             }
         }
         let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
@@ -198,6 +199,28 @@ pub async fn run(
             }
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Looks the transactions up and re-sends (same signed bytes, so included at most once) those
+/// the node no longer knows; reports the ones it refuses again.
+async fn resend_dropped(
+    p: alloy::providers::DynProvider,
+    txs: Vec<(B256, Bytes)>,
+    refusals: mpsc::UnboundedSender<(B256, String)>,
+) {
+    let mut resent = 0usize;
+    for (hash, raw) in txs {
+        if let Ok(None) = p.get_transaction_by_hash(hash).await {
+            if let Err(e) = send_raw(&p, &raw).await {
+                tracing::debug!(tx = %hash, "re-sending a dropped transaction failed: {e}");
+                let _ = refusals.send((hash, e));
+            }
+            resent += 1;
+        }
+    }
+    if resent > 0 {
+        tracing::warn!("{resent} transactions dropped by the node were sent again");
     }
 }
 

@@ -102,10 +102,13 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Spawns `cmd` with stderr piped and stdout discarded.
+    /// Spawns `cmd` with stderr piped and stdout discarded, as the leader of its own process
+    /// group, as a shell runs a foreground job.
     pub fn spawn(mut cmd: Command) -> Self {
         use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
         let mut child = cmd
+            .process_group(0)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -131,10 +134,10 @@ impl Watched {
         None
     }
 
-    /// Sends SIGINT to loadrun.
+    /// Sends SIGINT to loadrun's whole process group, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
         let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args(["-INT", "--", &format!("-{}", self.child.id())])
             .status()
             .expect("kill")
             .success();
