@@ -233,6 +233,10 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
     assert!(!alive(pid), "anvil {pid} left behind");
     // Ctrl-C reached the whole foreground group, yet the node outlived loadrun's flush.
     for f in ["summary.csv", "sanity.md", "report.html", "run.toml"] {
-        assert!(dir.path().join(f).exists(), "{f} missing after Ctrl-C: {}", run.seen);
+        assert!(
+            dir.path().join(f).exists(),
+            "{f} missing after Ctrl-C: {}",
+            run.seen
+        );
     }
 }

@@ -52,6 +52,18 @@ pub struct RunArgs {
     pub limits: LimitArgs,
 }
 
+/// The files a run writes into its directory.
+const RESULT_FILES: [&str; 8] = [
+    "steps.csv",
+    "summary.csv",
+    "sanity.md",
+    "sanity.json",
+    "report.html",
+    "run.toml",
+    "node.csv",
+    "anvil.log",
+];
+
 /// What `run.toml` records.
 #[derive(Serialize)]
 struct RunFacts<'a> {
@@ -96,6 +108,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         path: dir.display().to_string(),
         source,
     })?;
+    // A reused --out DIR must not mix this run's files with an earlier run's.
+    for f in RESULT_FILES {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     let all = wallets::all(&loaded.scenario, seed);
     let rt = runtime()?;
     rt.block_on(async {

@@ -220,8 +220,17 @@ impl Running {
                         lane::LANE_CAPACITY
                     ),
                 );
-                if let Purpose::Open(job) = purpose {
-                    self.settle_open(job, Err("its open was never sent".into()), true);
+                match purpose {
+                    Purpose::Open(job) => {
+                        self.settle_open(job, Err("its open was never sent".into()), true);
+                    }
+                    // The close never left: the channel is still open on chain.
+                    Purpose::Close(job) => {
+                        if let Some(ch) = self.channels.get_mut(&job) {
+                            ch.status = St::Open;
+                        }
+                    }
+                    Purpose::Plain => {}
                 }
             }
         }
