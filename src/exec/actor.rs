@@ -27,6 +27,12 @@ use crate::plan::{Step, StepKind, WalletRef};
 use crate::report::rows::Status;
 use crate::scenario::RoleId;
 
+/// The prefix of a refusal because the counterparty has its own proposal in flight.
+const BUSY: &str = "busy: ";
+/// How often a refused proposal is retried, and after how long.
+const BUSY_RETRIES: u8 = 50;
+const BUSY_RETRY_AFTER: Duration = Duration::from_millis(2);
+
 /// How long a party waits for the other's countersignature.
 const SIGN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -117,6 +123,8 @@ struct Running {
     channels: HashMap<ChKey, Ch>,
     unknown: HashMap<ChKey, Vec<usize>>,
     purposes: HashMap<usize, Purpose>,
+    /// Retries of steps whose proposal met a busy counterparty.
+    retries: HashMap<usize, u8>,
 }
 
 impl Actor {
@@ -128,6 +136,7 @@ impl Actor {
             channels: HashMap::new(),
             unknown: HashMap::new(),
             purposes: HashMap::new(),
+            retries: HashMap::new(),
         };
         while let Some(m) = rx.recv().await {
             match m {
@@ -391,6 +400,17 @@ impl Running {
         let on_chain_close = matches!(s.kind, StepKind::CloseLedgerChannel)
             || (s.kind == StepKind::CloseChannel && s.ledger.is_none());
         match peer {
+            Err(e)
+                if e.starts_with(BUSY)
+                    && self.retries.get(&idx).copied().unwrap_or(0) < BUSY_RETRIES =>
+            {
+                *self.retries.entry(idx).or_default() += 1;
+                let back = self.me();
+                tokio::spawn(async move {
+                    tokio::time::sleep(BUSY_RETRY_AFTER).await;
+                    let _ = back.send(ActorMsg::Step { idx });
+                });
+            }
             Err(e) => {
                 self.fail(idx, started_ms, format!("other: {e}"));
                 if s.kind == StepKind::CreateChannel {

@@ -89,6 +89,10 @@ impl Running {
         if let Some(old) = self.unknown.remove(&key(s)) {
             app.waiting.extend(old);
         }
+        // A retried allocation keeps the steps already waiting for this channel.
+        if let Some(earlier) = self.channels.remove(&key(s)) {
+            app.waiting.extend(earlier.waiting);
+        }
         self.channels.insert(key(s), app);
         self.channels.get_mut(&lg).expect("ledger").busy = true;
         self.propose(idx, s.actor, peer, vec![(lg, next), (key(s), app_state)]);

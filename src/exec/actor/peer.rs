@@ -3,7 +3,7 @@
 
 use alloy::primitives::{B256, Bytes};
 
-use super::{Ch, Running, St};
+use super::{BUSY, Ch, Running, St};
 use crate::exec::msg::{PeerEvent, Proposal};
 use crate::plan::WalletRef;
 
@@ -24,6 +24,18 @@ impl Running {
         for ((job, st), sig) in proposal.iter().zip(sigs) {
             if !d.verify(st, sig, ctx.address(proposer)) {
                 return Err(format!("{job}: the proposer's signature does not verify"));
+            }
+            // Both parties proposing on one channel at once would leave two different states
+            // at one nonce: the opener's proposal wins, the other party retries after it.
+            if proposer.role != self.a.role
+                && self
+                    .channels
+                    .get(job)
+                    .is_some_and(|ch| ch.busy && ch.a == signer)
+            {
+                return Err(format!(
+                    "{BUSY}{job} has a proposal of the opener in flight"
+                ));
             }
             match self.channels.get(job) {
                 None if st.nonce == 0 => {}
