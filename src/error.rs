@@ -24,6 +24,13 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Chain(#[from] crate::chain::ChainError),
+    /// `[funding]` cannot cover the plan (located by the CLI with `Loaded::locate_funding`).
+    #[error("[funding].{key} {message}\n  help: {help}")]
+    Underfunded {
+        key: &'static str,
+        message: String,
+        help: String,
+    },
     /// The run was interrupted (Ctrl-C) before it could finish a phase.
     #[error("interrupted")]
     Interrupted,
@@ -37,7 +44,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Scenario(_) | Self::Usage(_) => ExitCode::INVALID,
+            Self::Scenario(_) | Self::Usage(_) | Self::Underfunded { .. } => ExitCode::INVALID,
             Self::Chain(_) | Self::Write { .. } => ExitCode::CHAIN,
             Self::Interrupted => ExitCode::INTERRUPTED,
         }

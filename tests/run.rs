@@ -240,3 +240,27 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
         );
     }
 }
+
+#[test]
+fn underfunded_wallets_are_refused_at_the_funding_key_before_any_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "poor",
+        "version = 1\n[scenario]\nname = \"poor\"\nseed = 1\nduration = \"2s\"\n[roles.A]\nwallets = 2\n[funding]\nfanout = 2\neth = \"1 gwei\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"A\"\nrate = 2.0\namount = \"1 gwei\"\n",
+    );
+    let out = loadrun()
+        .args(["run", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("poor.toml:10:1: `funding.eth`: does not cover the plan"),
+        "{t}"
+    );
+    assert!(t.contains("help: raise [funding].eth to at least"), "{t}");
+    assert!(!t.contains("funded:"), "nothing may be sent: {t}");
+}

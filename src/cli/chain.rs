@@ -71,7 +71,9 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
         let chain = setup::connect(&loaded.scenario, args.rpc.as_deref(), None).await?;
-        let funded = setup::fund(&chain, &loaded.scenario, Some(&plan), &all).await?;
+        let funded = setup::fund(&chain, &loaded.scenario, Some(&plan), &all)
+            .await
+            .map_err(|e| located(&loaded, e))?;
         if funded.deploys > 0 {
             eprintln!("deployed {} contracts", funded.deploys);
         }
@@ -121,4 +123,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
                 "cannot start the async runtime: {e}"
             )))
         })
+}
+
+/// Locates a `[funding]` shortfall in the scenario file; other errors pass through.
+pub fn located(loaded: &scenario::Loaded, e: Error) -> Error {
+    match e {
+        Error::Underfunded { key, message, help } => {
+            Error::Scenario(loaded.locate_funding(key, message, help))
+        }
+        other => other,
+    }
 }

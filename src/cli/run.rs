@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::chain::runtime;
+use super::chain::{located, runtime};
 use crate::chain::Chain;
 use crate::error::{Error, ExitCode};
 use crate::exec::interrupt::Interrupt;
@@ -126,7 +126,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         };
         eprintln!("chain {} at {}", chain.chain_id, shown_url(&chain));
         let funded = tokio::select! {
-            f = setup::fund(&chain, &loaded.scenario, Some(&plan), &all) => f?,
+            f = setup::fund(&chain, &loaded.scenario, Some(&plan), &all) => f.map_err(|e| located(&loaded, e))?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         eprintln!("{}", setup::describe("funded", &funded.outcome));

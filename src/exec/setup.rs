@@ -49,24 +49,27 @@ pub async fn fund(
         let spend = wallet_spend(plan, fees.max_fee_per_gas);
         if let Some((w, s)) = shortest(&spend, f.eth, f.tokens) {
             let role = &plan.roles[usize::from(w.role)];
-            return Err(Error::Usage(format!(
-                "[funding] does not cover the plan: wallet {role}:{} will spend up to {} and {} tokens (values + gas at {} per gas), but each wallet gets {} and {} tokens\n  help: raise [funding].eth to at least {}{}",
-                w.index,
-                format_wei(s.eth),
-                format_scaled(s.tokens, 18),
-                format_wei(fees.max_fee_per_gas),
-                format_wei(f.eth),
-                format_scaled(f.tokens, 18),
-                format_wei(s.eth),
-                if s.tokens > f.tokens {
+            let key = if s.eth > f.eth { "eth" } else { "tokens" };
+            return Err(Error::Underfunded {
+                key,
+                message: format!(
+                    "does not cover the plan: wallet {role}:{} will spend up to {} and {} tokens (values + gas at {} per gas), but each wallet gets {} and {} tokens",
+                    w.index,
+                    format_wei(s.eth),
+                    format_scaled(s.tokens, 18),
+                    format_wei(fees.max_fee_per_gas),
+                    format_wei(f.eth),
+                    format_scaled(f.tokens, 18),
+                ),
+                help: if key == "eth" {
+                    format!("raise [funding].eth to at least \"{}\"", format_wei(s.eth))
+                } else {
                     format!(
-                        " and [funding].tokens to at least \"{}\"",
+                        "raise [funding].tokens to at least \"{}\"",
                         format_scaled(s.tokens, 18)
                     )
-                } else {
-                    String::new()
-                }
-            )));
+                },
+            });
         }
     }
     let contracts = contracts::addresses(chain.funder.address());
@@ -92,11 +95,15 @@ pub async fn fund(
     // supply it will mint; after, the funder's balance.
     let token = (deploy_wei == 0).then_some(contracts.token);
     if token.is_none() && U256::from(bill.tokens) > contracts::token_supply() {
-        return Err(Error::Usage(format!(
-            "[funding].tokens × wallets needs {} tokens but the Token mints {} to the funder\n  help: lower [funding].tokens or the number of wallets",
-            format_scaled(bill.tokens, 18),
-            contracts::token_supply() / U256::from(10u64).pow(U256::from(18u64))
-        )));
+        return Err(Error::Underfunded {
+            key: "tokens",
+            message: format!(
+                "× wallets needs {} tokens but the Token mints {} to the funder",
+                format_scaled(bill.tokens, 18),
+                contracts::token_supply() / U256::from(10u64).pow(U256::from(18u64))
+            ),
+            help: "lower [funding].tokens or the number of wallets".into(),
+        });
     }
     guard::check_funder(chain, bill, token).await?;
     let mut nonces = Nonces::default();

@@ -71,6 +71,13 @@ impl Loaded {
         )]))
     }
 
+    /// A `[funding]` shortfall found against the chain, located at `funding.<key>` in the file.
+    pub fn locate_funding(&self, key: &str, message: String, help: String) -> ScenarioError {
+        let map = SourceMap::new(&self.file, &self.text);
+        let path = diag::KeyPath::root().key("funding").key(key);
+        ScenarioError::Invalid(Diagnostics(vec![map.at(path, message, Some(help))]))
+    }
+
     /// Loads and expands in one go, with plan errors located in the file.
     pub fn expand(&self, seed: u64) -> Result<crate::plan::Plan, ScenarioError> {
         crate::plan::expand(&self.scenario, seed).map_err(|e| self.locate(&e))
