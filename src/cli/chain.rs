@@ -18,7 +18,7 @@ use super::{LimitArgs, write_output};
 pub struct ChainArgs {
     /// Scenario file, e.g. scenarios/quickstart.toml.
     pub scenario: PathBuf,
-    /// Override [scenario].seed (wallet keys derive from it).
+    /// Override [scenario].seed (the plan and the wallet keys derive from it).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
@@ -70,7 +70,8 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let chain = setup::connect(&loaded.scenario, args.rpc.as_deref(), None).await?;
+        let chain =
+            crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
         let funded = setup::fund(&chain, &loaded.scenario, Some(&plan), &all)
             .await
             .map_err(|e| located(&loaded, e))?;
@@ -88,7 +89,8 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let chain = setup::connect(&loaded.scenario, args.rpc.as_deref(), None).await?;
+        let chain =
+            crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
         let fees = tx::fees(&chain.provider).await?;
         let c = contracts::addresses(chain.funder.address());
         let outcome = fund::sweep(&chain, &c, &all, fees).await?;

@@ -134,9 +134,6 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         facts: &facts,
     });
     let out = dir.join("report.html");
-    std::fs::write(&out, html).map_err(|source| Error::Write {
-        path: out.display().to_string(),
-        source,
-    })?;
+    super::write_output(Some(&out), |w| w.write_all(html.as_bytes()))?;
     Ok(out)
 }

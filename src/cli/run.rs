@@ -24,21 +24,17 @@ use crate::scenario::{self, Loaded};
 use crate::wallets;
 use crate::wallets::Directory;
 
-use super::LimitArgs;
+use super::chain::ChainArgs;
+use super::write_output;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Scenario file, e.g. scenarios/quickstart.toml.
-    pub scenario: PathBuf,
-    /// Override [scenario].seed (plan and wallet keys derive from it).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    /// The scenario, seed and chain (shared with `fund` and `sweep`).
+    #[command(flatten)]
+    pub chain: ChainArgs,
     /// Write results to DIR instead of results/<name>/<run-id>/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
-    #[arg(long, env = "LOADRUN_RPC", hide_env_values = true, value_name = "URL")]
-    pub rpc: Option<String>,
     /// Print one machine-readable summary object on stdout at the end.
     #[arg(long)]
     pub json: bool,
@@ -48,8 +44,6 @@ pub struct RunArgs {
     /// After Ctrl-C, wait this long for in-flight results before writing them.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub grace: Duration,
-    #[command(flatten)]
-    pub limits: LimitArgs,
 }
 
 /// The files a run writes into its directory.
@@ -90,8 +84,8 @@ struct RunFacts<'a> {
 }
 
 pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
-    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
-    let seed = args.seed.unwrap_or(loaded.scenario.seed);
+    let loaded = scenario::load(&args.chain.scenario, args.chain.limits.max_steps)?;
+    let seed = args.chain.seed.unwrap_or(loaded.scenario.seed);
     let plan = Arc::new(loaded.expand(seed)?);
     eprintln!("{}", crate::plan::output::summary(&plan));
     let started = SystemTime::now();
@@ -121,7 +115,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             )))
         })?;
         let chain = tokio::select! {
-            c = setup::connect(&loaded.scenario, args.rpc.as_deref(), Some(&dir)) => c?,
+            c = crate::chain::connect(&loaded.scenario.chain, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         eprintln!("chain {} at {}", chain.chain_id, shown_url(&chain));
@@ -154,12 +148,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         .await?;
         if let Some(s) = sampler {
             let samples = s.stop().await;
-            let mut buf = Vec::new();
-            node::write_csv(&samples, &mut buf).map_err(|source| Error::Write {
-                path: "node.csv".into(),
-                source,
-            })?;
-            write_file(&dir.join("node.csv"), &String::from_utf8_lossy(&buf))?;
+            write_output(Some(&dir.join("node.csv")), |w| node::write_csv(&samples, w))?;
         }
         let facts = RunFacts {
             loadrun_version: env!("CARGO_PKG_VERSION"),
@@ -183,10 +172,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
                 .map(|t| t as f64 / node::TICKS_PER_SECOND),
             scenario_toml: redacted_scenario(&loaded.text),
         };
-        write_file(
-            &dir.join("run.toml"),
-            &toml::to_string(&facts).unwrap_or_default(),
-        )?;
+        let run_toml = toml::to_string(&facts).unwrap_or_default();
+        write_output(Some(&dir.join("run.toml")), |w| w.write_all(run_toml.as_bytes()))?;
         let after = match observe(&chain, &funded.contracts, &addresses).await {
             Ok(a) => a,
             // After Ctrl-C, results still get written even if the node is gone.
@@ -209,11 +196,12 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &before,
             &after,
         );
-        write_file(&dir.join("sanity.md"), &sanity::markdown(&sanity))?;
-        write_file(
-            &dir.join("sanity.json"),
-            &serde_json::to_string_pretty(&sanity).unwrap_or_default(),
-        )?;
+        write_output(Some(&dir.join("sanity.md")), |w| {
+            w.write_all(sanity::markdown(&sanity).as_bytes())
+        })?;
+        write_output(Some(&dir.join("sanity.json")), |w| {
+            serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
+        })?;
         finish(&loaded, &plan, &ex, &sanity, &dir, args.json)
     })
 }
@@ -238,12 +226,9 @@ fn finish(
         kinds: plan_kinds(plan),
     };
     let metrics = summary::summarize(&ex.rows, &facts);
-    let mut buf = Vec::new();
-    summary::write_summary(&metrics, &mut buf).map_err(|source| Error::Write {
-        path: "summary.csv".into(),
-        source,
+    write_output(Some(&dir.join("summary.csv")), |w| {
+        summary::write_summary(&metrics, w)
     })?;
-    write_file(&dir.join("summary.csv"), &String::from_utf8_lossy(&buf))?;
     let verdicts = expect::evaluate(&loaded.scenario.expect, &ex.rows, plan.duration_ms);
     let mut code = ExitCode::OK;
     for v in &verdicts {
@@ -411,13 +396,6 @@ fn unique_dir(base: &Path) -> PathBuf {
         n += 1;
     }
     p
-}
-
-pub fn write_file(path: &Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|source| Error::Write {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 #[cfg(test)]

@@ -38,17 +38,6 @@ impl Interrupt {
         Ok(Self { rx })
     }
 
-    /// A count that never moves (tests, library use).
-    pub fn never() -> Self {
-        let (tx, rx) = watch::channel(0u8);
-        std::mem::forget(tx);
-        Self { rx }
-    }
-
-    pub fn is_set(&self) -> bool {
-        *self.rx.borrow() > 0
-    }
-
     /// Resolves at the first signal.
     pub async fn wait(&self) {
         self.wait_for(1).await;

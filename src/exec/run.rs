@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::dyn_abi::{DynSolType, JsonAbiExt};
-use alloy::json_abi::Function;
 use alloy::primitives::{Address, Bytes};
 use tokio::sync::{mpsc, watch};
 
@@ -243,20 +241,7 @@ async fn encode_calls(
             CallTarget::Token => contracts.token,
             CallTarget::Adjudicator => contracts.adjudicator,
         };
-        let input = Function::parse(&c.signature).ok().and_then(|f| {
-            let values = f
-                .inputs
-                .iter()
-                .zip(&c.args)
-                .map(|(input, arg)| {
-                    DynSolType::parse(&input.selector_type())
-                        .ok()?
-                        .coerce_str(arg)
-                        .ok()
-                })
-                .collect::<Option<Vec<_>>>()?;
-            f.abi_encode_input(&values).ok()
-        });
+        let input = c.input();
         let Some(input) = input.map(Bytes::from) else {
             out.push(None);
             continue;

@@ -1,14 +1,12 @@
-//! The set-up phases every chain command shares: connect (spawn or remote, guards), check that
+//! The set-up phase every chain command shares after connecting (`chain::connect`): check that
 //! `[funding]` covers the plan and that the funder can pay everything, deploy (reusing what is
 //! there), and fund the wallets (idempotent top-up). Nothing is sent before every check passed.
-
-use std::path::Path;
 
 use alloy::primitives::U256;
 
 use crate::chain::contracts::{self, Contracts};
 use crate::chain::tx::{self, Fees, Nonces};
-use crate::chain::{self, Chain, guard};
+use crate::chain::{Chain, guard};
 use crate::error::Error;
 use crate::exec::fund::{self, Outcome};
 use crate::fund::{Need, shortest, wallet_spend};
@@ -16,15 +14,6 @@ use crate::plan::Plan;
 use crate::scenario::units::{format_scaled, format_wei};
 use crate::scenario::{FundingStrategy, Scenario};
 use crate::wallets::Wallet;
-
-/// Spawns anvil or connects (`--rpc`/`LOADRUN_RPC` over `[chain].rpc`), with the chain-id guard.
-pub async fn connect(
-    scenario: &Scenario,
-    rpc: Option<&str>,
-    log_dir: Option<&Path>,
-) -> Result<Chain, Error> {
-    Ok(chain::connect(&scenario.chain, rpc, log_dir).await?)
-}
 
 /// What the funding phase did.
 #[derive(Debug, Clone)]

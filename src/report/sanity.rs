@@ -190,44 +190,34 @@ pub fn check(
             app_closed,
         ),
     ];
+    // Per asset (k = 0 ETH, 1 tokens): name, unit in messages, expected deltas.
+    let assets = [("ETH", " wei", &eth), ("token", "", &tok)];
+    let held = |h: &(u128, u128), k: usize| if k == 0 { h.0 } else { h.1 };
     let mut mismatches = Vec::new();
-    let (mut eth_ok, mut tok_ok) = (0i128, 0i128);
+    let mut matching = [0i128; 2];
     for i in 0..n {
-        let oe = d(before.wallets[i].0, after.wallets[i].0);
-        let ot = d(before.wallets[i].1, after.wallets[i].1);
-        if oe == eth[i] {
-            eth_ok += 1;
-        } else {
-            mismatches.push(format!(
-                "{}: ETH delta expected {} wei, observed {} wei (difference {})",
-                labels[i],
-                signed(eth[i]),
-                signed(oe),
-                signed(oe - eth[i])
-            ));
-        }
-        if ot == tok[i] {
-            tok_ok += 1;
-        } else {
-            mismatches.push(format!(
-                "{}: token delta expected {}, observed {} (difference {})",
-                labels[i],
-                signed(tok[i]),
-                signed(ot),
-                signed(ot - tok[i])
-            ));
+        for (k, (asset, unit, expected)) in assets.iter().enumerate() {
+            let observed = d(held(&before.wallets[i], k), held(&after.wallets[i], k));
+            if observed == expected[i] {
+                matching[k] += 1;
+            } else {
+                mismatches.push(format!(
+                    "{}: {asset} delta expected {}{unit}, observed {}{unit} (difference {})",
+                    labels[i],
+                    signed(expected[i]),
+                    signed(observed),
+                    signed(observed - expected[i])
+                ));
+            }
         }
     }
-    lines.push(count_line(
-        "wallets with the expected ETH delta",
-        n as i128,
-        eth_ok,
-    ));
-    lines.push(count_line(
-        "wallets with the expected token delta",
-        n as i128,
-        tok_ok,
-    ));
+    for (k, (asset, ..)) in assets.iter().enumerate() {
+        lines.push(count_line(
+            &format!("wallets with the expected {asset} delta"),
+            n as i128,
+            matching[k],
+        ));
+    }
     // The off-chain lines compare the plan with what was done: a failed step shows there, but
     // it is a plan miss (see expectations), not a chain inconsistency.
     let ok = lines[..5].iter().all(|l| l.ok) && mismatches.is_empty();

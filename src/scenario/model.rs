@@ -150,6 +150,30 @@ pub enum CallTarget {
     Adjudicator,
 }
 
+/// One `args` value as the ABI type `ty` (e.g. `uint256`), if it is one.
+pub fn coerce_arg(ty: &str, arg: &str) -> Option<alloy::dyn_abi::DynSolValue> {
+    alloy::dyn_abi::DynSolType::parse(ty)
+        .ok()?
+        .coerce_str(arg)
+        .ok()
+}
+
+impl CallWorkload {
+    /// The call's input (selector + ABI-encoded args). Validation checked every piece, so this
+    /// is `None` only for a `CallWorkload` built by hand with bad values.
+    pub fn input(&self) -> Option<Vec<u8>> {
+        use alloy::dyn_abi::JsonAbiExt;
+        let f = alloy::json_abi::Function::parse(&self.signature).ok()?;
+        let values = f
+            .inputs
+            .iter()
+            .zip(&self.args)
+            .map(|(input, arg)| coerce_arg(&input.selector_type(), arg))
+            .collect::<Option<Vec<_>>>()?;
+        f.abi_encode_input(&values).ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallWorkload {
     pub from: RoleId,

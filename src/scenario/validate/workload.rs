@@ -1,6 +1,5 @@
 //! Validation of `[[workload]]` tables: channels (direct and ledger), transfers, calls.
 
-use alloy::dyn_abi::DynSolType;
 use alloy::json_abi::Function;
 
 use super::Ctx;
@@ -122,9 +121,7 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         return None;
     }
     for (i, (input, arg)) in function.inputs.iter().zip(&c.args).enumerate() {
-        let ok = DynSolType::parse(&input.selector_type())
-            .ok()
-            .is_some_and(|ty| ty.coerce_str(arg).is_ok());
+        let ok = coerce_arg(&input.selector_type(), arg).is_some();
         if !ok {
             cx.err(
                 path.key("args").index(i),
