@@ -104,15 +104,20 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
 pub fn interruptible(work: impl Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
-        let interrupt = Interrupt::install().map_err(|e| {
-            Error::Chain(crate::chain::ChainError::Other(format!(
-                "cannot install the Ctrl-C handler: {e}"
-            )))
-        })?;
+        let interrupt = install_interrupt()?;
         tokio::select! {
             r = work => r,
             () = interrupt.wait() => Err(Error::Interrupted),
         }
+    })
+}
+
+/// The Ctrl-C/SIGTERM handlers (inside a runtime), failing as a setup error.
+pub fn install_interrupt() -> Result<Interrupt, Error> {
+    Interrupt::install().map_err(|e| {
+        Error::Chain(crate::chain::ChainError::Other(format!(
+            "cannot install the Ctrl-C handler: {e}"
+        )))
     })
 }
 

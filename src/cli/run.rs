@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::chain::{located, runtime};
+use super::chain::{install_interrupt, located, runtime};
 use crate::chain::Chain;
 use crate::error::{Error, ExitCode};
-use crate::exec::interrupt::Interrupt;
 use crate::exec::nodemon::Sampler;
 use crate::exec::observe::observe;
 use crate::exec::run::{Executed, Options, execute};
@@ -109,11 +108,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let all = wallets::all(&loaded.scenario, seed);
     let rt = runtime()?;
     rt.block_on(async {
-        let interrupt = Interrupt::install().map_err(|e| {
-            Error::Chain(crate::chain::ChainError::Other(format!(
-                "cannot install the Ctrl-C handler: {e}"
-            )))
-        })?;
+        let interrupt = install_interrupt()?;
         let chain = tokio::select! {
             c = crate::chain::connect(&loaded.scenario.chain, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
