@@ -64,7 +64,7 @@ impl Env {
         };
         let r = send_and_wait(
             &self.chain.provider,
-            self.chain.chain_id,
+            (self.chain.chain_id, self.chain.caps),
             from,
             &mut self.nonces,
             &call,

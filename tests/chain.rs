@@ -275,6 +275,8 @@ async fn a_chain_without_the_create2_deployer_gets_it_first() {
         url: node.url.clone(),
         chain_id: 31337,
         funder: DEV_KEY.parse().unwrap(),
+        caps: loadrun::chain::receipts::Caps::ANVIL,
+        rpc_stats: Default::default(),
         anvil: None,
     };
     let cost = loadrun::chain::contracts::deploy_cost(&chain, 1)

@@ -99,7 +99,7 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
     };
     send_and_wait(
         &provider,
-        31337,
+        (31337, loadrun::chain::receipts::Caps::ANVIL),
         &b1,
         &mut Nonces::default(),
         &call,

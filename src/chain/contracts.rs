@@ -8,7 +8,7 @@ use alloy::primitives::{Address, B256, Bytes, U256, address, keccak256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::SolValue;
 
-use super::tx::{Call, Nonces, ReceiptWatch, fees, send_raw, sign};
+use super::tx::{Call, Nonces, ReceiptWatch, fees, send_once, sign};
 use super::{Chain, ChainError};
 
 alloy::sol!(
@@ -157,7 +157,7 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
         };
         super::tx::send_and_wait(
             p,
-            chain.chain_id,
+            (chain.chain_id, chain.caps),
             &chain.funder,
             nonces,
             &call,
@@ -167,10 +167,11 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
     }
     let raw = Bytes::from_static(&CREATE2_DEPLOYER_TX);
     let hash = keccak256(&raw);
-    let mut watch = ReceiptWatch::start(p).await?;
-    send_raw(p, &raw).await.map_err(|e| {
+    let mut watch = ReceiptWatch::start(p, chain.caps).await?;
+    send_once(p, hash, &raw).await.map_err(|e| {
         ChainError::Other(format!(
-            "the chain refused the CREATE2 deployer's pre-signed transaction: {e}\n  help: it is a pre-EIP-155 (unprotected) transaction; allow those on the node (geth: --rpc.allow-unprotected-txs) or deploy {CREATE2_DEPLOYER} by other means"
+            "the chain refused the CREATE2 deployer's pre-signed transaction: {}\n  help: it is a pre-EIP-155 (unprotected) transaction; allow those on the node (geth: --rpc.allow-unprotected-txs) or deploy {CREATE2_DEPLOYER} by other means",
+            e.message()
         ))
     })?;
     watch.wait(p, &[hash], Duration::from_secs(60)).await?;
@@ -196,8 +197,8 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         });
     }
     ensure_deployer(chain, nonces).await?;
-    let fees = fees(p).await?;
-    let mut watch = ReceiptWatch::start(p).await?;
+    let fees = fees(p, chain.caps).await?;
+    let mut watch = ReceiptWatch::start(p, chain.caps).await?;
     let mut sent = Vec::new();
     for (name, code, gas, at) in &missing {
         let mut input = salt(funder).to_vec();
@@ -210,9 +211,9 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         };
         let nonce = nonces.next(p, funder).await?;
         let (hash, raw) = sign(&chain.funder, chain.chain_id, nonce, fees, &call)?;
-        send_raw(p, &raw)
+        send_once(p, hash, &raw)
             .await
-            .map_err(|e| ChainError::rpc(format!("deploying {name}"), e))?;
+            .map_err(|e| ChainError::rpc(format!("deploying {name}"), e.message()))?;
         tracing::info!(contract = *name, address = %at, "deploying");
         sent.push(hash);
     }

@@ -6,9 +6,12 @@ pub mod contracts;
 pub mod gas;
 pub mod guard;
 pub mod read;
+pub mod receipts;
+pub mod rpc;
 pub mod tx;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
@@ -85,6 +88,10 @@ pub struct Chain {
     pub url: String,
     pub chain_id: u64,
     pub funder: PrivateKeySigner,
+    /// What the node supports, detected once at connect.
+    pub caps: receipts::Caps,
+    /// Retries and transient failures of every call made through `provider`.
+    pub rpc_stats: Arc<rpc::RpcStats>,
     /// Keep last: dropped after the provider.
     pub anvil: Option<Anvil>,
 }
@@ -122,7 +129,7 @@ pub async fn connect(
                 chain_id: cfg.chain_id,
                 gas_limit: cfg.gas_limit,
                 log: log_dir.map(|d| d.join("anvil.log")),
-                extra_args: Vec::new(),
+                extra_args: cfg.anvil_args.clone(),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
@@ -131,32 +138,60 @@ pub async fn connect(
             (node.url.clone(), Some(node), funder)
         }
     };
-    let parsed = url.parse().map_err(|e| ChainError::Unreachable {
-        url: redact_url(&url),
-        reason: format!("not a URL: {e}"),
-    })?;
-    let provider = ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .connect_http(parsed)
-        .erased();
-    let chain_id = wait_ready(
-        &provider,
+    let policy = rpc::RpcPolicy {
+        retry_for: Duration::from_millis(cfg.retry_for_ms),
+        max_rps: cfg.max_rps,
+        ..rpc::RpcPolicy::default()
+    };
+    // First contact gets a short retry budget: a wrong URL should fail in seconds, not after
+    // `retry_for`.
+    let limit = if anvil.is_some() {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_secs(5)
+    };
+    let probe = provider(
         &url,
-        if anvil.is_some() {
-            Duration::from_secs(10)
-        } else {
-            Duration::from_secs(5)
+        rpc::RpcPolicy {
+            retry_for: Duration::from_millis(200),
+            ..policy
         },
-    )
-    .await?;
+        Arc::default(),
+    )?;
+    let chain_id = wait_ready(&probe, &url, limit).await?;
     guard::check_chain_id(chain_id, &cfg.allow_chain_ids)?;
+    let rpc_stats = Arc::new(rpc::RpcStats::default());
+    let provider = provider(&url, policy, rpc_stats.clone())?;
+    let caps = receipts::Caps::detect(&provider).await?;
     Ok(Chain {
         provider,
         url,
         chain_id,
         funder,
+        caps,
+        rpc_stats,
         anvil,
     })
+}
+
+/// A provider for `url` whose every call goes through the retry policy.
+pub fn provider(
+    url: &str,
+    policy: rpc::RpcPolicy,
+    stats: Arc<rpc::RpcStats>,
+) -> Result<DynProvider, ChainError> {
+    let unreachable = |reason: String| ChainError::Unreachable {
+        url: redact_url(url),
+        reason,
+    };
+    let parsed = url
+        .parse()
+        .map_err(|e| unreachable(format!("not a URL: {e}")))?;
+    let client = rpc::client(parsed, policy, stats).map_err(unreachable)?;
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_client(client)
+        .erased())
 }
 
 fn remote_funder(cfg: &ChainConfig, url: &str) -> Result<PrivateKeySigner, ChainError> {

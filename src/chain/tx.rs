@@ -1,11 +1,11 @@
-//! Transactions: EIP-1559 signed locally, sent raw, nonces counted locally, receipts gathered
-//! per block (one `eth_getBlockReceipts` serves every pending transaction in that block).
+//! Transactions: signed locally (EIP-1559, or legacy on chains without a base fee), sent raw
+//! exactly once (an unknown outcome is resolved by hash), nonces counted locally, receipts
+//! gathered per block (`receipts::of_block`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::BlockId;
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
@@ -14,12 +14,15 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 
 use super::ChainError;
+use super::receipts::{self, Caps};
 
-/// EIP-1559 fee caps used for a batch of transactions.
+/// Fee caps used for a batch of transactions. On a chain without a base fee (`legacy`), the
+/// transaction is type 0 and `max_fee_per_gas` is its `gasPrice`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fees {
     pub max_fee_per_gas: u128,
     pub max_priority_fee_per_gas: u128,
+    pub legacy: bool,
 }
 
 impl Fees {
@@ -43,10 +46,35 @@ impl Fees {
             ..self
         }
     }
+
+    /// At least 12.5 % above `old` in both caps, as a node requires of a replacement, and at
+    /// least `self`.
+    pub fn bumped_over(self, old: Fees) -> Self {
+        let bump = |x: u128| x.saturating_add(x / 8).saturating_add(1);
+        Self {
+            max_fee_per_gas: self.max_fee_per_gas.max(bump(old.max_fee_per_gas)),
+            max_priority_fee_per_gas: self
+                .max_priority_fee_per_gas
+                .max(bump(old.max_priority_fee_per_gas)),
+            ..self
+        }
+    }
 }
 
-/// Current fees: alloy's estimate (2 × base fee + priority), the usual wallet rule.
-pub async fn fees(provider: &DynProvider) -> Result<Fees, ChainError> {
+/// Current fees: alloy's estimate (2 × base fee + priority), the usual wallet rule; on a chain
+/// without a base fee, `eth_gasPrice` + 25 %.
+pub async fn fees(provider: &DynProvider, caps: Caps) -> Result<Fees, ChainError> {
+    if caps.legacy_fees {
+        let price = provider
+            .get_gas_price()
+            .await
+            .map_err(|e| ChainError::rpc("gas price", e))?;
+        return Ok(Fees {
+            max_fee_per_gas: price + price / 4,
+            max_priority_fee_per_gas: 0,
+            legacy: true,
+        });
+    }
     let e = provider
         .estimate_eip1559_fees()
         .await
@@ -54,6 +82,7 @@ pub async fn fees(provider: &DynProvider) -> Result<Fees, ChainError> {
     Ok(Fees {
         max_fee_per_gas: e.max_fee_per_gas,
         max_priority_fee_per_gas: e.max_priority_fee_per_gas,
+        legacy: false,
     })
 }
 
@@ -74,20 +103,35 @@ pub fn sign(
     fees: Fees,
     call: &Call,
 ) -> Result<(B256, Bytes), ChainError> {
+    let failed = |e: alloy::signers::Error| ChainError::Other(format!("signing failed: {e}"));
+    let to = call.to.map_or(TxKind::Create, TxKind::Call);
+    if fees.legacy {
+        let mut tx = TxLegacy {
+            chain_id: Some(chain_id),
+            nonce,
+            gas_price: fees.max_fee_per_gas,
+            gas_limit: call.gas_limit,
+            to,
+            value: call.value,
+            input: call.input.clone(),
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).map_err(failed)?;
+        let signed = tx.into_signed(sig);
+        let hash = *signed.hash();
+        return Ok((hash, TxEnvelope::from(signed).encoded_2718().into()));
+    }
     let mut tx = TxEip1559 {
         chain_id,
         nonce,
         gas_limit: call.gas_limit,
         max_fee_per_gas: fees.max_fee_per_gas,
         max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-        to: call.to.map_or(TxKind::Create, TxKind::Call),
+        to,
         value: call.value,
         access_list: Default::default(),
         input: call.input.clone(),
     };
-    let sig = signer
-        .sign_transaction_sync(&mut tx)
-        .map_err(|e| ChainError::Other(format!("signing failed: {e}")))?;
+    let sig = signer.sign_transaction_sync(&mut tx).map_err(failed)?;
     let signed = tx.into_signed(sig);
     let hash = *signed.hash();
     Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
@@ -99,6 +143,41 @@ pub async fn send_raw(provider: &DynProvider, raw: &Bytes) -> Result<B256, Strin
         .raw_request::<_, B256>("eth_sendRawTransaction".into(), (raw,))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Why `send_once` could not say the transaction is with the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The node refused it and does not know its hash: it did not land and will not.
+    Refused(String),
+    /// No answer, and the node could not be asked afterwards: it may or may not have it.
+    Unknown(String),
+}
+
+impl SendError {
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Refused(m) | Self::Unknown(m) => m,
+        }
+    }
+}
+
+/// Sends signed bytes (`hash` is theirs) so that they count once: when the answer is an error,
+/// the node is asked for the hash before anything else — an earlier attempt whose answer was
+/// lost makes a retry say "already known", "nonce too low" (taken by this very hash) or
+/// "replacement underpriced" (same bytes), and all of those mean *sent*.
+pub async fn send_once(provider: &DynProvider, hash: B256, raw: &Bytes) -> Result<(), SendError> {
+    let Err(message) = send_raw(provider, raw).await else {
+        return Ok(());
+    };
+    match provider.get_transaction_by_hash(hash).await {
+        Ok(Some(_)) => {
+            tracing::debug!(tx = %hash, "the node already has it ({message}): sent");
+            Ok(())
+        }
+        Ok(None) => Err(SendError::Refused(message)),
+        Err(e) => Err(SendError::Unknown(format!("{message}; looking it up: {e}"))),
+    }
 }
 
 /// Local nonce counters: one RPC read per address, then counted; resync after a nonce error.
@@ -199,17 +278,19 @@ impl ErrorClass {
 /// Watches blocks from a starting height for the receipts of given transactions.
 pub struct ReceiptWatch {
     next_block: u64,
+    caps: Caps,
 }
 
 impl ReceiptWatch {
     /// Starts at the current head + 1; create it before sending so no inclusion is missed.
-    pub async fn start(provider: &DynProvider) -> Result<Self, ChainError> {
+    pub async fn start(provider: &DynProvider, caps: Caps) -> Result<Self, ChainError> {
         let head = provider
             .get_block_number()
             .await
             .map_err(|e| ChainError::rpc("block number", e))?;
         Ok(Self {
             next_block: head + 1,
+            caps,
         })
     }
 
@@ -225,7 +306,7 @@ impl ReceiptWatch {
         let mut found = HashMap::with_capacity(want.len());
         let start = Instant::now();
         while !want.is_empty() && start.elapsed() < timeout {
-            for r in self.poll(provider).await? {
+            for r in self.poll(provider, |h| want.contains(h)).await? {
                 if want.remove(&r.transaction_hash) {
                     found.insert(r.transaction_hash, r);
                 }
@@ -237,10 +318,11 @@ impl ReceiptWatch {
         Ok(found)
     }
 
-    /// Receipts of every block mined since the last poll.
+    /// Receipts (of the transactions `want` selects) of every block mined since the last poll.
     pub async fn poll(
         &mut self,
         provider: &DynProvider,
+        want: impl Fn(&B256) -> bool,
     ) -> Result<Vec<TransactionReceipt>, ChainError> {
         let head = provider
             .get_block_number()
@@ -248,13 +330,11 @@ impl ReceiptWatch {
             .map_err(|e| ChainError::rpc("block number", e))?;
         let mut out = Vec::new();
         while self.next_block <= head {
-            let receipts = provider
-                .get_block_receipts(BlockId::number(self.next_block))
-                .await
-                .map_err(|e| {
-                    ChainError::rpc(format!("receipts of block {}", self.next_block), e)
-                })?;
-            out.extend(receipts.unwrap_or_default());
+            let Some(b) = receipts::of_block(provider, self.caps, self.next_block, &want).await?
+            else {
+                break;
+            };
+            out.extend(b.receipts);
             self.next_block += 1;
         }
         Ok(out)
@@ -264,19 +344,19 @@ impl ReceiptWatch {
 /// Signs, sends and waits for one transaction from `signer`; errors if it reverts.
 pub async fn send_and_wait(
     provider: &DynProvider,
-    chain_id: u64,
+    (chain_id, caps): (u64, Caps),
     signer: &PrivateKeySigner,
     nonces: &mut Nonces,
     call: &Call,
     what: &str,
 ) -> Result<TransactionReceipt, ChainError> {
-    let fees = fees(provider).await?;
+    let fees = fees(provider, caps).await?;
     let nonce = nonces.next(provider, signer.address()).await?;
     let (hash, raw) = sign(signer, chain_id, nonce, fees, call)?;
-    let mut watch = ReceiptWatch::start(provider).await?;
-    send_raw(provider, &raw)
+    let mut watch = ReceiptWatch::start(provider, caps).await?;
+    send_once(provider, hash, &raw)
         .await
-        .map_err(|e| ChainError::rpc(format!("sending {what}"), e))?;
+        .map_err(|e| ChainError::rpc(format!("sending {what}"), e.message()))?;
     let mut receipts = watch
         .wait(provider, &[hash], Duration::from_secs(60))
         .await?;

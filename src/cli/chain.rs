@@ -91,7 +91,7 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
     interruptible(async {
         let chain =
             crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
-        let fees = tx::fees(&chain.provider).await?;
+        let fees = tx::fees(&chain.provider, chain.caps).await?;
         let c = contracts::addresses(chain.funder.address());
         let outcome = fund::sweep(&chain, &c, &all, fees).await?;
         eprintln!("{}", setup::describe("swept", &outcome));

@@ -126,7 +126,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             grace: args.grace,
             subset: None,
         };
-        let fees = crate::chain::tx::fees(&chain.provider).await?;
+        let fees = crate::chain::tx::fees(&chain.provider, chain.caps).await?;
         let addresses: Vec<_> = all.iter().map(|w| w.address).collect();
         let before = observe(&chain, &funded.contracts, &addresses).await?;
         let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));

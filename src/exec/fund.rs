@@ -12,7 +12,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 
 use crate::chain::contracts::{Contracts, Disperse, Token};
-use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_raw, sign};
+use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_once, send_raw, sign};
 use crate::chain::{Chain, ChainError, gas, read};
 use crate::exec::progress;
 use crate::fund::{FundingPlan, FundingTree, Holding, Need, PaymentKind, plan};
@@ -320,14 +320,14 @@ async fn send_level(
 ) -> Result<(), ChainError> {
     let p = &chain.provider;
     let bar = progress::bar(txs.len() as u64, label);
-    let mut watch = ReceiptWatch::start(p).await?;
+    let mut watch = ReceiptWatch::start(p, chain.caps).await?;
     let mut sent: Vec<(B256, String, Bytes)> = Vec::with_capacity(txs.len());
     for t in txs {
         let nonce = nonces.next(p, t.signer.address()).await?;
         let (hash, raw) = sign(&t.signer, chain.chain_id, nonce, fees, &t.call)?;
-        send_raw(p, &raw).await.map_err(|e| ChainError::Rpc {
+        send_once(p, hash, &raw).await.map_err(|e| ChainError::Rpc {
             what: format!("{label}: {}", t.what),
-            reason: e,
+            reason: e.message().to_string(),
         })?;
         sent.push((hash, t.what, raw));
     }

@@ -1,6 +1,9 @@
 //! A wallet lane: one task per sending wallet that owns the wallet's nonce, signs each
-//! transaction locally with the current cached fees, and sends it raw, in order. A refused
-//! send does not consume the nonce; a nonce error resyncs it from the node.
+//! transaction locally with the current cached fees, and sends it raw, in order, exactly once
+//! (`send_once`). A send the node provably refused does not consume the nonce (a nonce error
+//! resyncs it from the node); one whose outcome stays unknown does, and goes to the receipt
+//! watcher like a sent one, which re-sends the same bytes if the node never got them — so no
+//! nonce gap is left behind.
 
 use std::sync::Arc;
 
@@ -9,8 +12,8 @@ use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
-use super::watcher::Watched;
-use crate::chain::tx::{ErrorClass, Fees, send_raw, sign};
+use super::watcher::{Resign, Watched};
+use crate::chain::tx::{ErrorClass, Fees, SendError, send_once, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).
 pub const LANE_CAPACITY: usize = 256;
@@ -40,6 +43,7 @@ async fn run(
     stop: watch::Receiver<bool>,
     mut rx: mpsc::Receiver<Outgoing>,
 ) {
+    let signer = Arc::new(signer);
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(o) = rx.recv().await {
         // Wait for a free in-flight slot, unless the run is ending.
@@ -73,20 +77,30 @@ async fn run(
             }
         };
         let sent_ms = ctx.now_ms();
-        match send_raw(&ctx.provider, &raw).await {
-            Ok(_) => {
-                nonce += 1;
+        let outcome = send_once(&ctx.provider, hash, &raw).await;
+        if let Err(SendError::Unknown(message)) = &outcome {
+            tracing::warn!(tx = %hash, "send outcome unknown ({message}); watching for it");
+        }
+        match outcome {
+            Ok(()) | Err(SendError::Unknown(_)) => {
                 let _ = watcher.send(Watched {
                     hash,
                     raw,
-                    max_fee_per_gas: current.max_fee_per_gas,
+                    fees: current,
+                    resign: Resign {
+                        signer: signer.clone(),
+                        nonce,
+                        call: o.call,
+                    },
+                    resent: 0,
                     _permit: permit,
                     idx: o.idx,
                     sent_ms,
                     reply: o.reply,
                 });
+                nonce += 1;
             }
-            Err(message) => {
+            Err(SendError::Refused(message)) => {
                 let class = ErrorClass::of_message(&message);
                 if class == ErrorClass::Nonce {
                     if let Ok(n) = ctx

@@ -28,6 +28,10 @@ pub struct Ctx {
     pub addresses: Vec<Address>,
     pub start: tokio::time::Instant,
     pub receipt_timeout: Duration,
+    pub caps: crate::chain::receipts::Caps,
+    /// Transactions sent again: re-broadcast after the node dropped them, or re-signed at a
+    /// higher fee.
+    pub resent: std::sync::atomic::AtomicU64,
 }
 
 impl Ctx {

@@ -80,6 +80,8 @@ pub async fn execute(
         addresses,
         start,
         receipt_timeout: opts.receipt_timeout,
+        caps: chain.caps,
+        resent: Default::default(),
     });
     let subset: Vec<usize> = opts
         .subset

@@ -32,7 +32,7 @@ pub async fn fund(
     plan: Option<&Plan>,
     wallets: &[Wallet],
 ) -> Result<Funded, Error> {
-    let fees = tx::fees(&chain.provider).await?;
+    let fees = tx::fees(&chain.provider, chain.caps).await?;
     let f = &scenario.funding;
     if let Some(plan) = plan {
         let spend = wallet_spend(plan, fees.max_fee_per_gas);

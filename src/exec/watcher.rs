@@ -1,27 +1,42 @@
-//! The receipt watcher: one task that follows new blocks and fetches each block's receipts once
-//! (`eth_getBlockReceipts`), matching them to every pending transaction — no per-hash polling.
-//! It also refreshes the cached EIP-1559 fees from each block's base fee, and times out
+//! The receipt watcher: one task that follows new blocks and matches each block's receipts
+//! (`receipts::of_block`: one `eth_getBlockReceipts`, or a batch of per-transaction lookups on
+//! nodes without it) to every pending transaction — no per-hash polling. It refreshes the cached
+//! EIP-1559 fees from each block's base fee, recovers transactions the node dropped or priced
+//! out (same bytes again, or the same nonce re-signed at the current fee), and times out
 //! transactions that were not included within the receipt timeout.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
-use crate::chain::tx::{Fees, send_raw};
+use crate::chain::receipts::{self, BlockReceipts};
+use crate::chain::tx::{Call, Fees, SendError, send_once, send_raw, sign};
+
+/// What it takes to sign a transaction's nonce again at another fee.
+#[derive(Clone)]
+pub struct Resign {
+    pub signer: Arc<PrivateKeySigner>,
+    pub nonce: u64,
+    pub call: Call,
+}
 
 /// A sent transaction to match to a receipt.
 pub struct Watched {
     pub hash: B256,
     /// The signed bytes, re-sent if the node drops the transaction from its pool.
     pub raw: Bytes,
-    /// Its fee cap, to explain a timeout caused by a rising base fee.
-    pub max_fee_per_gas: u128,
+    /// Its fees, to explain a timeout and to price a replacement.
+    pub fees: Fees,
+    pub resign: Resign,
+    /// Replacements so far (re-signed at a higher fee).
+    pub resent: u32,
     /// The wallet's in-flight slot, freed when this is reported.
     pub _permit: tokio::sync::OwnedSemaphorePermit,
     pub idx: usize,
@@ -30,14 +45,29 @@ pub struct Watched {
 }
 
 /// Receipt facts kept for recent blocks (a transaction may be registered after its block was
-/// seen, e.g. on an automining node).
+/// seen, e.g. on an automining node). `None`: in the block, receipt not fetched (fallback mode).
 #[derive(Clone, Copy)]
 struct Seen {
     block: u64,
     seen_ms: f64,
+    facts: Option<Facts>,
+}
+
+#[derive(Clone, Copy)]
+struct Facts {
     success: bool,
     gas_used: u64,
     fee_wei: u128,
+}
+
+/// One block of the run, for the report's per-block view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlockStat {
+    pub number: u64,
+    pub seen_ms: f64,
+    pub gas_used: u64,
+    pub gas_limit: u64,
+    pub txs: usize,
 }
 
 /// Blocks whose receipts stay in the recent cache.
@@ -48,12 +78,44 @@ const RESEND_AFTER_MS: f64 = 3_000.0;
 /// How often, and for how many transactions at most, that check runs.
 const RESEND_EVERY: Duration = Duration::from_secs(2);
 const RESEND_BATCH: usize = 200;
+/// Re-signings of one transaction at a higher fee, at most.
+const MAX_REPLACEMENTS: u32 = 5;
 
 /// What the watcher saw, for the run's facts.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Span {
     pub first_block: Option<u64>,
     pub last_block: Option<u64>,
+    pub blocks: Vec<BlockStat>,
+}
+
+impl Span {
+    fn include(&mut self, block: u64) {
+        self.first_block = Some(self.first_block.map_or(block, |f| f.min(block)));
+        self.last_block = Some(self.last_block.map_or(block, |l| l.max(block)));
+    }
+}
+
+/// What the recovery task reports back.
+enum Recovery {
+    /// The node dropped it and refused the same bytes again: why (explains a timeout).
+    Refused(B256, String),
+    /// Re-signed at a higher fee and accepted.
+    Replaced {
+        old: B256,
+        new: B256,
+        raw: Bytes,
+        fees: Fees,
+    },
+}
+
+/// A pending transaction as the recovery task needs it.
+struct Stale {
+    hash: B256,
+    raw: Bytes,
+    fees: Fees,
+    resign: Resign,
+    resent: u32,
 }
 
 /// Runs until `rx` is closed and nothing is pending. `priority` is the tip used in fees.
@@ -71,31 +133,53 @@ pub async fn run(
     };
     let mut span = Span::default();
     let mut pending: HashMap<B256, Watched> = HashMap::new();
+    // Hashes a replacement superseded → the hash it is pending under now (either may land).
+    let mut alias: HashMap<B256, B256> = HashMap::new();
     let mut recent: HashMap<B256, Seen> = HashMap::new();
-    let mut recent_order: VecDeque<(u64, Vec<B256>)> = VecDeque::new();
+    let mut recent_order: VecDeque<Vec<B256>> = VecDeque::new();
     let mut closed = false;
     let mut last_resend = tokio::time::Instant::now();
     let mut check: Option<tokio::task::JoinHandle<()>> = None;
     // Why the node refused a dropped transaction when it was sent again (explains a timeout).
     let mut refused: HashMap<B256, String> = HashMap::new();
-    let (refusals_tx, mut refusals_rx) = mpsc::unbounded_channel::<(B256, String)>();
+    let (recovery_tx, mut recovery_rx) = mpsc::unbounded_channel::<Recovery>();
     loop {
+        let mut late = Vec::new();
         loop {
             match rx.try_recv() {
-                Ok(w) => {
-                    if let Some(s) = recent.get(&w.hash).copied() {
-                        span.first_block =
-                            Some(span.first_block.map_or(s.block, |f| f.min(s.block)));
-                        span.last_block = Some(span.last_block.map_or(s.block, |l| l.max(s.block)));
-                        report(&w, s);
-                    } else {
+                Ok(w) => match recent.get(&w.hash).copied() {
+                    Some(Seen {
+                        block,
+                        seen_ms,
+                        facts: Some(f),
+                    }) => {
+                        span.include(block);
+                        report(&w, w.hash, block, seen_ms, f);
+                    }
+                    Some(s) => late.push((w, s)),
+                    None => {
                         pending.insert(w.hash, w);
                     }
-                }
+                },
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
                     closed = true;
                     break;
+                }
+            }
+        }
+        if !late.is_empty() {
+            let hashes: Vec<B256> = late.iter().map(|(w, _)| w.hash).collect();
+            let found = receipts::by_hash(p, &hashes).await.unwrap_or_default();
+            for ((w, s), r) in late.into_iter().zip(found.into_iter().chain(std::iter::repeat(None))) {
+                match r {
+                    Some(r) => {
+                        span.include(s.block);
+                        report(&w, w.hash, s.block, s.seen_ms, facts_of(&r));
+                    }
+                    None => {
+                        pending.insert(w.hash, w);
+                    }
                 }
             }
         }
@@ -104,142 +188,290 @@ pub async fn run(
         }
         let head = p.get_block_number().await.unwrap_or(next.saturating_sub(1));
         while next <= head {
-            let Ok(Some(receipts)) = p
-                .get_block_receipts(BlockId::Number(BlockNumberOrTag::Number(next)))
-                .await
-            else {
+            let want = |h: &B256| pending.contains_key(h) || alias.contains_key(h);
+            let Ok(Some(b)) = receipts::of_block(p, ctx.caps, next, want).await else {
                 break;
             };
             let seen_ms = ctx.now_ms();
-            let mut hashes = Vec::with_capacity(receipts.len());
-            for r in &receipts {
-                let s = Seen {
-                    block: next,
-                    seen_ms,
-                    success: r.status(),
-                    gas_used: r.gas_used,
-                    fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
-                };
-                refused.remove(&r.transaction_hash);
-                if let Some(w) = pending.remove(&r.transaction_hash) {
-                    span.first_block = Some(span.first_block.map_or(next, |f| f.min(next)));
-                    span.last_block = Some(span.last_block.map_or(next, |l| l.max(next)));
-                    report(&w, s);
-                }
-                recent.insert(r.transaction_hash, s);
-                hashes.push(r.transaction_hash);
-            }
-            recent_order.push_back((next, hashes));
+            let hashes = account_block(
+                &b,
+                seen_ms,
+                &mut pending,
+                &mut alias,
+                &mut recent,
+                &mut refused,
+                &mut span,
+            );
+            recent_order.push_back(hashes);
             while recent_order.len() > RECENT_BLOCKS {
-                if let Some((_, old)) = recent_order.pop_front() {
-                    for h in old {
-                        recent.remove(&h);
-                    }
+                for h in recent_order.pop_front().unwrap_or_default() {
+                    recent.remove(&h);
                 }
             }
-            if let Ok(Some(b)) = p.get_block_by_number(BlockNumberOrTag::Number(next)).await {
-                if let Some(base) = b.header.base_fee_per_gas {
-                    let _ = fees.send(Fees {
-                        max_fee_per_gas: 2 * u128::from(base) + priority,
-                        max_priority_fee_per_gas: priority,
-                    });
-                }
+            if let Some(base) = b.base_fee {
+                let _ = fees.send(Fees {
+                    max_fee_per_gas: 2 * u128::from(base) + priority,
+                    max_priority_fee_per_gas: priority,
+                    legacy: false,
+                });
             }
             next += 1;
         }
         let now = ctx.now_ms();
-        // The lookups run in their own task, so block timing (latency) never waits on them.
-        while let Ok((hash, e)) = refusals_rx.try_recv() {
-            refused.insert(hash, e);
+        while let Ok(r) = recovery_rx.try_recv() {
+            match r {
+                Recovery::Refused(hash, e) => {
+                    refused.insert(hash, e);
+                }
+                Recovery::Replaced {
+                    old,
+                    new,
+                    raw,
+                    fees,
+                } => {
+                    if let Some(mut w) = pending.remove(&old) {
+                        alias.insert(old, new);
+                        for target in alias.values_mut().filter(|t| **t == old) {
+                            *target = new;
+                        }
+                        w.hash = new;
+                        w.raw = raw;
+                        w.fees = fees;
+                        w.resent += 1;
+                        refused.remove(&old);
+                        pending.insert(new, w);
+                    }
+                }
+            }
         }
+        // The lookups run in their own task, so block timing (latency) never waits on them.
         let checking = check.as_ref().is_some_and(|t| !t.is_finished());
         if !checking && last_resend.elapsed() >= RESEND_EVERY {
             last_resend = tokio::time::Instant::now();
-            let old: Vec<(B256, Bytes)> = pending
+            let stale: Vec<Stale> = pending
                 .values()
                 .filter(|w| now - w.sent_ms > RESEND_AFTER_MS)
                 .take(RESEND_BATCH)
-                .map(|w| (w.hash, w.raw.clone()))
+                .map(|w| Stale {
+                    hash: w.hash,
+                    raw: w.raw.clone(),
+                    fees: w.fees,
+                    resign: w.resign.clone(),
+                    resent: w.resent,
+                })
                 .collect();
-            if !old.is_empty() {
-                check = Some(tokio::spawn(resend_dropped(
-                    ctx.provider.clone(),
-                    old,
-                    refusals_tx.clone(),
+            if !stale.is_empty() {
+                check = Some(tokio::spawn(recover(
+                    ctx.clone(),
+                    stale,
+                    *fees.borrow(),
+                    recovery_tx.clone(),
                 )));
             }
         }
-        let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
-        let expired: Vec<B256> = pending
-            .values()
-            .filter(|w| now - w.sent_ms > limit)
-            .map(|w| w.hash)
-            .collect();
-        let base_fee = base_fee(&fees.borrow(), priority);
-        for h in expired {
-            if let Some(w) = pending.remove(&h) {
-                let why = if let Some(e) = refused.remove(&h) {
-                    format!(
-                        " (the node dropped it from its pool and refused it again: {}; later transactions of this wallet then wait behind its nonce)",
-                        super::msg::one_line(&e)
-                    )
-                } else if w.max_fee_per_gas < base_fee {
-                    format!(
-                        " (its max fee, {} wei/gas, is below the base fee, {base_fee} wei/gas: the blocks are full)",
-                        w.max_fee_per_gas
-                    )
-                } else {
-                    String::new()
-                };
-                let _ = w.reply.send(ActorMsg::Tx(TxReport {
-                    idx: w.idx,
-                    sent_ms: w.sent_ms,
-                    result: TxResult::Timeout { hash: w.hash, why },
-                }));
-            }
-        }
+        expire(&ctx, now, &mut pending, &mut alias, &mut refused, &fees.borrow(), priority);
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Looks the transactions up and re-sends (same signed bytes, so included at most once) those
-/// the node no longer knows; reports the ones it refuses again.
-async fn resend_dropped(
-    p: alloy::providers::DynProvider,
-    txs: Vec<(B256, Bytes)>,
-    refusals: mpsc::UnboundedSender<(B256, String)>,
+/// Matches one block's receipts to pending transactions and remembers the rest for a while.
+/// Returns the hashes remembered.
+#[allow(clippy::too_many_arguments)]
+fn account_block(
+    b: &BlockReceipts,
+    seen_ms: f64,
+    pending: &mut HashMap<B256, Watched>,
+    alias: &mut HashMap<B256, B256>,
+    recent: &mut HashMap<B256, Seen>,
+    refused: &mut HashMap<B256, String>,
+    span: &mut Span,
+) -> Vec<B256> {
+    let mut hashes = Vec::with_capacity(b.tx_count);
+    let mut ours = 0usize;
+    for r in &b.receipts {
+        let h = r.transaction_hash;
+        let f = facts_of(r);
+        refused.remove(&h);
+        let key = if pending.contains_key(&h) {
+            Some(h)
+        } else {
+            alias.remove(&h)
+        };
+        if let Some(w) = key.and_then(|k| pending.remove(&k)) {
+            alias.retain(|_, target| *target != w.hash);
+            span.include(b.number);
+            report(&w, h, b.number, seen_ms, f);
+            ours += 1;
+        }
+        recent.insert(
+            h,
+            Seen {
+                block: b.number,
+                seen_ms,
+                facts: Some(f),
+            },
+        );
+        hashes.push(h);
+    }
+    for h in &b.others {
+        recent.insert(
+            *h,
+            Seen {
+                block: b.number,
+                seen_ms,
+                facts: None,
+            },
+        );
+        hashes.push(*h);
+    }
+    if ours > 0 || span.first_block.is_some() {
+        span.blocks.push(BlockStat {
+            number: b.number,
+            seen_ms,
+            gas_used: b.gas_used,
+            gas_limit: b.gas_limit,
+            txs: b.tx_count,
+        });
+    }
+    hashes
+}
+
+/// Reports every transaction pending past the receipt timeout as a timeout, with the likely why.
+fn expire(
+    ctx: &Ctx,
+    now: f64,
+    pending: &mut HashMap<B256, Watched>,
+    alias: &mut HashMap<B256, B256>,
+    refused: &mut HashMap<B256, String>,
+    fees: &Fees,
+    priority: u128,
 ) {
-    let mut resent = 0usize;
-    for (hash, raw) in txs {
-        if let Ok(None) = p.get_transaction_by_hash(hash).await {
-            if let Err(e) = send_raw(&p, &raw).await {
-                tracing::debug!(tx = %hash, "re-sending a dropped transaction failed: {e}");
-                let _ = refusals.send((hash, e));
+    let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
+    let expired: Vec<B256> = pending
+        .values()
+        .filter(|w| now - w.sent_ms > limit)
+        .map(|w| w.hash)
+        .collect();
+    let base_fee = fees.max_fee_per_gas.saturating_sub(priority) / 2;
+    for h in expired {
+        let Some(w) = pending.remove(&h) else {
+            continue;
+        };
+        alias.retain(|_, target| *target != h);
+        let why = if let Some(e) = refused.remove(&h) {
+            format!(
+                " (the node dropped it from its pool and refused it again: {}; later transactions of this wallet then wait behind its nonce)",
+                super::msg::one_line(&e)
+            )
+        } else if !fees.legacy && w.fees.max_fee_per_gas < base_fee {
+            format!(
+                " (its max fee, {} wei/gas, is below the base fee, {base_fee} wei/gas: the blocks are full)",
+                w.fees.max_fee_per_gas
+            )
+        } else {
+            String::new()
+        };
+        let _ = w.reply.send(ActorMsg::Tx(TxReport {
+            idx: w.idx,
+            sent_ms: w.sent_ms,
+            result: TxResult::Timeout { hash: w.hash, why },
+        }));
+    }
+}
+
+/// Looks the stale transactions up. One the node no longer knows is re-sent (same bytes, so
+/// included at most once); if the node refuses those bytes (priced out by a risen base fee),
+/// the same nonce is re-signed at the current fee. One the node still holds below the current
+/// base fee is replaced the same way. Replacements per transaction are bounded.
+async fn recover(
+    ctx: Arc<Ctx>,
+    stale: Vec<Stale>,
+    current: Fees,
+    out: mpsc::UnboundedSender<Recovery>,
+) {
+    let p = &ctx.provider;
+    let base_fee = current
+        .max_fee_per_gas
+        .saturating_sub(current.max_priority_fee_per_gas)
+        / 2;
+    let (mut rebroadcast, mut replaced) = (0usize, 0usize);
+    for s in stale {
+        let known = match p.get_transaction_by_hash(s.hash).await {
+            Ok(k) => k.is_some(),
+            Err(_) => continue,
+        };
+        let priced_out = !current.legacy && s.fees.max_fee_per_gas < base_fee;
+        let refusal = if known {
+            if !priced_out {
+                continue;
             }
-            resent += 1;
+            "its max fee is below the base fee".to_string()
+        } else {
+            rebroadcast += 1;
+            match send_raw(p, &s.raw).await {
+                Ok(_) => continue,
+                Err(e) => e,
+            }
+        };
+        if s.resent >= MAX_REPLACEMENTS {
+            let _ = out.send(Recovery::Refused(s.hash, refusal));
+            continue;
+        }
+        let fees = current.bumped_over(s.fees);
+        let resigned = sign(
+            &s.resign.signer,
+            ctx.domain.chain_id,
+            s.resign.nonce,
+            fees,
+            &s.resign.call,
+        );
+        let Ok((new, raw)) = resigned else {
+            continue;
+        };
+        match send_once(p, new, &raw).await {
+            Ok(()) => {
+                replaced += 1;
+                ctx.resent.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(old = %s.hash, %new, "re-signed at {} wei/gas", fees.max_fee_per_gas);
+                let _ = out.send(Recovery::Replaced {
+                    old: s.hash,
+                    new,
+                    raw,
+                    fees,
+                });
+            }
+            Err(SendError::Refused(e)) | Err(SendError::Unknown(e)) => {
+                let _ = out.send(Recovery::Refused(s.hash, format!("{refusal}; re-signed: {e}")));
+            }
         }
     }
-    if resent > 0 {
-        tracing::warn!("{resent} transactions dropped by the node were sent again");
+    ctx.resent.fetch_add(rebroadcast as u64, Ordering::Relaxed);
+    if rebroadcast + replaced > 0 {
+        tracing::warn!(
+            "{rebroadcast} transactions dropped by the node were sent again, {replaced} re-signed at the current fee"
+        );
     }
 }
 
-/// The base fee behind a cached fee cap (the cap is 2 × base fee + tip).
-fn base_fee(f: &Fees, priority: u128) -> u128 {
-    f.max_fee_per_gas.saturating_sub(priority) / 2
+fn facts_of(r: &alloy::rpc::types::TransactionReceipt) -> Facts {
+    Facts {
+        success: r.status(),
+        gas_used: r.gas_used,
+        fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
+    }
 }
 
-fn report(w: &Watched, s: Seen) {
+fn report(w: &Watched, landed: B256, block: u64, seen_ms: f64, f: Facts) {
     let _ = w.reply.send(ActorMsg::Tx(TxReport {
         idx: w.idx,
         sent_ms: w.sent_ms,
         result: TxResult::Included {
-            hash: w.hash,
-            block: s.block,
-            success: s.success,
-            latency_ms: (s.seen_ms - w.sent_ms).max(0.0),
-            gas_used: s.gas_used,
-            fee_wei: s.fee_wei,
+            hash: landed,
+            block,
+            success: f.success,
+            latency_ms: (seen_ms - w.sent_ms).max(0.0),
+            gas_used: f.gas_used,
+            fee_wei: f.fee_wei,
         },
     }));
 }

@@ -34,7 +34,7 @@ pub struct Role {
     pub wallets: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChainConfig {
     pub rpc: Option<String>,
     pub funder_key_env: Option<String>,
@@ -42,7 +42,13 @@ pub struct ChainConfig {
     pub block_time_ms: Option<u64>,
     pub chain_id: Option<u64>,
     pub gas_limit: Option<u64>,
+    pub anvil_args: Vec<String>,
+    pub retry_for_ms: u64,
+    pub max_rps: Option<f64>,
 }
+
+/// Default of `[chain].retry_for`.
+pub const DEFAULT_RETRY_FOR_MS: u64 = 30_000;
 
 /// Chain ids allowed when `allow_chain_ids` is omitted: anvil's and ganache/hardhat's dev ids.
 pub const DEFAULT_ALLOWED_CHAIN_IDS: [u64; 2] = [31337, 1337];
@@ -57,6 +63,9 @@ impl Default for ChainConfig {
             block_time_ms: None,
             chain_id: None,
             gas_limit: None,
+            anvil_args: Vec::new(),
+            retry_for_ms: DEFAULT_RETRY_FOR_MS,
+            max_rps: None,
         }
     }
 }

@@ -59,6 +59,13 @@ pub struct RawChain {
     pub chain_id: Option<u64>,
     /// Spawned anvil only: block gas limit (default anvil's).
     pub gas_limit: Option<u64>,
+    /// Spawned anvil only: any other anvil flags, e.g. ["--hardfork", "berlin"].
+    pub anvil_args: Option<Vec<String>>,
+    /// Transient RPC failures (HTTP 429/5xx, connection errors, timeouts, rate-limit codes) are
+    /// retried with backoff for this long before the node counts as down; default "30s".
+    pub retry_for: Option<String>,
+    /// Client-side cap on JSON-RPC calls per second (hosted RPCs with quotas); default none.
+    pub max_rps: Option<f64>,
 }
 
 /// `[roles.<NAME>]`: a role and how many wallets it owns.

@@ -233,11 +233,22 @@ pub fn validate(
         expect,
     };
     if cx.errors.is_empty() {
+        // The workload that alone breaks the cap is named at its rate; otherwise the sum is.
+        for w in &scenario.workloads {
+            let n = workload_steps(w, scenario.duration_ms);
+            if n > max_steps {
+                cx.err(
+                    root.key("workload").index(w.index).key(biggest_rate_key(w, scenario.duration_ms)),
+                    format!("this workload alone would make {} steps, more than the cap of {max_steps}", shown_count(n)),
+                    Some("lower its rates or the duration, or raise the cap with --max-steps".into()),
+                );
+            }
+        }
         let steps = estimated_steps(&scenario);
-        if steps > max_steps {
+        if cx.errors.is_empty() && steps > max_steps {
             cx.err(
                 meta.key("duration"),
-                format!("the plan would make {steps} steps, more than the cap of {max_steps}"),
+                format!("the plan would make {} steps, more than the cap of {max_steps}", shown_count(steps)),
                 Some("lower the rates or the duration, or raise the cap with --max-steps".into()),
             );
         }
@@ -296,6 +307,7 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
             ("block_time", raw.block_time.is_some()),
             ("chain_id", raw.chain_id.is_some()),
             ("gas_limit", raw.gas_limit.is_some()),
+            ("anvil_args", raw.anvil_args.is_some()),
         ] {
             if set {
                 cx.err(path.key(key), format!("`{key}` configures a spawned anvil, but `rpc` connects to an existing chain"), Some(format!("remove `{key}` or `rpc`")));
@@ -311,6 +323,20 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
             Some("add it to allow_chain_ids".into()),
         );
     }
+    let retry_for_ms = raw
+        .retry_for
+        .as_ref()
+        .and_then(|t| cx.duration(path.key("retry_for"), t, false))
+        .unwrap_or(DEFAULT_RETRY_FOR_MS);
+    if let Some(r) = raw.max_rps
+        && !(r.is_finite() && r >= 1.0 && r <= 1e6)
+    {
+        cx.err(
+            path.key("max_rps"),
+            format!("{r} is not a request rate loadrun can keep"),
+            Some("write a number of requests per second between 1 and 1000000, or remove the key".into()),
+        );
+    }
     ChainConfig {
         rpc: raw.rpc,
         funder_key_env: raw.funder_key_env,
@@ -318,6 +344,9 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
         block_time_ms,
         chain_id: raw.chain_id,
         gas_limit: raw.gas_limit,
+        anvil_args: raw.anvil_args.unwrap_or_default(),
+        retry_for_ms,
+        max_rps: raw.max_rps,
     }
 }
 
@@ -399,33 +428,79 @@ fn validate_expect(cx: &mut Ctx, raw: RawExpect, workloads: usize) -> Expect {
 
 /// Upper bound of the plan's step count, computed without expanding anything.
 pub fn estimated_steps(s: &Scenario) -> u64 {
-    let d = s.duration_ms;
+    s.workloads
+        .iter()
+        .map(|w| workload_steps(w, s.duration_ms))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Upper bound of one workload's step count, in saturating arithmetic: extreme rates (1e308)
+/// give `u64::MAX`, never a wrapped small number.
+pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
     let rate_steps = |rate: f64, arrival: Arrival, window: u64| {
         let n = count_for(rate, window);
         match arrival {
             // A Poisson count exceeds mean + 10·sqrt(mean) + 10 with negligible probability;
             // the expansion enforces the bound exactly.
-            Arrival::Poisson => n + 10 * (n as f64).sqrt().ceil() as u64 + 10,
+            Arrival::Poisson => n
+                .saturating_add(10u64.saturating_mul((n as f64).sqrt().ceil() as u64))
+                .saturating_add(10),
             _ => n,
         }
     };
-    s.workloads
-        .iter()
-        .map(|w| match &w.kind {
-            WorkloadKind::Channel(c) => {
-                let ledgers = c.ledger.as_ref().map_or(0, |l| {
-                    let n = count_for(l.rate, l.duration_ms);
-                    if l.close_ledgers { 2 * n } else { n }
-                });
-                count_for(c.create_rate, d)
-                    + count_for(c.close_rate, d)
-                    + count_for(c.update_rate, d)
-                    + ledgers
-            }
-            WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
-                rate_steps(t.rate, t.arrival, t.stop_ms - t.start_ms)
-            }
-            WorkloadKind::Call(c) => rate_steps(c.rate, c.arrival, c.stop_ms - c.start_ms),
-        })
-        .fold(0u64, u64::saturating_add)
+    match &w.kind {
+        WorkloadKind::Channel(c) => {
+            let ledgers = c.ledger.as_ref().map_or(0, |l| {
+                let n = count_for(l.rate, l.duration_ms);
+                if l.close_ledgers {
+                    n.saturating_mul(2)
+                } else {
+                    n
+                }
+            });
+            [
+                count_for(c.create_rate, duration_ms),
+                count_for(c.close_rate, duration_ms),
+                count_for(c.update_rate, duration_ms),
+                ledgers,
+            ]
+            .into_iter()
+            .fold(0u64, u64::saturating_add)
+        }
+        WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
+            rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
+        }
+        WorkloadKind::Call(c) => rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms)),
+    }
+}
+
+/// A step count for a message: `u64::MAX` (a saturated count) reads as "more than 10^19".
+fn shown_count(n: u64) -> String {
+    if n == u64::MAX {
+        "more than 10^19".into()
+    } else {
+        n.to_string()
+    }
+}
+
+/// The rate key of `w` that drives most of its steps (where a too-large count is reported).
+fn biggest_rate_key(w: &Workload, duration_ms: u64) -> &'static str {
+    match &w.kind {
+        WorkloadKind::Channel(c) => {
+            let ledgers = c
+                .ledger
+                .as_ref()
+                .map_or(0, |l| count_for(l.rate, l.duration_ms));
+            [
+                ("create_rate", count_for(c.create_rate, duration_ms)),
+                ("close_rate", count_for(c.close_rate, duration_ms)),
+                ("update_rate", count_for(c.update_rate, duration_ms)),
+                ("ledger_rate", ledgers),
+            ]
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map_or("create_rate", |(k, _)| k)
+        }
+        _ => "rate",
+    }
 }

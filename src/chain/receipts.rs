@@ -1,0 +1,150 @@
+//! What a node supports, detected once at connect (`eth_getBlockReceipts`, a base fee), and
+//! receipts per block on any node: one `eth_getBlockReceipts` where it works, otherwise the
+//! block's transaction hashes and a JSON-RPC batch of `eth_getTransactionReceipt` for the ones
+//! the caller waits for — the same per-block accounting either way.
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::B256;
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::transports::{RpcError, TransportError};
+
+use super::ChainError;
+
+/// Receipts per JSON-RPC batch in the per-transaction fallback.
+const BATCH: usize = 200;
+
+/// Node capabilities loadrun adapts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// `eth_getBlockReceipts` answers (anvil, geth, reth…; not every node or hosted RPC).
+    pub block_receipts: bool,
+    /// The chain has no base fee (pre-London): legacy `gasPrice` transactions.
+    pub legacy_fees: bool,
+}
+
+impl Caps {
+    /// What a spawned anvil supports (no need to ask it).
+    pub const ANVIL: Caps = Caps {
+        block_receipts: true,
+        legacy_fees: false,
+    };
+
+    /// Asks the node once. A method the node refuses is not an error: loadrun falls back.
+    pub async fn detect(p: &DynProvider) -> Result<Self, ChainError> {
+        let latest = p
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| ChainError::rpc("latest block", e))?
+            .ok_or_else(|| ChainError::Other("the node has no latest block".into()))?;
+        let legacy_fees = latest.header.base_fee_per_gas.is_none();
+        let block_receipts = match p
+            .get_block_receipts(BlockId::number(latest.header.number))
+            .await
+        {
+            Ok(r) => r.is_some(),
+            Err(e) if refused(&e) => {
+                tracing::info!(
+                    "the node does not serve eth_getBlockReceipts ({e}); fetching receipts per transaction, batched"
+                );
+                false
+            }
+            Err(e) => return Err(ChainError::rpc("eth_getBlockReceipts probe", e)),
+        };
+        if legacy_fees {
+            tracing::info!("the chain has no base fee: sending legacy (type 0) transactions");
+        }
+        Ok(Self {
+            block_receipts,
+            legacy_fees,
+        })
+    }
+}
+
+/// The node answered with an error (method unknown, unsupported, not available), as opposed to
+/// not answering at all: transient failures were already retried by the client.
+fn refused(e: &TransportError) -> bool {
+    matches!(e, RpcError::ErrorResp(_) | RpcError::DeserError { .. })
+}
+
+/// One block as the watchers account for it.
+#[derive(Debug, Clone)]
+pub struct BlockReceipts {
+    pub number: u64,
+    pub base_fee: Option<u64>,
+    pub gas_used: u64,
+    pub gas_limit: u64,
+    pub tx_count: usize,
+    /// Receipts of the transactions asked for (every one with `eth_getBlockReceipts`).
+    pub receipts: Vec<TransactionReceipt>,
+    /// Hashes in the block whose receipts were not fetched (fallback mode only).
+    pub others: Vec<B256>,
+}
+
+/// Block `number` with the receipts of the transactions `want` selects; `None` while the block
+/// does not exist yet.
+pub async fn of_block(
+    p: &DynProvider,
+    caps: Caps,
+    number: u64,
+    want: impl Fn(&B256) -> bool,
+) -> Result<Option<BlockReceipts>, ChainError> {
+    let err = |e| ChainError::rpc(format!("block {number}"), e);
+    let Some(block) = p
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .map_err(err)?
+    else {
+        return Ok(None);
+    };
+    let hashes: Vec<B256> = block.transactions.hashes().collect();
+    let mut out = BlockReceipts {
+        number,
+        base_fee: block.header.base_fee_per_gas,
+        gas_used: block.header.gas_used,
+        gas_limit: block.header.gas_limit,
+        tx_count: hashes.len(),
+        receipts: Vec::new(),
+        others: Vec::new(),
+    };
+    if hashes.is_empty() {
+        return Ok(Some(out));
+    }
+    if caps.block_receipts {
+        out.receipts = p
+            .get_block_receipts(BlockId::number(number))
+            .await
+            .map_err(|e| ChainError::rpc(format!("receipts of block {number}"), e))?
+            .unwrap_or_default();
+        return Ok(Some(out));
+    }
+    let (wanted, others): (Vec<B256>, Vec<B256>) = hashes.into_iter().partition(|h| want(h));
+    out.others = others;
+    out.receipts = by_hash(p, &wanted).await?.into_iter().flatten().collect();
+    Ok(Some(out))
+}
+
+/// Receipts of `hashes` (JSON-RPC batches), `None` for one the node has no receipt for.
+pub async fn by_hash(
+    p: &DynProvider,
+    hashes: &[B256],
+) -> Result<Vec<Option<TransactionReceipt>>, ChainError> {
+    let err = |e| ChainError::rpc("batched receipt lookup", e);
+    let mut out = Vec::with_capacity(hashes.len());
+    for chunk in hashes.chunks(BATCH) {
+        let mut batch = alloy::rpc::client::BatchRequest::new(p.client());
+        let mut waiters = Vec::with_capacity(chunk.len());
+        for h in chunk {
+            waiters.push(
+                batch
+                    .add_call::<_, Option<TransactionReceipt>>("eth_getTransactionReceipt", &(h,))
+                    .map_err(err)?,
+            );
+        }
+        batch.send().await.map_err(err)?;
+        for w in waiters {
+            out.push(w.await.map_err(err)?);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,320 @@
+//! The JSON-RPC client every command uses: alloy's HTTP transport (a timeout per attempt) behind
+//! one retry policy, a tower layer: transient failures (HTTP 429/5xx, connection errors,
+//! timeouts, rate-limit and "busy" JSON-RPC errors) are retried with exponential backoff and
+//! jitter, `Retry-After` honoured, until they have lasted `retry_for`; reverts and validation
+//! errors never are. An optional client-side cap paces requests per second. Counters say how
+//! often it happened.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use alloy::rpc::client::{ClientBuilder, RpcClient};
+use alloy::rpc::json_rpc::{ErrorPayload, RequestPacket, ResponsePacket};
+use alloy::transports::http::{Http, reqwest};
+use alloy::transports::{RpcError, TransportError, TransportErrorKind, TransportFut};
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+/// How the client treats failures and pacing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RpcPolicy {
+    /// Transient failures of one request are retried for this long; then the node is down.
+    pub retry_for: Duration,
+    /// Client-side cap on JSON-RPC calls per second (a batch counts each call).
+    pub max_rps: Option<f64>,
+    /// One HTTP attempt is abandoned (and counts as transient) after this long.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RpcPolicy {
+    fn default() -> Self {
+        Self {
+            retry_for: Duration::from_secs(30),
+            max_rps: None,
+            attempt_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the retry layer saw over the client's life.
+#[derive(Debug, Default)]
+pub struct RpcStats {
+    retries: AtomicU64,
+    transient: AtomicU64,
+}
+
+impl RpcStats {
+    /// Attempts repeated after a transient failure.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Transient failures seen (retried or, once `retry_for` ran out, returned).
+    pub fn transient_errors(&self) -> u64 {
+        self.transient.load(Ordering::Relaxed)
+    }
+}
+
+/// An HTTP JSON-RPC client for `url` behind the retry layer.
+pub fn client(
+    url: reqwest::Url,
+    policy: RpcPolicy,
+    stats: Arc<RpcStats>,
+) -> Result<RpcClient, String> {
+    let http = reqwest::Client::builder()
+        .timeout(policy.attempt_timeout)
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let transport = Http::with_client(http, url);
+    let is_local = transport.guess_local();
+    Ok(ClientBuilder::default()
+        .layer(RetryLayer::new(policy, stats))
+        .transport(transport, is_local))
+}
+
+/// The retry policy as a tower layer over any alloy transport.
+#[derive(Clone)]
+pub struct RetryLayer {
+    policy: RpcPolicy,
+    stats: Arc<RpcStats>,
+    pacer: Option<Arc<Pacer>>,
+}
+
+impl RetryLayer {
+    pub fn new(policy: RpcPolicy, stats: Arc<RpcStats>) -> Self {
+        Self {
+            pacer: policy
+                .max_rps
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .map(|r| Arc::new(Pacer::new(r))),
+            policy,
+            stats,
+        }
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = RetryService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RetryService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RetryService<S> {
+    inner: S,
+    layer: RetryLayer,
+}
+
+impl<S> Service<RequestPacket> for RetryService<S>
+where
+    S: Service<RequestPacket, Future = TransportFut<'static>, Error = TransportError>
+        + Clone
+        + Send
+        + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: RequestPacket) -> Self::Future {
+        let mut inner = self.inner.clone();
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let calls = request.method_names().count().max(1);
+            let mut first_failure: Option<Instant> = None;
+            let mut attempt = 0u32;
+            loop {
+                if let Some(p) = &layer.pacer {
+                    p.take(calls).await;
+                }
+                let res = inner.call(request.clone()).await;
+                let Some(hint) = transient(&res) else {
+                    return res;
+                };
+                layer.stats.transient.fetch_add(1, Ordering::Relaxed);
+                let since = *first_failure.get_or_insert_with(Instant::now);
+                if since.elapsed() >= layer.policy.retry_for {
+                    tracing::warn!(
+                        methods = %request.method_names().take(3).collect::<Vec<_>>().join(","),
+                        "giving up after {:?} of transient RPC failures",
+                        layer.policy.retry_for
+                    );
+                    return res;
+                }
+                let wait = backoff(attempt, hint);
+                tracing::debug!(attempt, ?wait, "transient RPC failure, retrying: {}", what(&res));
+                attempt += 1;
+                layer.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+            }
+        })
+    }
+}
+
+fn what(res: &Result<ResponsePacket, TransportError>) -> String {
+    match res {
+        Ok(p) => p
+            .iter_errors()
+            .next()
+            .map_or_else(String::new, |e| format!("{} {}", e.code, e.message)),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// `Some(server hint)` when the outcome is a transient failure worth retrying.
+fn transient(res: &Result<ResponsePacket, TransportError>) -> Option<Option<Duration>> {
+    match res {
+        Ok(packet) => packet.iter_errors().any(busy).then_some(None),
+        Err(RpcError::Transport(kind)) => transient_kind(kind),
+        Err(RpcError::ErrorResp(p)) => busy(p).then_some(None),
+        Err(RpcError::DeserError { text, .. }) => serde_json::from_str::<ErrorPayload>(text)
+            .ok()
+            .filter(busy)
+            .map(|_| None),
+        Err(_) => None,
+    }
+}
+
+fn transient_kind(kind: &TransportErrorKind) -> Option<Option<Duration>> {
+    match kind {
+        TransportErrorKind::HttpError(h) => transient_status(h.status).then_some(None),
+        TransportErrorKind::HttpErrorWithRetryAfter { error, retry_after } => {
+            transient_status(error.status).then_some(Some(*retry_after))
+        }
+        // reqwest's errors: connection refused/reset, closed before the answer, timeouts.
+        TransportErrorKind::Custom(_)
+        | TransportErrorKind::BackendGone
+        | TransportErrorKind::MissingBatchResponse(_) => Some(None),
+        _ => None,
+    }
+}
+
+fn transient_status(status: u16) -> bool {
+    status == 429 || status == 408 || (500..600).contains(&status)
+}
+
+/// A JSON-RPC error that says "not now" rather than "no": rate limits and busy servers.
+fn busy(p: &ErrorPayload) -> bool {
+    let m = p.message.to_ascii_lowercase();
+    p.is_retry_err()
+        || m.contains("busy")
+        || m.contains("temporarily unavailable")
+        || m.contains("try again later")
+}
+
+/// Exponential from 100 ms, capped at 5 s, half of it jittered; a server's hint wins if longer.
+fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
+    let base = Duration::from_millis(100)
+        .saturating_mul(1u32 << attempt.min(6))
+        .min(Duration::from_secs(5));
+    let jittered = base / 2 + base.mul_f64(jitter() / 2.0);
+    hint.map_or(jittered, |h| h.max(jittered).min(Duration::from_secs(60)))
+}
+
+/// A number in [0, 1): splitmix64 over a counter and the clock (no RNG stream is consumed:
+/// plan determinism does not depend on retry timing).
+fn jitter() -> f64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut z = COUNTER
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_add(nanos);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Paces calls to at most `rate` per second: each request reserves its slot in one timeline.
+struct Pacer {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            next: Mutex::new(None),
+        }
+    }
+
+    async fn take(&self, calls: usize) {
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let at = next.map_or(now, |n| n.max(now));
+            *next = Some(at + self.interval.saturating_mul(calls as u32));
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(code: i64, message: &str) -> ErrorPayload {
+        serde_json::from_value(serde_json::json!({ "code": code, "message": message })).unwrap()
+    }
+
+    #[test]
+    fn rate_limits_and_busy_servers_are_transient_reverts_are_not() {
+        assert!(busy(&payload(-32005, "limit exceeded")));
+        assert!(busy(&payload(429, "Too Many Requests")));
+        assert!(busy(&payload(-32000, "server busy")));
+        assert!(!busy(&payload(3, "execution reverted")));
+        assert!(!busy(&payload(-32000, "nonce too low")));
+        assert!(!busy(&payload(-32601, "the method eth_foo does not exist")));
+    }
+
+    #[test]
+    fn http_statuses() {
+        for s in [429, 500, 502, 503, 504, 408] {
+            assert!(transient_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404] {
+            assert!(!transient_status(s), "{s}");
+        }
+        let e = TransportErrorKind::http_error_with_retry_after(
+            429,
+            String::new(),
+            Some(Duration::from_secs(2)),
+        );
+        assert_eq!(transient(&Err(e)), Some(Some(Duration::from_secs(2))));
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_hints() {
+        for attempt in 0..20 {
+            let b = backoff(attempt, None);
+            let base = Duration::from_millis(100)
+                .saturating_mul(1u32 << attempt.min(6))
+                .min(Duration::from_secs(5));
+            assert!(b >= base / 2 && b <= base, "{attempt}: {b:?}");
+        }
+        assert_eq!(
+            backoff(0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            backoff(0, Some(Duration::from_secs(600))),
+            Duration::from_secs(60)
+        );
+    }
+}
