@@ -276,6 +276,7 @@ async fn a_chain_without_the_create2_deployer_gets_it_first() {
         chain_id: 31337,
         funder: DEV_KEY.parse().unwrap(),
         caps: loadrun::chain::receipts::Caps::ANVIL,
+        gas: loadrun::chain::gas::GasTable::FALLBACK,
         rpc_stats: Default::default(),
         anvil: None,
     };

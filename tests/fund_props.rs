@@ -121,6 +121,6 @@ proptest! {
         prop_assert_eq!(f.txs, n * if with_tokens { 2 } else { 1 });
         prop_assert!(f.levels[0].iter().all(|x| x.payer == 0));
         prop_assert!(p.levels.iter().flatten().all(|x| x.recipients.len() <= fanout));
-        prop_assert!(p.levels.iter().flatten().all(|x| x.gas_limit == gas::disperse(x.recipients.len() as u64, with_tokens)));
+        prop_assert!(p.levels.iter().flatten().all(|x| x.gas_limit == gas::GasTable::FALLBACK.disperse(x.recipients.len() as u64, with_tokens)));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod anvil;
 pub mod contracts;
+pub mod estimate;
 pub mod gas;
 pub mod guard;
 pub mod read;
@@ -92,6 +93,9 @@ pub struct Chain {
     pub caps: receipts::Caps,
     /// Retries and transient failures of every call made through `provider`.
     pub rpc_stats: Arc<rpc::RpcStats>,
+    /// Gas limit per transaction shape: at connect from the chain's plain-transfer estimate,
+    /// refined by `estimate::table` once the contracts are on chain.
+    pub gas: gas::GasTable,
     /// Keep last: dropped after the provider.
     pub anvil: Option<Anvil>,
 }
@@ -163,15 +167,18 @@ pub async fn connect(
     let rpc_stats = Arc::new(rpc::RpcStats::default());
     let provider = provider(&url, policy, rpc_stats.clone())?;
     let caps = receipts::Caps::detect(&provider).await?;
-    Ok(Chain {
+    let mut chain = Chain {
         provider,
         url,
         chain_id,
         funder,
         caps,
         rpc_stats,
+        gas: gas::GasTable::FALLBACK,
         anvil,
-    })
+    };
+    chain.gas = estimate::table(&chain, &contracts::addresses(chain.funder.address()), false).await;
+    Ok(chain)
 }
 
 /// A provider for `url` whose every call goes through the retry policy.

@@ -154,7 +154,12 @@ where
                     return res;
                 }
                 let wait = backoff(attempt, hint);
-                tracing::debug!(attempt, ?wait, "transient RPC failure, retrying: {}", what(&res));
+                tracing::debug!(
+                    attempt,
+                    ?wait,
+                    "transient RPC failure, retrying: {}",
+                    what(&res)
+                );
                 attempt += 1;
                 layer.stats.retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(wait).await;

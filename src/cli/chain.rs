@@ -70,9 +70,9 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let chain =
+        let mut chain =
             crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
-        let funded = setup::fund(&chain, &loaded.scenario, Some(&plan), &all)
+        let funded = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all)
             .await
             .map_err(|e| located(&loaded, e))?;
         if funded.deploys > 0 {
@@ -89,10 +89,12 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let chain =
+        let mut chain =
             crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
         let fees = tx::fees(&chain.provider, chain.caps).await?;
         let c = contracts::addresses(chain.funder.address());
+        let deployed = contracts::deploy_cost(&chain, fees.max_fee_per_gas).await? == 0;
+        chain.gas = crate::chain::estimate::table(&chain, &c, deployed).await;
         let outcome = fund::sweep(&chain, &c, &all, fees).await?;
         eprintln!("{}", setup::describe("swept", &outcome));
         Ok(ExitCode::OK)

@@ -109,13 +109,13 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
         let interrupt = install_interrupt()?;
-        let chain = tokio::select! {
+        let mut chain = tokio::select! {
             c = crate::chain::connect(&loaded.scenario.chain, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         eprintln!("chain {} at {}", chain.chain_id, shown_url(&chain));
         let funded = tokio::select! {
-            f = setup::fund(&chain, &loaded.scenario, Some(&plan), &all) => f.map_err(|e| located(&loaded, e))?,
+            f = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all) => f.map_err(|e| located(&loaded, e))?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         eprintln!("{}", setup::describe("funded", &funded.outcome));
@@ -197,7 +197,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("sanity.json")), |w| {
             serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
         })?;
-        finish(&loaded, &plan, &ex, &sanity, &dir, args.json)
+        finish(&loaded, &plan, &ex, &chain.rpc_stats, &sanity, &dir, args.json)
     })
 }
 
@@ -206,6 +206,7 @@ fn finish(
     loaded: &Loaded,
     plan: &Plan,
     ex: &Executed,
+    rpc: &crate::chain::rpc::RpcStats,
     sanity: &Sanity,
     dir: &Path,
     json: bool,
@@ -219,6 +220,9 @@ fn finish(
             _ => 0,
         },
         kinds: plan_kinds(plan),
+        rpc_retries: rpc.retries(),
+        rpc_errors_transient: rpc.transient_errors(),
+        resent: ex.resent,
     };
     let metrics = summary::summarize(&ex.rows, &facts);
     write_output(Some(&dir.join("summary.csv")), |w| {

@@ -21,7 +21,7 @@ use super::run::EncodedCall;
 use super::states::State;
 use super::watcher::Watched;
 use crate::chain::contracts::{Adjudicator, Token};
-use crate::chain::gas;
+
 use crate::chain::tx::{Call, Fees};
 use crate::plan::{Step, StepKind, WalletRef};
 use crate::report::rows::Status;
@@ -274,7 +274,7 @@ impl Running {
                     to: Some(ctx.address(peer)),
                     value: U256::from(s.amount),
                     input: Bytes::new(),
-                    gas_limit: gas::TRANSFER,
+                    gas_limit: ctx.gas.transfer,
                 };
                 self.send(idx, s.actor, call, Purpose::Plain);
             }
@@ -288,7 +288,7 @@ impl Running {
                     to: Some(ctx.contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
-                    gas_limit: gas::TOKEN_TRANSFER,
+                    gas_limit: ctx.gas.token_transfer,
                 };
                 self.send(idx, s.actor, call, Purpose::Plain);
             }
@@ -446,7 +446,7 @@ impl Running {
                         to: Some(ctx.contracts.adjudicator),
                         value: U256::ZERO,
                         input: input.into(),
-                        gas_limit: gas::CLOSE,
+                        gas_limit: ctx.gas.close,
                     };
                     self.send(idx, s.actor, call, Purpose::Close(key(s)));
                 } else {

@@ -91,8 +91,17 @@ pub async fn run(
             let secs = tick_start.elapsed().as_secs_f64().max(1e-3);
             let mut sorted: Vec<f64> = recent.iter().copied().collect();
             sorted.sort_by(f64::total_cmp);
+            let retries = ctx.rpc_stats.retries();
+            let resent = ctx.resent.load(std::sync::atomic::Ordering::Relaxed);
+            let mut extra = String::new();
+            if retries > 0 {
+                extra.push_str(&format!(" · rpc retries {retries}"));
+            }
+            if resent > 0 {
+                extra.push_str(&format!(" · resent {resent}"));
+            }
             bar.set_message(format!(
-                "ok {ok} not ok {failed} · {:.0}/s · p99 latency {:.0} ms",
+                "ok {ok} not ok {failed} · {:.0}/s · p99 latency {:.0} ms{extra}",
                 tick_n as f64 / secs,
                 crate::report::summary::percentile(&sorted, 99.0)
             ));

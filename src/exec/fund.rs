@@ -13,7 +13,7 @@ use alloy::sol_types::SolCall;
 
 use crate::chain::contracts::{Contracts, Disperse, Token};
 use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_once, send_raw, sign};
-use crate::chain::{Chain, ChainError, gas, read};
+use crate::chain::{Chain, ChainError, read};
 use crate::exec::progress;
 use crate::fund::{FundingPlan, FundingTree, Holding, Need, PaymentKind, plan};
 use crate::wallets::Wallet;
@@ -117,7 +117,9 @@ pub async fn prepare(
         .map_err(|e| ChainError::rpc("latest block", e))?
         .map_or(30_000_000, |b| b.header.gas_limit);
     Ok(Snapshot {
-        tree: FundingTree::new(wallets.len(), fanout).with_max_tx_gas(block_gas_limit),
+        tree: FundingTree::new(wallets.len(), fanout)
+            .with_max_tx_gas(block_gas_limit)
+            .with_gas(chain.gas),
         holdings,
         accounts,
         block_gas_limit,
@@ -182,7 +184,7 @@ pub async fn execute(
                         to: Some(contracts.token),
                         value: U256::ZERO,
                         input: input.into(),
-                        gas_limit: gas::APPROVE,
+                        gas_limit: chain.gas.approve,
                     },
                 });
             }
@@ -230,7 +232,7 @@ pub async fn execute(
                                 to: Some(to),
                                 value: U256::from(eth),
                                 input: Bytes::new(),
-                                gas_limit: gas::TRANSFER,
+                                gas_limit: chain.gas.transfer,
                             },
                         });
                     }
@@ -247,7 +249,7 @@ pub async fn execute(
                                 to: Some(contracts.token),
                                 value: U256::ZERO,
                                 input: input.into(),
-                                gas_limit: gas::TOKEN_TRANSFER,
+                                gas_limit: chain.gas.token_transfer,
                             },
                         });
                     }
@@ -325,10 +327,12 @@ async fn send_level(
     for t in txs {
         let nonce = nonces.next(p, t.signer.address()).await?;
         let (hash, raw) = sign(&t.signer, chain.chain_id, nonce, fees, &t.call)?;
-        send_once(p, hash, &raw).await.map_err(|e| ChainError::Rpc {
-            what: format!("{label}: {}", t.what),
-            reason: e.message().to_string(),
-        })?;
+        send_once(p, hash, &raw)
+            .await
+            .map_err(|e| ChainError::Rpc {
+                what: format!("{label}: {}", t.what),
+                reason: e.message().to_string(),
+            })?;
         sent.push((hash, t.what, raw));
     }
     let receipts = wait_rebroadcasting(p, &mut watch, &sent).await?;
@@ -383,8 +387,8 @@ pub async fn sweep(
         wallets: wallets.len(),
         ..Outcome::default()
     };
-    let token_gas = u128::from(gas::TOKEN_TRANSFER) * fees.max_fee_per_gas;
-    let eth_gas = u128::from(gas::TRANSFER) * fees.max_fee_per_gas;
+    let token_gas = u128::from(chain.gas.token_transfer) * fees.max_fee_per_gas;
+    let eth_gas = u128::from(chain.gas.transfer) * fees.max_fee_per_gas;
 
     let accounts = read::accounts(
         &chain.provider,
@@ -409,7 +413,7 @@ pub async fn sweep(
                     to: Some(contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
-                    gas_limit: gas::TOKEN_TRANSFER,
+                    gas_limit: chain.gas.token_transfer,
                 },
             });
             out.tokens_moved += a.tokens;
@@ -434,7 +438,7 @@ pub async fn sweep(
                     to: Some(funder),
                     value: U256::from(left),
                     input: Bytes::new(),
-                    gas_limit: gas::TRANSFER,
+                    gas_limit: chain.gas.transfer,
                 },
             });
             out.eth_moved += left;

@@ -19,7 +19,7 @@ use crate::chain::contracts::Contracts;
 use crate::chain::tx::Fees;
 use alloy::providers::Provider;
 
-use crate::chain::{Chain, ChainError, gas, read};
+use crate::chain::{Chain, ChainError, read};
 use crate::plan::Plan;
 use crate::report::rows::StepRow;
 use crate::scenario::{CallTarget, Scenario, WorkloadKind};
@@ -46,6 +46,8 @@ pub struct Executed {
     pub span: Span,
     pub interrupted: bool,
     pub fired: usize,
+    /// Transactions re-broadcast or re-signed by the receipt watcher.
+    pub resent: u64,
 }
 
 /// Lead time between setting up the tasks and the plan's instant 0.
@@ -82,6 +84,8 @@ pub async fn execute(
         receipt_timeout: opts.receipt_timeout,
         caps: chain.caps,
         resent: Default::default(),
+        rpc_stats: chain.rpc_stats.clone(),
+        gas: chain.gas,
     });
     let subset: Vec<usize> = opts
         .subset
@@ -211,6 +215,7 @@ pub async fn execute(
         span,
         interrupted,
         fired,
+        resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 
@@ -219,7 +224,7 @@ pub async fn execute(
 pub struct EncodedCall {
     pub to: Address,
     pub input: Bytes,
-    /// `eth_estimateGas` from the workload's first wallet + 20 %, or `gas::CALL_DEFAULT` when the
+    /// `eth_estimateGas` from the workload's first wallet + 20 %, or the table's `call_default` when the
     /// estimate fails (the call would revert: its steps then fail as `reverted`, honestly).
     pub gas_limit: u64,
 }
@@ -265,9 +270,9 @@ async fn encode_calls(
                     workload = w.index,
                     "gas estimate of {} failed ({e}); using {}",
                     c.signature,
-                    gas::CALL_DEFAULT
+                    chain.gas.call_default
                 );
-                gas::CALL_DEFAULT
+                chain.gas.call_default
             }
         };
         out.push(Some(EncodedCall {

@@ -5,14 +5,15 @@
 use alloy::primitives::U256;
 
 use crate::chain::contracts::{self, Contracts};
+use crate::chain::gas::GasTable;
 use crate::chain::tx::{self, Fees, Nonces};
-use crate::chain::{Chain, guard};
+use crate::chain::{Chain, estimate, guard};
 use crate::error::Error;
 use crate::exec::fund::{self, Outcome};
 use crate::fund::{Need, shortest, wallet_spend};
 use crate::plan::Plan;
 use crate::scenario::units::{format_scaled, format_wei};
-use crate::scenario::{FundingStrategy, Scenario};
+use crate::scenario::{Funding, FundingStrategy, Scenario};
 use crate::wallets::Wallet;
 
 /// What the funding phase did.
@@ -27,41 +28,22 @@ pub struct Funded {
 /// Checks, deploys and funds. `plan` sizes the check that each wallet's `[funding].eth` and
 /// `tokens` cover what it will spend (values + gas at the current max fee).
 pub async fn fund(
-    chain: &Chain,
+    chain: &mut Chain,
     scenario: &Scenario,
     plan: Option<&Plan>,
     wallets: &[Wallet],
 ) -> Result<Funded, Error> {
     let fees = tx::fees(&chain.provider, chain.caps).await?;
     let f = &scenario.funding;
-    if let Some(plan) = plan {
-        let spend = wallet_spend(plan, fees.max_fee_per_gas);
-        if let Some((w, s)) = shortest(&spend, f.eth, f.tokens) {
-            let role = &plan.roles[usize::from(w.role)];
-            let key = if s.eth > f.eth { "eth" } else { "tokens" };
-            return Err(Error::Underfunded {
-                key,
-                message: format!(
-                    "does not cover the plan: wallet {role}:{} will spend up to {} and {} tokens (values + gas at {} per gas), but each wallet gets {} and {} tokens",
-                    w.index,
-                    format_wei(s.eth),
-                    format_scaled(s.tokens, 18),
-                    format_wei(fees.max_fee_per_gas),
-                    format_wei(f.eth),
-                    format_scaled(f.tokens, 18),
-                ),
-                help: if key == "eth" {
-                    format!("raise [funding].eth to at least \"{}\"", format_wei(s.eth))
-                } else {
-                    format!(
-                        "raise [funding].tokens to at least \"{}\"",
-                        format_scaled(s.tokens, 18)
-                    )
-                },
-            });
-        }
-    }
     let contracts = contracts::addresses(chain.funder.address());
+    // Contracts already on chain (an earlier run): estimate every shape's gas before any check.
+    let deployed = contracts::deploy_cost(chain, fees.max_fee_per_gas).await? == 0;
+    if deployed {
+        chain.gas = estimate::table(chain, &contracts, true).await;
+    }
+    if let Some(plan) = plan {
+        check_spend(plan, f, fees, &chain.gas)?;
+    }
     let need = Need {
         eth: f.eth,
         tokens: f.tokens,
@@ -72,11 +54,11 @@ pub async fn fund(
     // the funding needs, so no transaction of a later block is priced out.
     let floor = snapshot.floor_blocks(&snapshot.plan(need, flat, fees));
     let fees = fees.with_headroom(floor);
-    let plan = snapshot.plan(need, flat, fees);
+    let funding = snapshot.plan(need, flat, fees);
     let deploy_wei = contracts::deploy_cost(chain, fees.max_fee_per_gas).await?;
     let bill = guard::bill(
-        plan.funder_eth + deploy_wei,
-        plan.funder_tokens,
+        funding.funder_eth + deploy_wei,
+        funding.funder_tokens,
         0,
         fees.max_fee_per_gas,
     );
@@ -97,27 +79,59 @@ pub async fn fund(
     guard::check_funder(chain, bill, token).await?;
     let mut nonces = Nonces::default();
     let deployment = contracts::ensure_deployed(chain, &mut nonces).await?;
-    if deployment.sent > 0 {
+    let (funding, accounts) = if deployment.sent > 0 {
         tracing::info!(
             sent = deployment.sent,
             gas = deployment.gas_used,
             "deployed contracts"
         );
-    }
-    let accounts = if deployment.sent > 0 {
-        // The funder's nonce moved; read again (cheap) rather than patch.
-        fund::prepare(chain, &contracts, wallets, need, f.fanout as usize)
-            .await?
-            .accounts
+        // Now the contract shapes can be estimated; the funder's nonce moved too.
+        chain.gas = estimate::table(chain, &contracts, true).await;
+        if let Some(plan) = plan {
+            check_spend(plan, f, fees, &chain.gas)?;
+        }
+        let again = fund::prepare(chain, &contracts, wallets, need, f.fanout as usize).await?;
+        (again.plan(need, flat, fees), again.accounts)
     } else {
-        snapshot.accounts
+        (funding, snapshot.accounts)
     };
-    let outcome = fund::execute(chain, &contracts, wallets, &plan, &accounts, fees).await?;
+    let outcome = fund::execute(chain, &contracts, wallets, &funding, &accounts, fees).await?;
     Ok(Funded {
         contracts,
         fees,
         deploys: deployment.sent,
         outcome,
+    })
+}
+
+/// That each wallet's `[funding].eth` and `tokens` cover what the plan makes it spend (values +
+/// gas limits at the current max fee).
+fn check_spend(plan: &Plan, f: &Funding, fees: tx::Fees, gas: &GasTable) -> Result<(), Error> {
+    let spend = wallet_spend(plan, fees.max_fee_per_gas, gas);
+    let Some((w, s)) = shortest(&spend, f.eth, f.tokens) else {
+        return Ok(());
+    };
+    let role = &plan.roles[usize::from(w.role)];
+    let key = if s.eth > f.eth { "eth" } else { "tokens" };
+    Err(Error::Underfunded {
+        key,
+        message: format!(
+            "does not cover the plan: wallet {role}:{} will spend up to {} and {} tokens (values + gas at {} per gas), but each wallet gets {} and {} tokens",
+            w.index,
+            format_wei(s.eth),
+            format_scaled(s.tokens, 18),
+            format_wei(fees.max_fee_per_gas),
+            format_wei(f.eth),
+            format_scaled(f.tokens, 18),
+        ),
+        help: if key == "eth" {
+            format!("raise [funding].eth to at least \"{}\"", format_wei(s.eth))
+        } else {
+            format!(
+                "raise [funding].tokens to at least \"{}\"",
+                format_scaled(s.tokens, 18)
+            )
+        },
     })
 }
 

@@ -171,7 +171,10 @@ pub async fn run(
         if !late.is_empty() {
             let hashes: Vec<B256> = late.iter().map(|(w, _)| w.hash).collect();
             let found = receipts::by_hash(p, &hashes).await.unwrap_or_default();
-            for ((w, s), r) in late.into_iter().zip(found.into_iter().chain(std::iter::repeat(None))) {
+            for ((w, s), r) in late
+                .into_iter()
+                .zip(found.into_iter().chain(std::iter::repeat(None)))
+            {
                 match r {
                     Some(r) => {
                         span.include(s.block);
@@ -269,7 +272,15 @@ pub async fn run(
                 )));
             }
         }
-        expire(&ctx, now, &mut pending, &mut alias, &mut refused, &fees.borrow(), priority);
+        expire(
+            &ctx,
+            now,
+            &mut pending,
+            &mut alias,
+            &mut refused,
+            &fees.borrow(),
+            priority,
+        );
         tokio::time::sleep(POLL).await;
     }
 }
@@ -441,7 +452,10 @@ async fn recover(
                 });
             }
             Err(SendError::Refused(e)) | Err(SendError::Unknown(e)) => {
-                let _ = out.send(Recovery::Refused(s.hash, format!("{refusal}; re-signed: {e}")));
+                let _ = out.send(Recovery::Refused(
+                    s.hash,
+                    format!("{refusal}; re-signed: {e}"),
+                ));
             }
         }
     }

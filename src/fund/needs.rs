@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::chain::gas;
+use crate::chain::gas::GasTable;
 use crate::plan::{Plan, StepKind, WalletRef};
 
 /// Planned spending of one wallet.
@@ -14,11 +14,15 @@ pub struct Spend {
 }
 
 /// Spending per acting wallet: the value each on-chain step sends plus its gas limit × fee.
-pub fn wallet_spend(plan: &Plan, max_fee_per_gas: u128) -> BTreeMap<WalletRef, Spend> {
+pub fn wallet_spend(
+    plan: &Plan,
+    max_fee_per_gas: u128,
+    gas: &GasTable,
+) -> BTreeMap<WalletRef, Spend> {
     let mut out: BTreeMap<WalletRef, Spend> = BTreeMap::new();
     for s in &plan.steps {
         let ledger_funded = s.ledger.is_some();
-        let limit = u128::from(gas::step_limit(s.kind, ledger_funded));
+        let limit = u128::from(gas.step_limit(s.kind, ledger_funded));
         let e = out.entry(s.actor).or_default();
         e.eth += limit * max_fee_per_gas;
         match s.kind {

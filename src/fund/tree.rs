@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::chain::gas;
+use crate::chain::gas::GasTable;
 
 /// What each wallet must end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +28,8 @@ pub struct FundingTree {
     /// Largest gas limit one transaction may have (the block gas limit): a payer whose
     /// Disperse to all its children would exceed it splits the payment into several calls.
     pub max_tx_gas: u64,
+    /// Gas limits of the transactions the tree sends.
+    pub gas: GasTable,
 }
 
 impl FundingTree {
@@ -37,7 +39,14 @@ impl FundingTree {
             wallets,
             fanout,
             max_tx_gas: u64::MAX,
+            gas: GasTable::FALLBACK,
         }
+    }
+
+    /// Uses the gas limits of the target chain.
+    pub fn with_gas(mut self, gas: GasTable) -> Self {
+        self.gas = gas;
+        self
     }
 
     /// Caps each transaction's gas limit (normally at the block gas limit).
@@ -97,6 +106,8 @@ pub struct Payment {
     pub recipients: Vec<(usize, u128, u128)>,
     /// Whether the payer must first approve Disperse for its tokens.
     pub approve: bool,
+    /// The approve's gas limit (0 without one).
+    pub approve_gas: u64,
     /// Gas limit of the transaction(s) this payment needs, excluding the approve.
     pub gas_limit: u64,
     /// Transactions this payment sends, including an approve.
@@ -112,7 +123,7 @@ impl Payment {
     }
     /// Gas limit including the approve: what the payer must hold gas money for.
     pub fn total_gas_limit(&self) -> u64 {
-        self.gas_limit + if self.approve { gas::APPROVE } else { 0 }
+        self.gas_limit + self.approve_gas
     }
 }
 
@@ -183,13 +194,18 @@ pub fn plan(
             );
             if eth > 0 || tokens > 0 {
                 let txs = usize::from(eth > 0) + usize::from(tokens > 0);
-                let gas_limit = if eth > 0 { gas::TRANSFER } else { 0 }
-                    + if tokens > 0 { gas::TOKEN_TRANSFER } else { 0 };
+                let gas_limit = if eth > 0 { tree.gas.transfer } else { 0 }
+                    + if tokens > 0 {
+                        tree.gas.token_transfer
+                    } else {
+                        0
+                    };
                 root.push(Payment {
                     payer: 0,
                     kind: PaymentKind::Direct,
                     recipients: vec![(k, eth, tokens)],
                     approve: false,
+                    approve_gas: 0,
                     gas_limit,
                     txs,
                 });
@@ -239,11 +255,11 @@ fn disperse_payments(
     }
     let with_tokens = recipients.iter().any(|r| r.2 > 0);
     let per = if with_tokens {
-        gas::DISPERSE_PER_RECIPIENT_TOKENS
+        tree.gas.disperse_per_tokens
     } else {
-        gas::DISPERSE_PER_RECIPIENT_ETH
+        tree.gas.disperse_per_eth
     };
-    let fit = (tree.max_tx_gas.saturating_sub(gas::DISPERSE_BASE) / per).max(1) as usize;
+    let fit = (tree.max_tx_gas.saturating_sub(tree.gas.disperse_base) / per).max(1) as usize;
     let mut approve = with_tokens && !approved;
     recipients
         .chunks(fit)
@@ -253,7 +269,8 @@ fn disperse_payments(
                 kind: PaymentKind::Disperse,
                 recipients: chunk.to_vec(),
                 approve,
-                gas_limit: gas::disperse(chunk.len() as u64, with_tokens),
+                approve_gas: if approve { tree.gas.approve } else { 0 },
+                gas_limit: tree.gas.disperse(chunk.len() as u64, with_tokens),
                 txs: 1 + usize::from(approve),
             };
             approve = false;

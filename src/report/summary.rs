@@ -27,6 +27,13 @@ pub struct RunFacts {
     pub blocks: u64,
     /// Step kinds in the plan, in order (names never depend on outcomes).
     pub kinds: Vec<String>,
+    /// RPC attempts repeated after a transient failure, over the whole run (setup included).
+    pub rpc_retries: u64,
+    /// Transient RPC failures seen (retried, or returned once `retry_for` ran out).
+    pub rpc_errors_transient: u64,
+    /// Transactions sent again during execution: re-broadcast after the node dropped them, or
+    /// re-signed at a higher fee.
+    pub resent: u64,
 }
 
 /// Nearest-rank percentile of sorted values (0 when empty).
@@ -96,6 +103,9 @@ pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
             }
             push("wall_s", facts.wall_ms / 1000.0);
             push("blocks", facts.blocks as f64);
+            push("rpc_retries", facts.rpc_retries as f64);
+            push("rpc_errors_transient", facts.rpc_errors_transient as f64);
+            push("resent", facts.resent as f64);
         }
     }
     out
@@ -178,6 +188,9 @@ mod tests {
             wall_ms: 2_100.0,
             blocks: 3,
             kinds: vec!["transfer".into(), "call".into()],
+            rpc_retries: 4,
+            rpc_errors_transient: 5,
+            resent: 1,
         };
         let a = summarize(&[row("transfer", Status::Ok, Some(10.0))], &facts);
         let b = summarize(
@@ -205,6 +218,9 @@ mod tests {
         assert_eq!(get(&b, "transfer", "p99_latency_ms"), 30.0);
         assert_eq!(get(&b, "call", "steps"), 0.0);
         assert_eq!(get(&b, "all", "fee_wei"), 10.0);
+        assert_eq!(get(&b, "all", "rpc_retries"), 4.0);
+        assert_eq!(get(&b, "all", "rpc_errors_transient"), 5.0);
+        assert_eq!(get(&b, "all", "resent"), 1.0);
     }
 
     #[test]
@@ -226,6 +242,9 @@ mod tests {
             wall_ms: 1_000.0,
             blocks: 1,
             kinds: vec!["transfer".into()],
+            rpc_retries: 0,
+            rpc_errors_transient: 0,
+            resent: 0,
         };
         let m = summarize(&[row("transfer", Status::Ok, Some(12.5))], &facts);
         let mut buf = Vec::new();

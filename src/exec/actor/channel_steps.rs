@@ -6,7 +6,7 @@ use alloy::sol_types::SolCall;
 
 use super::{Ch, Purpose, Running, St, key};
 use crate::chain::contracts::Adjudicator;
-use crate::chain::gas;
+
 use crate::chain::tx::Call;
 use crate::exec::msg::ChKey;
 use crate::exec::states;
@@ -37,7 +37,7 @@ impl Running {
             to: Some(ctx.contracts.adjudicator),
             value: U256::from(s.amount),
             input: input.into(),
-            gas_limit: gas::OPEN,
+            gas_limit: ctx.gas.open,
         };
         self.send(idx, s.actor, call, Purpose::Open(key(s)));
     }

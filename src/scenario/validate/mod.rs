@@ -238,9 +238,16 @@ pub fn validate(
             let n = workload_steps(w, scenario.duration_ms);
             if n > max_steps {
                 cx.err(
-                    root.key("workload").index(w.index).key(biggest_rate_key(w, scenario.duration_ms)),
-                    format!("this workload alone would make {} steps, more than the cap of {max_steps}", shown_count(n)),
-                    Some("lower its rates or the duration, or raise the cap with --max-steps".into()),
+                    root.key("workload")
+                        .index(w.index)
+                        .key(biggest_rate_key(w, scenario.duration_ms)),
+                    format!(
+                        "this workload alone would make {} steps, more than the cap of {max_steps}",
+                        shown_count(n)
+                    ),
+                    Some(
+                        "lower its rates or the duration, or raise the cap with --max-steps".into(),
+                    ),
                 );
             }
         }
@@ -248,7 +255,10 @@ pub fn validate(
         if cx.errors.is_empty() && steps > max_steps {
             cx.err(
                 meta.key("duration"),
-                format!("the plan would make {} steps, more than the cap of {max_steps}", shown_count(steps)),
+                format!(
+                    "the plan would make {} steps, more than the cap of {max_steps}",
+                    shown_count(steps)
+                ),
                 Some("lower the rates or the duration, or raise the cap with --max-steps".into()),
             );
         }
@@ -334,7 +344,10 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
         cx.err(
             path.key("max_rps"),
             format!("{r} is not a request rate loadrun can keep"),
-            Some("write a number of requests per second between 1 and 1000000, or remove the key".into()),
+            Some(
+                "write a number of requests per second between 1 and 1000000, or remove the key"
+                    .into(),
+            ),
         );
     }
     ChainConfig {
@@ -470,7 +483,9 @@ pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
         WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
             rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
         }
-        WorkloadKind::Call(c) => rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms)),
+        WorkloadKind::Call(c) => {
+            rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))
+        }
     }
 }
 

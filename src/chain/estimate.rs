@@ -1,0 +1,162 @@
+//! Gas per transaction shape, estimated on the target chain at setup: `eth_estimateGas` from
+//! the funder for each shape loadrun sends (to fresh addresses, the costliest case), once, with
+//! headroom (`gas::with_headroom`). A shape that cannot be estimated keeps the anvil-measured
+//! fallback raised by the chain's per-transaction overhead, and a warning says so.
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+
+use super::Chain;
+use super::contracts::{Adjudicator, Contracts, Disperse, Token};
+use super::gas::{GasTable, with_headroom};
+
+/// An address nobody holds a key for and nothing was ever sent to: the worst case for storage.
+fn fresh(i: u8) -> Address {
+    Address::from_slice(&keccak256([b"loadrun/gas-probe/".as_slice(), &[i]].concat())[12..])
+}
+
+async fn estimate(chain: &Chain, to: Address, value: u128, input: Vec<u8>) -> Result<u64, String> {
+    let request = TransactionRequest::default()
+        .from(chain.funder.address())
+        .to(to)
+        .value(U256::from(value))
+        .input(Bytes::from(input).into());
+    chain.provider.estimate_gas(request).await.map_err(|e| {
+        let m = e
+            .to_string()
+            .replace(&chain.url, &super::redact_url(&chain.url));
+        m.split_whitespace().take(40).collect::<Vec<_>>().join(" ")
+    })
+}
+
+/// The plain transfer's estimate (no contract needed); `None` (with a warning) if the node
+/// cannot estimate at all.
+pub async fn transfer(chain: &Chain) -> Option<u64> {
+    match estimate(chain, fresh(0), 1, Vec::new()).await {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!(
+                "could not estimate a plain transfer's gas ({e}); using the fallback gas limits measured on anvil"
+            );
+            None
+        }
+    }
+}
+
+/// Every shape's limit. Contract shapes are estimated only when `deployed` (the contracts are
+/// on chain); before that, the fallback raised by the transfer's overhead stands in.
+pub async fn table(chain: &Chain, c: &Contracts, deployed: bool) -> GasTable {
+    let base = GasTable::fallback_on(transfer(chain).await.unwrap_or(21_000));
+    if !deployed {
+        return base;
+    }
+    let mut failed = Vec::new();
+    let mut shape = |name: &'static str, r: Result<u64, String>, fallback: u64| match r {
+        Ok(g) => with_headroom(g),
+        Err(e) => {
+            failed.push(format!("{name} ({})", e));
+            fallback
+        }
+    };
+    let token_transfer = shape(
+        "token transfer",
+        estimate(
+            chain,
+            c.token,
+            0,
+            Token::transferCall {
+                to: fresh(1),
+                value: U256::from(1),
+            }
+            .abi_encode(),
+        )
+        .await,
+        base.token_transfer,
+    );
+    let approve = shape(
+        "approve",
+        estimate(
+            chain,
+            c.token,
+            0,
+            Token::approveCall {
+                spender: fresh(2),
+                value: U256::MAX,
+            }
+            .abi_encode(),
+        )
+        .await,
+        base.approve,
+    );
+    let open = shape(
+        "channel open",
+        estimate(
+            chain,
+            c.adjudicator,
+            1,
+            Adjudicator::openCall {
+                peer: fresh(3),
+                salt: B256::from(keccak256(b"loadrun/gas-probe/salt")),
+                ledger: true,
+            }
+            .abi_encode(),
+        )
+        .await,
+        base.open,
+    );
+    let disperse_eth = |n: u8| {
+        let recipients: Vec<Address> = (0..n).map(|i| fresh(10 + i)).collect();
+        let amounts = vec![U256::from(1); usize::from(n)];
+        estimate(
+            chain,
+            c.disperse,
+            u128::from(n),
+            Disperse::disperseEtherCall {
+                recipients,
+                amounts,
+            }
+            .abi_encode(),
+        )
+    };
+    let (one, five) = (disperse_eth(1).await, disperse_eth(5).await);
+    let (mut disperse_base, mut disperse_per_eth, mut disperse_per_tokens) = (
+        base.disperse_base,
+        base.disperse_per_eth,
+        base.disperse_per_tokens,
+    );
+    match (one, five) {
+        (Ok(one), Ok(five)) if five > one => {
+            let per = (five - one) / 4;
+            disperse_per_eth = with_headroom(per);
+            disperse_base = with_headroom(one.saturating_sub(per));
+            // A token payout adds a transferFrom to a new holder: what a token transfer costs
+            // beyond the bare transaction, plus the call into the token.
+            let raw_token = token_transfer.saturating_mul(4) / 5;
+            disperse_per_tokens = with_headroom(per + raw_token.saturating_sub(21_000) + 10_000);
+        }
+        (Err(e), _) | (_, Err(e)) => failed.push(format!("Disperse ({})", e)),
+        _ => failed.push("Disperse (estimates did not grow with recipients)".into()),
+    }
+    if !failed.is_empty() {
+        tracing::warn!(
+            "could not estimate the gas of: {}; using the fallback limits measured on anvil for those",
+            failed.join(", ")
+        );
+    }
+    let t = GasTable {
+        token_transfer,
+        approve,
+        open,
+        disperse_base,
+        disperse_per_eth,
+        disperse_per_tokens,
+        ..base
+    };
+    tracing::info!(
+        ?t,
+        "gas limits per transaction shape, estimated on this chain"
+    );
+    t
+}
