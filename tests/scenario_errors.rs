@@ -452,3 +452,38 @@ fn syntax_error_is_located() {
     let out = errors("version = 1\n[scenario\n");
     assert!(out.contains("t.toml:2:"), "{out}");
 }
+
+#[test]
+fn extreme_rates_are_bounded_by_the_step_cap_at_their_key() {
+    // Each count saturates (1e308 × 10 s is far beyond u64), so no sum can wrap below the cap.
+    let ledger = format!(
+        "{BASE}{}",
+        CHANNEL
+            .replace("funding = \"direct\"", "funding = \"ledger\"")
+            .replace(
+                "create_rate = 1.0",
+                "create_rate = 1.0\nupdate_rate = 1e308\nledger_rate = 1.0"
+            )
+    );
+    assert_err(
+        &ledger,
+        &[
+            "t.toml:",
+            "`workload[0].update_rate`",
+            "more than 10^19 steps",
+            "--max-steps",
+        ],
+    );
+    let closes = with_channel(
+        "create_rate = 1.0",
+        "create_rate = 1e308\nclose_rate = 1e308",
+    );
+    assert_err(&closes, &["`workload[0]", "more than 10^19 steps"]);
+    let transfer = format!(
+        "{BASE}\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 1e308\namount = \"1 wei\"\narrival = \"poisson\"\n"
+    );
+    assert_err(
+        &transfer,
+        &["t.toml:", "`workload[0].rate`", "more than 10^19 steps"],
+    );
+}
