@@ -2,6 +2,9 @@
 //! files in a temp dir, and the check that no private key leaked into any output.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod remote;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -167,7 +167,10 @@ impl Proxy {
         let armed = Arc::new(AtomicBool::new(true));
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
-            upstream: upstream.trim_start_matches("http://").trim_end_matches('/').to_string(),
+            upstream: upstream
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string(),
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             stats: stats.clone(),

@@ -1,0 +1,125 @@
+//! An imperfect RPC: a fault-injecting proxy (tests/common/proxy.rs) in front of a real anvil.
+//! With 10 % of all requests faulted (closed connections, lost answers, 1–3 s stalls, HTTP 429
+//! with Retry-After, 503, JSON-RPC rate limits) the mixed scenario ends all ok with sanity
+//! exact; with 20 % of answers lost, no step fails and none is executed twice.
+
+mod common;
+
+use common::proxy::{Faults, Proxy};
+use common::remote::{assert_nonces_match_rows, mixed, run_remote};
+use common::*;
+use loadrun::chain::anvil::AnvilOptions;
+
+fn node() -> loadrun::chain::anvil::Anvil {
+    anvil(AnvilOptions {
+        block_time_ms: Some(1000),
+        ..AnvilOptions::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_percent_mixed_faults_still_end_all_ok_with_sanity_exact() {
+    let node = node();
+    let proxy = Proxy::start(&node.url, Faults::mixed(0.10), 10);
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "faults",
+        &mixed("faults", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+    );
+    let run = run_remote(&proxy.url, &path, dir.path());
+    run.assert_all_ok();
+    // The faults really happened and were retried.
+    assert!(proxy.stats.faulted() > 20, "{}", proxy.stats.line());
+    assert!(run.metric("rpc_retries") > 0.0, "{}", run.figures());
+    assert_nonces_match_rows(&node.url, &run.rows()).await;
+    eprintln!(
+        "10% mixed faults: {} · proxy {}",
+        run.figures(),
+        proxy.stats.line()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_never_fail_a_step_nor_execute_it_twice() {
+    let node = node();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            lost: 0.20,
+            ..Faults::default()
+        },
+        20,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "lost",
+        &mixed("lost", "10s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+    );
+    let run = run_remote(&proxy.url, &path, dir.path());
+    run.assert_all_ok();
+    assert!(
+        proxy.stats.lost.load(std::sync::atomic::Ordering::Relaxed) > 20,
+        "{}",
+        proxy.stats.line()
+    );
+    assert_nonces_match_rows(&node.url, &run.rows()).await;
+    eprintln!(
+        "20% lost answers: {} · proxy {}",
+        run.figures(),
+        proxy.stats.line()
+    );
+}
+
+#[test]
+fn a_node_that_stays_down_is_given_up_after_retry_for() {
+    // Everything refused: the run must end (exit 3) once `retry_for` is spent, not hang.
+    let node = node();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            http503: 1.0,
+            ..Faults::default()
+        },
+        30,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "down",
+        &mixed(
+            "down",
+            "15s",
+            "funder_key_env = \"LOADRUN_FUNDER_KEY\"\nretry_for = \"2s\"",
+        ),
+    );
+    let run = run_remote(&proxy.url, &path, dir.path());
+    let t = run.text();
+    assert_eq!(run.output.status.code(), Some(3), "{t}");
+    assert!(t.contains("503"), "{t}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_proxy_costs_no_retries() {
+    // The baseline of the fault runs above: same scenario, same proxy, no faults.
+    let node = node();
+    let proxy = Proxy::start(&node.url, Faults::default(), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "clean",
+        &mixed("clean", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+    );
+    let run = run_remote(&proxy.url, &path, dir.path());
+    run.assert_all_ok();
+    assert_eq!(run.metric("rpc_retries"), 0.0, "{}", run.figures());
+    assert_eq!(run.metric("rpc_errors_transient"), 0.0);
+    assert_eq!(run.metric("resent"), 0.0);
+    assert_nonces_match_rows(&node.url, &run.rows()).await;
+    eprintln!(
+        "no faults: {} · proxy {}",
+        run.figures(),
+        proxy.stats.line()
+    );
+}
