@@ -123,3 +123,55 @@ async fn a_healthy_proxy_costs_no_retries() {
         proxy.stats.line()
     );
 }
+
+#[test]
+fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
+    let node = node();
+    let proxy = Proxy::start(&node.url, Faults::default(), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let text = mixed(
+        "dies",
+        "15s",
+        "funder_key_env = \"LOADRUN_FUNDER_KEY\"\nretry_for = \"2s\"",
+    );
+    let path = scenario(dir.path(), "dies", &text);
+    let out = dir.path().join("out");
+    let mut cmd = loadrun();
+    cmd.args([
+        "run",
+        "--receipt-timeout",
+        "5s",
+        "--rpc",
+        &proxy.url,
+        "--out",
+    ])
+    .arg(&out)
+    .arg(&path)
+    .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    proxy.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = run.finish();
+    assert_eq!(code, Some(3), "{}", run.seen);
+    assert!(run.seen.contains("stopped answering"), "{}", run.seen);
+    let plan = loadrun::scenario::parse("dies.toml", &text, 1_000_000)
+        .map(|s| loadrun::plan::expand(&s, common::remote::SEED).unwrap())
+        .unwrap();
+    let rows =
+        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
+            .unwrap();
+    assert_eq!(rows.len(), plan.steps.len(), "{}", run.seen);
+    assert!(
+        rows.iter().any(|r| r.status.as_str() == "ok"),
+        "some steps ran before"
+    );
+    assert!(
+        rows.iter().any(|r| r.status.as_str() != "ok"),
+        "the rest did not"
+    );
+}

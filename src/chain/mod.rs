@@ -68,6 +68,10 @@ pub enum ChainError {
     },
     #[error("{what}: {reason}")]
     Rpc { what: String, reason: String },
+    #[error(
+        "the node stopped answering during the run: transient failures outlasted [chain].retry_for ({retry_for}); {rows}\n  help: check the node, or raise [chain].retry_for for an endpoint that recovers slowly"
+    )]
+    NodeDown { retry_for: String, rows: String },
     #[error("transaction {what} reverted (tx {hash})")]
     Reverted { what: String, hash: String },
     #[error("{0}")]

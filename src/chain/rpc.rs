@@ -40,13 +40,36 @@ impl Default for RpcPolicy {
 }
 
 /// What the retry layer saw over the client's life.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RpcStats {
     retries: AtomicU64,
     transient: AtomicU64,
+    /// Set once a request's transient failures outlasted `retry_for`: the node is down.
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for RpcStats {
+    fn default() -> Self {
+        Self {
+            retries: AtomicU64::new(0),
+            transient: AtomicU64::new(0),
+            down: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl RpcStats {
+    /// Whether some request gave up after `retry_for` of transient failures.
+    pub fn is_down(&self) -> bool {
+        *self.down.borrow()
+    }
+
+    /// Resolves once the node counts as down.
+    pub async fn wait_down(&self) {
+        let mut rx = self.down.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
     /// Attempts repeated after a transient failure.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -146,6 +169,7 @@ where
                 layer.stats.transient.fetch_add(1, Ordering::Relaxed);
                 let since = *first_failure.get_or_insert_with(Instant::now);
                 if since.elapsed() >= layer.policy.retry_for {
+                    layer.stats.down.send_replace(true);
                     tracing::warn!(
                         methods = %request.method_names().take(3).collect::<Vec<_>>().join(","),
                         "giving up after {:?} of transient RPC failures",

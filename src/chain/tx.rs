@@ -247,21 +247,30 @@ impl ErrorClass {
         }
     }
 
-    /// Classifies a node's error message (geth, anvil, reth and erigon wordings).
+    /// Classifies a node's error message (geth, anvil, reth, erigon, Hardhat and Nethermind
+    /// wordings).
     pub fn of_message(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
         if m.contains("nonce too low")
             || m.contains("nonce too high")
             || m.contains("already known")
+            || m.contains("known transaction")
             || m.contains("invalid nonce")
+            || m.contains("oldnonce")
         {
             Self::Nonce
         } else if m.contains("underpriced")
             || m.contains("fee cap less than block base fee")
             || m.contains("max fee per gas less than block base fee")
+            || m.contains("too low for the next block")
+            || m.contains("gas price too low")
+            || m.contains("feetoolow")
         {
             Self::Underpriced
-        } else if m.contains("insufficient funds") || m.contains("insufficient balance") {
+        } else if m.contains("insufficient funds")
+            || m.contains("insufficient balance")
+            || m.contains("doesn't have enough funds")
+        {
             Self::InsufficientFunds
         } else if m.contains("revert") {
             Self::Reverted
@@ -395,6 +404,20 @@ mod tests {
                 ErrorClass::Connection,
             ),
             ("something else", ErrorClass::Other),
+            // Hardhat Network's wordings.
+            (
+                "Nonce too high. Expected nonce to be 3 but got 5.",
+                ErrorClass::Nonce,
+            ),
+            ("Known transaction: 0xabc", ErrorClass::Nonce),
+            (
+                "Transaction maxFeePerGas (1) is too low for the next block, which has a baseFeePerGas of 7",
+                ErrorClass::Underpriced,
+            ),
+            (
+                "sender doesn't have enough funds to send tx",
+                ErrorClass::InsufficientFunds,
+            ),
         ];
         for (message, class) in cases {
             assert_eq!(ErrorClass::of_message(message), class, "{message}");

@@ -169,6 +169,18 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();
         write_output(Some(&dir.join("run.toml")), |w| w.write_all(run_toml.as_bytes()))?;
+        if ex.node_down {
+            // No sanity check (the chain cannot be read); the rows are written, one per step.
+            eprintln!("{}", describe_rows(&plan, &ex.rows));
+            return Err(crate::chain::ChainError::NodeDown {
+                retry_for: humantime::format_duration(std::time::Duration::from_millis(
+                    loaded.scenario.chain.retry_for_ms,
+                ))
+                .to_string(),
+                rows: format!("every step has its row in {}", dir.join("steps.csv").display()),
+            }
+            .into());
+        }
         let after = match observe(&chain, &funded.contracts, &addresses).await {
             Ok(a) => a,
             // After Ctrl-C, results still get written even if the node is gone.

@@ -48,6 +48,8 @@ pub struct Executed {
     pub fired: usize,
     /// Transactions re-broadcast or re-signed by the receipt watcher.
     pub resent: u64,
+    /// The node stopped answering during the run (`[chain].retry_for` ran out).
+    pub node_down: bool,
 }
 
 /// Lead time between setting up the tasks and the plan's instant 0.
@@ -154,13 +156,20 @@ pub async fn execute(
         tokio::select! {
             () = tokio::time::sleep_until(at) => {}
             () = interrupt.wait() => { interrupted = true; break; }
+            () = ctx.rpc_stats.wait_down() => { break; }
         }
         let role = usize::from(plan.steps[idx].actor.role);
         let _ = mailboxes[role].send(ActorMsg::Step { idx });
         fired += 1;
     }
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
-    let limit = if interrupted {
+    let node_down = ctx.rpc_stats.is_down();
+    if node_down {
+        tracing::error!(
+            "the node stopped answering (transient failures outlasted [chain].retry_for): no more steps are sent"
+        );
+    }
+    let limit = if interrupted || node_down {
         opts.grace
     } else {
         opts.receipt_timeout + Duration::from_secs(15)
@@ -173,6 +182,9 @@ pub async fn execute(
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
             r = count_rx.changed() => if r.is_err() { break },
+            () = ctx.rpc_stats.wait_down(), if !node_down => {
+                deadline = deadline.min(tokio::time::Instant::now() + opts.grace);
+            }
             () = interrupt.wait_forced() => {
                 tracing::warn!("second interrupt: writing results now");
                 break;
@@ -216,6 +228,7 @@ pub async fn execute(
         interrupted,
         fired,
         resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
+        node_down: ctx.rpc_stats.is_down(),
     })
 }
 

@@ -95,6 +95,8 @@ pub struct Proxy {
     pub stats: Arc<ProxyStats>,
     /// While false, every request is forwarded untouched (e.g. during a test's own setup).
     pub armed: Arc<AtomicBool>,
+    /// While true, every request gets HTTP 503: the node is down.
+    pub down: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     port: u16,
 }
@@ -123,10 +125,14 @@ struct Shared {
     rng: Mutex<ChaCha8Rng>,
     stats: Arc<ProxyStats>,
     armed: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
 }
 
 impl Shared {
     fn draw(&self) -> Fault {
+        if self.down.load(Ordering::Relaxed) {
+            return Fault::Http503;
+        }
         if !self.armed.load(Ordering::Relaxed) {
             return Fault::None;
         }
@@ -165,6 +171,7 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let stats = Arc::new(ProxyStats::default());
         let armed = Arc::new(AtomicBool::new(true));
+        let down = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             upstream: upstream
@@ -175,6 +182,7 @@ impl Proxy {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             stats: stats.clone(),
             armed: armed.clone(),
+            down: down.clone(),
         });
         let stop2 = stop.clone();
         thread::spawn(move || {
@@ -191,6 +199,7 @@ impl Proxy {
             url: format!("http://127.0.0.1:{port}"),
             stats,
             armed,
+            down,
             stop,
             port,
         }

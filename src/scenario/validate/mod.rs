@@ -339,7 +339,7 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
         .and_then(|t| cx.duration(path.key("retry_for"), t, false))
         .unwrap_or(DEFAULT_RETRY_FOR_MS);
     if let Some(r) = raw.max_rps
-        && !(r.is_finite() && r >= 1.0 && r <= 1e6)
+        && !(r.is_finite() && (1.0..=1e6).contains(&r))
     {
         cx.err(
             path.key("max_rps"),
