@@ -175,3 +175,61 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
         "the rest did not"
     );
 }
+
+/// The closing note's figures: each fault kind alone at 10 % and 20 % of requests, same checks
+/// as above. `cargo test --release --test faults -- --ignored --nocapture fault_matrix` (~6 min).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "figures, several minutes: run with --ignored --nocapture"]
+async fn fault_matrix() {
+    let kinds: [(&str, fn(f64) -> Faults); 6] = [
+        ("closed before answering", |p| Faults {
+            close: p,
+            ..Faults::default()
+        }),
+        ("answer lost", |p| Faults {
+            lost: p,
+            ..Faults::default()
+        }),
+        ("1-3 s stall", |p| Faults {
+            stall: p,
+            ..Faults::default()
+        }),
+        ("HTTP 429 + Retry-After", |p| Faults {
+            http429: p,
+            ..Faults::default()
+        }),
+        ("HTTP 503", |p| Faults {
+            http503: p,
+            ..Faults::default()
+        }),
+        ("JSON-RPC -32005", |p| Faults {
+            rpc_limit: p,
+            ..Faults::default()
+        }),
+    ];
+    let mut lines = Vec::new();
+    for (name, make) in kinds {
+        for p in [0.10, 0.20] {
+            let node = node();
+            let proxy = Proxy::start(&node.url, make(p), 42);
+            let dir = tempfile::tempdir().unwrap();
+            let path = scenario(
+                dir.path(),
+                "matrix",
+                &mixed("matrix", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+            );
+            let run = run_remote(&proxy.url, &path, dir.path());
+            run.assert_all_ok();
+            assert_nonces_match_rows(&node.url, &run.rows()).await;
+            let line = format!(
+                "{name} {:.0}%: {} · {}",
+                p * 100.0,
+                run.figures(),
+                proxy.stats.line()
+            );
+            eprintln!("{line}");
+            lines.push(line);
+        }
+    }
+    eprintln!("\n{}", lines.join("\n"));
+}

@@ -285,13 +285,25 @@ impl Pacer {
     async fn take(&self, calls: usize) {
         let at = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let at = next.map_or(now, |n| n.max(now));
-            *next = Some(at + self.interval.saturating_mul(calls as u32));
+            let (at, after) = reserve(*next, Instant::now(), self.interval, calls);
+            *next = Some(after);
             at
         };
         tokio::time::sleep_until(at).await;
     }
+}
+
+/// The pacing rule: a request of `calls` calls starts at the later of now and the end of the
+/// previous reservation, and holds the timeline for `calls × interval`.
+fn reserve(
+    next: Option<Instant>,
+    now: Instant,
+    interval: Duration,
+    calls: usize,
+) -> (Instant, Instant) {
+    let at = next.map_or(now, |n| n.max(now));
+    let calls = u32::try_from(calls).unwrap_or(u32::MAX);
+    (at, at + interval.saturating_mul(calls))
 }
 
 #[cfg(test)]
@@ -326,6 +338,27 @@ mod tests {
             Some(Duration::from_secs(2)),
         );
         assert_eq!(transient(&Err(e)), Some(Some(Duration::from_secs(2))));
+    }
+
+    #[test]
+    fn pacing_spaces_requests_by_their_call_count() {
+        let t0 = Instant::now();
+        let iv = Duration::from_millis(100);
+        // Idle: the first request goes at once and holds one slot.
+        let (at, next) = reserve(None, t0, iv, 1);
+        assert_eq!((at, next), (t0, t0 + iv));
+        // A batch of 5 right after waits for that slot, then holds five.
+        let (at, next) = reserve(Some(next), t0, iv, 5);
+        assert_eq!((at, next), (t0 + iv, t0 + iv * 6));
+        // After a quiet spell, nothing is owed: no burst credit either.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(reserve(Some(next), later, iv, 1), (later, later + iv));
+        // 20 calls/s over 100 single requests take 5 s of timeline.
+        let mut n = None;
+        for _ in 0..100 {
+            n = Some(reserve(n, t0, Duration::from_millis(50), 1).1);
+        }
+        assert_eq!(n, Some(t0 + Duration::from_secs(5)));
     }
 
     #[test]
