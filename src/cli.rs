@@ -11,6 +11,7 @@ use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
 mod chain;
+mod fit;
 mod results;
 mod run;
 

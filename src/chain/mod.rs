@@ -137,7 +137,10 @@ pub async fn connect(
                 chain_id: cfg.chain_id,
                 gas_limit: cfg.gas_limit,
                 log: log_dir.map(|d| d.join("anvil.log")),
-                extra_args: cfg.anvil_args.clone(),
+                extra_args: bounded_memory_args(cfg.block_time_ms)
+                    .into_iter()
+                    .chain(cfg.anvil_args.iter().cloned())
+                    .collect(),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
@@ -183,6 +186,23 @@ pub async fn connect(
     };
     chain.gas = estimate::table(&chain, &contracts::addresses(chain.funder.address()), false).await;
     Ok(chain)
+}
+
+/// Blocks with transactions a spawned anvil keeps in memory: well beyond what the receipt
+/// watcher still reads (it follows the head and remembers 64 blocks).
+pub const TRANSACTION_BLOCK_KEEPER: u32 = 256;
+
+/// Flags that keep a spawned anvil's memory flat on long runs: no historical states (loadrun
+/// reads only the latest state), and with interval mining only the recent blocks' transactions.
+/// Automine makes one block per transaction, so there the keeper would drop receipts the
+/// watcher has not read yet; it is left out.
+fn bounded_memory_args(block_time_ms: Option<u64>) -> Vec<String> {
+    let mut args = vec!["--prune-history".to_string()];
+    if block_time_ms.is_some() {
+        args.push("--transaction-block-keeper".into());
+        args.push(TRANSACTION_BLOCK_KEEPER.to_string());
+    }
+    args
 }
 
 /// A provider for `url` whose every call goes through the retry policy.

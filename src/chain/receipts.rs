@@ -21,6 +21,10 @@ pub struct Caps {
     pub block_receipts: bool,
     /// The chain has no base fee (pre-London): legacy `gasPrice` transactions.
     pub legacy_fees: bool,
+    /// The latest block's gas limit.
+    pub block_gas_limit: u64,
+    /// Mean interval of the last 10 blocks, ms (`None` on a chain that short).
+    pub block_interval_ms: Option<u64>,
 }
 
 impl Caps {
@@ -28,6 +32,8 @@ impl Caps {
     pub const ANVIL: Caps = Caps {
         block_receipts: true,
         legacy_fees: false,
+        block_gas_limit: 30_000_000,
+        block_interval_ms: None,
     };
 
     /// Asks the node once. A method the node refuses is not an error: loadrun falls back.
@@ -54,9 +60,21 @@ impl Caps {
         if legacy_fees {
             tracing::info!("the chain has no base fee: sending legacy (type 0) transactions");
         }
+        let number = latest.header.number;
+        let block_interval_ms = match number.checked_sub(10) {
+            Some(earlier) => p
+                .get_block_by_number(BlockNumberOrTag::Number(earlier))
+                .await
+                .ok()
+                .flatten()
+                .map(|b| latest.header.timestamp.saturating_sub(b.header.timestamp) * 100),
+            None => None,
+        };
         Ok(Self {
             block_receipts,
             legacy_fees,
+            block_gas_limit: latest.header.gas_limit,
+            block_interval_ms,
         })
     }
 }

@@ -70,8 +70,13 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let mut chain =
-            crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
+        let cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.rpc.as_deref());
+        let mut chain = crate::chain::connect(&cfg, args.rpc.as_deref(), None).await?;
+        eprintln!(
+            "{}",
+            super::fit::describe(&chain, &cfg, &super::run::shown_url(&chain))
+        );
+        super::fit::warn_if_blocks_too_small(&plan, &chain, &cfg);
         let funded = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all)
             .await
             .map_err(|e| located(&loaded, e))?;

@@ -71,6 +71,9 @@ struct RunFacts<'a> {
     /// "spawned anvil" or the RPC's scheme://host:port (path and query dropped: they may hold
     /// an API key).
     chain: String,
+    /// Spawned anvil: "1s", …, or "automine"; empty for a remote chain.
+    block_time: String,
+    block_gas_limit: u64,
     first_block: Option<u64>,
     last_block: Option<u64>,
     steps: usize,
@@ -109,11 +112,13 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
         let interrupt = install_interrupt()?;
+        let chain_cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.chain.rpc.as_deref());
         let mut chain = tokio::select! {
-            c = crate::chain::connect(&loaded.scenario.chain, args.chain.rpc.as_deref(), Some(&dir)) => c?,
+            c = crate::chain::connect(&chain_cfg, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
-        eprintln!("chain {} at {}", chain.chain_id, shown_url(&chain));
+        eprintln!("{}", super::fit::describe(&chain, &chain_cfg, &shown_url(&chain)));
+        super::fit::warn_if_blocks_too_small(&plan, &chain, &chain_cfg);
         let funded = tokio::select! {
             f = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all) => f.map_err(|e| located(&loaded, e))?,
             () = interrupt.wait() => return Err(Error::Interrupted),
@@ -155,6 +160,12 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             seed,
             chain_id: chain.chain_id,
             chain: shown_url(&chain),
+            block_time: match (chain.anvil.is_some(), chain_cfg.block_time_ms) {
+                (false, _) => String::new(),
+                (true, None) => "automine".into(),
+                (true, Some(ms)) => humantime::format_duration(std::time::Duration::from_millis(ms)).to_string(),
+            },
+            block_gas_limit: chain.caps.block_gas_limit,
             first_block: ex.span.first_block,
             last_block: ex.span.last_block,
             steps: plan.steps.len(),
@@ -354,7 +365,7 @@ pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
 }
 
 /// The chain as shown in run.toml and the report (no URL path or query: they may hold a key).
-fn shown_url(chain: &Chain) -> String {
+pub(super) fn shown_url(chain: &Chain) -> String {
     let at = crate::chain::redact_url(&chain.url);
     if chain.anvil.is_some() {
         format!("spawned anvil on {}", at.split(' ').next().unwrap_or(""))

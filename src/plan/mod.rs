@@ -7,6 +7,7 @@
 mod arrival;
 mod call;
 mod channel;
+pub mod load;
 pub mod output;
 pub(crate) mod rng;
 mod transfer;

@@ -39,6 +39,7 @@ pub struct ChainConfig {
     pub rpc: Option<String>,
     pub funder_key_env: Option<String>,
     pub allow_chain_ids: Vec<u64>,
+    /// Spawned anvil: the block interval; `None` = automine (one block per transaction).
     pub block_time_ms: Option<u64>,
     pub chain_id: Option<u64>,
     pub gas_limit: Option<u64>,
@@ -46,6 +47,9 @@ pub struct ChainConfig {
     pub retry_for_ms: u64,
     pub max_rps: Option<f64>,
 }
+
+/// Block interval of the spawned anvil when `[chain].block_time` is omitted.
+pub const DEFAULT_BLOCK_TIME_MS: u64 = 1_000;
 
 /// Default of `[chain].retry_for`.
 pub const DEFAULT_RETRY_FOR_MS: u64 = 30_000;
@@ -60,7 +64,7 @@ impl Default for ChainConfig {
             rpc: None,
             funder_key_env: None,
             allow_chain_ids: DEFAULT_ALLOWED_CHAIN_IDS.to_vec(),
-            block_time_ms: None,
+            block_time_ms: Some(DEFAULT_BLOCK_TIME_MS),
             chain_id: None,
             gas_limit: None,
             anvil_args: Vec::new(),

@@ -53,11 +53,13 @@ pub struct RawChain {
     pub funder_key_env: Option<String>,
     /// Chain ids loadrun may send to; default [31337, 1337].
     pub allow_chain_ids: Option<Vec<u64>>,
-    /// Spawned anvil only: block interval, e.g. "1s"; omitted => automine.
+    /// Spawned anvil only: block interval, e.g. "2s"; omitted => "1s"; "automine" mines one block
+    /// per transaction (unlike any real chain; warned about when the plan is faster than it).
     pub block_time: Option<String>,
     /// Spawned anvil only: chain id (default 31337).
     pub chain_id: Option<u64>,
-    /// Spawned anvil only: block gas limit (default anvil's).
+    /// Spawned anvil only: block gas limit; omitted => sized from the plan's busiest block
+    /// (twice its gas limits), never below anvil's default 30,000,000.
     pub gas_limit: Option<u64>,
     /// Spawned anvil only: any other anvil flags, e.g. ["--hardfork", "berlin"].
     pub anvil_args: Option<Vec<String>>,

@@ -308,10 +308,14 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
             Some("list the chain ids loadrun may send to, e.g. [31337]".into()),
         );
     }
-    let block_time_ms = raw
-        .block_time
-        .as_ref()
-        .and_then(|t| cx.duration(path.key("block_time"), t, false));
+    // Omitted: 1-s blocks like a real chain; "automine" (one block per transaction) on request.
+    let block_time_ms = match raw.block_time.as_deref() {
+        None => Some(DEFAULT_BLOCK_TIME_MS),
+        Some("automine") => None,
+        Some(t) => cx
+            .duration(path.key("block_time"), t, false)
+            .or(Some(DEFAULT_BLOCK_TIME_MS)),
+    };
     if raw.rpc.is_some() {
         for (key, set) in [
             ("block_time", raw.block_time.is_some()),
