@@ -62,7 +62,11 @@ pub fn describe(chain: &Chain, cfg: &ChainConfig, shown: &str) -> String {
 /// Warns when the plan's busiest block, at this chain's gas limits, does not fit its blocks.
 pub fn warn_if_blocks_too_small(plan: &Plan, chain: &Chain, cfg: &ChainConfig) {
     let block_ms = if chain.anvil.is_some() {
-        cfg.block_time_ms.unwrap_or(1_000)
+        // Automine: every transaction gets a block of its own (its warning is the rate's).
+        let Some(ms) = cfg.block_time_ms else {
+            return;
+        };
+        ms
     } else {
         chain
             .caps

@@ -55,7 +55,7 @@ pub fn sized_gas_limit(peak_gas: u64) -> u64 {
 
 /// On-chain transactions per second a spawned anvil sustains when it automines (one block per
 /// transaction), measured on a 2-core machine (README, "Embedded chain").
-pub const AUTOMINE_SUSTAINED_TPS: u64 = 150;
+pub const AUTOMINE_SUSTAINED_TPS: u64 = 250;
 
 #[cfg(test)]
 mod tests {
