@@ -12,6 +12,7 @@ use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
 mod chain;
 mod fit;
+pub mod log;
 mod results;
 mod run;
 
@@ -23,12 +24,18 @@ Exit codes:
   3    chain or setup failure
   130  interrupted (Ctrl-C); results flushed
 
-Logs go to stderr (filter with LOADRUN_LOG, e.g. LOADRUN_LOG=debug); results go to files.";
+The terminal shows progress, warnings and the results' summary lines; the full log goes to
+loadrun.log in the run directory (-v or LOADRUN_LOG=debug also puts it on stderr); results go to
+files.";
 
 /// Reproducible load tests of EVM chains from a TOML scenario committed to git.
 #[derive(Debug, Parser)]
 #[command(name = "loadrun", version, about, after_help = EXIT_CODES, arg_required_else_help = true)]
 pub struct Cli {
+    /// Show the full log (timestamps, info lines) on stderr too; it always goes to loadrun.log
+    /// in the run directory. LOADRUN_LOG=debug (a tracing filter) does the same at that level.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -106,7 +113,6 @@ pub struct SchemaArgs {
 
 /// Parses the process arguments and runs the command; returns the exit code.
 pub fn run() -> u8 {
-    init_logging();
     let cli = match Cli::try_parse_from(with_run_shorthand(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => {
@@ -118,6 +124,7 @@ pub fn run() -> u8 {
             };
         }
     };
+    log::init(cli.verbose);
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -142,17 +149,6 @@ fn with_run_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStri
         }
     }
     args
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADRUN_LOG")
-        .unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 fn dispatch(command: Command) -> Result<u8, Error> {

@@ -181,7 +181,8 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "figures, several minutes: run with --ignored --nocapture"]
 async fn fault_matrix() {
-    let kinds: [(&str, fn(f64) -> Faults); 6] = [
+    type Make = fn(f64) -> Faults;
+    let kinds: [(&str, Make); 6] = [
         ("closed before answering", |p| Faults {
             close: p,
             ..Faults::default()
@@ -232,4 +233,72 @@ async fn fault_matrix() {
         }
     }
     eprintln!("\n{}", lines.join("\n"));
+}
+
+#[test]
+fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() {
+    // Every request stalls 1–3 s once funding is done: each wallet's lane sends in order, so two
+    // wallets cannot send 5 transfers/s. The summary must say what really happened.
+    let node = node();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            stall: 1.0,
+            ..Faults::default()
+        },
+        50,
+    );
+    proxy
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let text = "version = 1\n[scenario]\nname = \"slow\"\nseed = 8\nduration = \"4s\"\n[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n[roles.A]\nwallets = 2\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 5.0\namount = \"1 gwei\"\narrival = \"constant\"\n";
+    let path = scenario(dir.path(), "slow", text);
+    let out = dir.path().join("out");
+    let mut cmd = loadrun();
+    cmd.args(["run", "--rpc", &proxy.url, "--out"])
+        .arg(&out)
+        .arg(&path)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = run.finish();
+    assert!(matches!(code, Some(0) | Some(1)), "{}", run.seen);
+    let rows =
+        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
+            .unwrap();
+    let sent: Vec<f64> = rows.iter().filter_map(|r| r.sent_ms).collect();
+    let last = sent.iter().copied().fold(0.0, f64::max);
+    let measured = sent.len() as f64 / (last / 1000.0).max(4.0);
+    let summary = loadrun::report::summary::read_summary(
+        std::fs::File::open(out.join("summary.csv")).unwrap(),
+    )
+    .unwrap();
+    let get = |m: &str| {
+        summary
+            .iter()
+            .find(|x| x.kind == "all" && x.metric == m)
+            .unwrap()
+            .value
+    };
+    let achieved = get("achieved_rate");
+    assert!(
+        (achieved - measured).abs() / measured < 0.10,
+        "achieved {achieved} vs {measured} from steps.csv"
+    );
+    assert_eq!(get("target_rate"), 5.0);
+    assert!(
+        achieved < 0.8 * 5.0,
+        "the sends did fall behind: {achieved}/s\n{}",
+        run.seen
+    );
+    assert_eq!(get("schedule_kept"), 0.0);
+    assert!(run.seen.contains("LOADRUN FELL BEHIND"), "{}", run.seen);
+    let verdict = std::fs::read_to_string(out.join("verdict.json")).unwrap();
+    assert!(verdict.contains("\"schedule_kept\": false"), "{verdict}");
 }

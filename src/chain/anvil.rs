@@ -39,16 +39,36 @@ pub fn candidates() -> Vec<(String, Option<PathBuf>)> {
         "aarch64" => "arm64",
         other => other,
     };
-    let platform = PathBuf::from(format!(
-        "node_modules/@foundry-rs/anvil-{os}-{arch}/bin/anvil"
-    ));
-    out.push((platform.display().to_string(), Some(platform)));
-    let shim = PathBuf::from("node_modules/.bin/anvil");
-    out.push((shim.display().to_string(), Some(shim)));
+    // node_modules in the working directory and each ancestor, as node itself resolves them:
+    // a repository of scenarios with anvil in its package.json, run from any subdirectory.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut shown_any = false;
+    for dir in cwd.ancestors() {
+        let modules = dir.join("node_modules");
+        let platform = modules.join(format!("@foundry-rs/anvil-{os}-{arch}/bin/anvil"));
+        let shim = modules.join(".bin/anvil");
+        if platform.is_file() || shim.is_file() || !shown_any {
+            // The working directory's pair is always listed; an ancestor's only when it has one.
+            let label = |p: &Path| {
+                if dir == cwd {
+                    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+                } else {
+                    p.display().to_string()
+                }
+            };
+            out.push((label(&platform), Some(platform.clone())));
+            out.push((label(&shim), Some(shim.clone())));
+            shown_any = true;
+        }
+    }
+    if !shown_any {
+        out.push(("node_modules/.bin/anvil".into(), None));
+    }
     out
 }
 
-/// The first anvil found via `LOADRUN_ANVIL`, `PATH`, then `./node_modules`.
+/// The first anvil found via `LOADRUN_ANVIL`, `PATH`, then `node_modules` in the working
+/// directory or its nearest ancestor that has one.
 pub fn locate() -> Result<PathBuf, ChainError> {
     let found = candidates();
     for (_, path) in &found {

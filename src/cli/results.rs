@@ -92,11 +92,26 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     };
     let scenario_toml = text("scenario_toml").unwrap_or_default();
     let verdicts = scenario::parse("run.toml", &scenario_toml, DEFAULT_MAX_STEPS)
-        .map(|s| expect::evaluate(&s.expect, &steps, s.duration_ms))
+        .map(|s| {
+            let windows = crate::report::rates::workload_windows(&s);
+            expect::evaluate(&s.expect, &steps, &windows, s.duration_ms)
+        })
         .unwrap_or_default();
     let sanity: Option<Sanity> = std::fs::read_to_string(dir.join("sanity.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
+    let blocks = std::fs::read_to_string(dir.join("blocks.csv"))
+        .map(|t| crate::report::blocks::read_csv(&t))
+        .unwrap_or_default();
+    let bottleneck: Option<crate::report::verdict::Verdict> =
+        std::fs::read_to_string(dir.join("verdict.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+    // Time axes end where the run ended (wall_ms), else at the last result.
+    let end_s = run
+        .get("wall_ms")
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+        .map(|ms| ms / 1000.0);
     let samples: Vec<NodeSample> = std::fs::read_to_string(dir.join("node.csv"))
         .map(|t| node::read_csv(&t))
         .unwrap_or_default();
@@ -132,6 +147,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         node: &samples,
         scenario_toml: &scenario_toml,
         facts: &facts,
+        blocks: &blocks,
+        bottleneck: bottleneck.as_ref(),
+        end_s,
     });
     let out = dir.join("report.html");
     super::write_output(Some(&out), |w| w.write_all(html.as_bytes()))?;

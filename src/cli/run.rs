@@ -15,9 +15,12 @@ use crate::exec::observe::observe;
 use crate::exec::run::{Executed, Options, execute};
 use crate::exec::setup;
 use crate::plan::Plan;
+use crate::report::blocks::BlockRow;
 use crate::report::node;
+use crate::report::rates::{Window, rates, workload_windows};
 use crate::report::rows::{Status, StepRow};
 use crate::report::sanity::{self, Sanity};
+use crate::report::verdict::{Load, judge};
 use crate::report::{expect, summary};
 use crate::scenario::{self, Loaded};
 use crate::wallets;
@@ -46,13 +49,15 @@ pub struct RunArgs {
 }
 
 /// The files a run writes into its directory.
-const RESULT_FILES: [&str; 8] = [
+const RESULT_FILES: [&str; 10] = [
     "steps.csv",
+    "blocks.csv",
     "summary.csv",
     "sanity.md",
     "sanity.json",
     "report.html",
     "run.toml",
+    "verdict.json",
     "node.csv",
     "anvil.log",
 ];
@@ -104,6 +109,12 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         path: dir.display().to_string(),
         source,
     })?;
+    if let Err(e) = super::log::to_file(&dir.join("loadrun.log")) {
+        eprintln!(
+            "warning: cannot write {}: {e}",
+            dir.join("loadrun.log").display()
+        );
+    }
     // A reused --out DIR must not mix this run's files with an earlier run's.
     for f in RESULT_FILES {
         let _ = std::fs::remove_file(dir.join(f));
@@ -135,6 +146,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         let addresses: Vec<_> = all.iter().map(|w| w.address).collect();
         let before = observe(&chain, &funded.contracts, &addresses).await?;
         let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
+        let cpu_before = own_cpu_s();
         let ex = execute(
             plan.clone(),
             &loaded.scenario,
@@ -146,6 +158,32 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &interrupt,
         )
         .await?;
+        let load = Load {
+            block_ms: if chain.anvil.is_some() {
+                chain_cfg.block_time_ms
+            } else {
+                chain.caps.block_interval_ms
+            },
+            loadrun_cpu_pct: own_cpu_s()
+                .zip(cpu_before)
+                .map(|(after, before)| 100.0 * (after - before) / (ex.wall_ms / 1000.0).max(1e-3)),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        };
+        let blocks: Vec<BlockRow> = ex
+            .span
+            .blocks
+            .iter()
+            .map(|b| BlockRow {
+                number: b.number,
+                t_s: b.seen_ms / 1000.0,
+                gas_used: b.gas_used,
+                gas_limit: b.gas_limit,
+                txs: b.txs as u64,
+            })
+            .collect();
+        write_output(Some(&dir.join("blocks.csv")), |w| {
+            crate::report::blocks::write_csv(&blocks, w).map_err(std::io::Error::other)
+        })?;
         if let Some(s) = sampler {
             let samples = s.stop().await;
             write_output(Some(&dir.join("node.csv")), |w| node::write_csv(&samples, w))?;
@@ -172,10 +210,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             fired: ex.fired,
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,
-            loadrun_cpu_s: std::fs::read_to_string("/proc/self/stat")
-                .ok()
-                .and_then(|s| node::parse_stat_ticks(&s))
-                .map(|t| t as f64 / node::TICKS_PER_SECOND),
+            loadrun_cpu_s: own_cpu_s(),
             scenario_toml: redacted_scenario(&loaded.text),
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();
@@ -220,7 +255,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("sanity.json")), |w| {
             serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
         })?;
-        finish(&loaded, &plan, &ex, &chain.rpc_stats, &sanity, &dir, args.json)
+        finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, &sanity, &dir, args.json)
     })
 }
 
@@ -228,7 +263,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
 fn finish(
     loaded: &Loaded,
     plan: &Plan,
-    ex: &Executed,
+    (ex, load): (&Executed, Load),
     rpc: &crate::chain::rpc::RpcStats,
     sanity: &Sanity,
     dir: &Path,
@@ -237,6 +272,8 @@ fn finish(
     eprintln!("{}", describe_rows(plan, &ex.rows));
     let facts = summary::RunFacts {
         duration_ms: plan.duration_ms,
+        windows: workload_windows(&loaded.scenario),
+        load,
         wall_ms: ex.wall_ms,
         blocks: match (ex.span.first_block, ex.span.last_block) {
             (Some(a), Some(b)) => b - a + 1,
@@ -251,7 +288,28 @@ fn finish(
     write_output(Some(&dir.join("summary.csv")), |w| {
         summary::write_summary(&metrics, w)
     })?;
-    let verdicts = expect::evaluate(&loaded.scenario.expect, &ex.rows, plan.duration_ms);
+    let windows = workload_windows(&loaded.scenario);
+    let verdicts = expect::evaluate(
+        &loaded.scenario.expect,
+        &ex.rows,
+        &windows,
+        plan.duration_ms,
+    );
+    let all = rates(
+        &ex.rows,
+        Window {
+            start_ms: 0,
+            stop_ms: plan.duration_ms,
+        },
+    );
+    let bottleneck = judge(&ex.rows, all, load);
+    write_output(Some(&dir.join("verdict.json")), |w| {
+        serde_json::to_writer_pretty(&mut *w, &bottleneck).map_err(std::io::Error::other)
+    })?;
+    eprintln!("{}", bottleneck.line);
+    if let Some(help) = &bottleneck.help {
+        eprintln!("  help: {help}");
+    }
     let mut code = ExitCode::OK;
     for v in &verdicts {
         if v.met {
@@ -362,6 +420,14 @@ pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
     } else {
         format!("{}; {verdict}", parts.join("; "))
     }
+}
+
+/// loadrun's own CPU seconds (user + system) so far, from /proc/self/stat.
+fn own_cpu_s() -> Option<f64> {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| node::parse_stat_ticks(&s))
+        .map(|t| t as f64 / node::TICKS_PER_SECOND)
 }
 
 /// The chain as shown in run.toml and the report (no URL path or query: they may hold a key).

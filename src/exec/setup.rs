@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::exec::fund::{self, Outcome};
 use crate::fund::{Need, shortest, wallet_spend};
 use crate::plan::Plan;
-use crate::scenario::units::{format_scaled, format_wei};
+use crate::scenario::units::{format_amount, format_scaled, format_tokens, format_wei};
 use crate::scenario::{Funding, FundingStrategy, Scenario};
 use crate::wallets::Wallet;
 
@@ -154,9 +154,9 @@ pub fn describe(what: &str, o: &Outcome) -> String {
             _ => String::new(),
         },
         o.seconds,
-        format_wei(o.eth_moved),
-        format_scaled(o.tokens_moved, 18),
+        format_amount(o.eth_moved),
+        format_tokens(o.tokens_moved),
         o.gas_used,
-        format_wei(o.fees_paid),
+        format_amount(o.fees_paid),
     )
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::rates::{Window, rates};
 use super::rows::{Status, StepRow};
 use super::summary::percentile;
 use crate::scenario::Expect;
@@ -24,7 +25,15 @@ fn p99(mut v: Vec<f64>) -> f64 {
 /// Evaluates every threshold that is set. `max_failed` counts failed, timed-out and skipped
 /// steps (a skipped step is the consequence of a failure), and `not_sent` ones too when a run
 /// was cut short.
-pub fn evaluate(e: &Expect, rows: &[StepRow], duration_ms: u64) -> Vec<Verdict> {
+/// `min_rate` is the workload's included rate (`rates::rates`: ok steps over the time from its
+/// window's start to the last inclusion, at least the window), so a run whose sends fell
+/// behind cannot pass it by finishing late.
+pub fn evaluate(
+    e: &Expect,
+    rows: &[StepRow],
+    windows: &[Window],
+    duration_ms: u64,
+) -> Vec<Verdict> {
     let mut out = Vec::new();
     if let Some(max) = e.max_failed {
         let n = rows.iter().filter(|r| r.status != Status::Ok).count() as u64;
@@ -58,11 +67,12 @@ pub fn evaluate(e: &Expect, rows: &[StepRow], duration_ms: u64) -> Vec<Verdict> 
         });
     }
     for &(w, min) in &e.min_rate {
-        let ok = rows
-            .iter()
-            .filter(|r| r.workload == w && r.status == Status::Ok)
-            .count();
-        let rate = ok as f64 / (duration_ms.max(1) as f64 / 1000.0);
+        let whole = Window {
+            start_ms: 0,
+            stop_ms: duration_ms,
+        };
+        let window = windows.get(w as usize).copied().unwrap_or(whole);
+        let rate = rates(rows.iter().filter(|r| r.workload == w), window).included;
         out.push(Verdict {
             name: format!("expect.min_rate.\"{w}\""),
             limit: format!("{min}/s"),
@@ -111,7 +121,7 @@ mod tests {
             max_p99_lateness_ms: Some(50),
             min_rate: vec![(1, 1.0), (1, 0.5)],
         };
-        let v = evaluate(&e, &rows, 2000);
+        let v = evaluate(&e, &rows, &[], 2000);
         let met: Vec<(&str, bool)> = v.iter().map(|x| (x.name.as_str(), x.met)).collect();
         assert_eq!(
             met,
@@ -129,6 +139,6 @@ mod tests {
             min_rate: vec![(1, 1.5)],
             ..Expect::default()
         };
-        assert!(!evaluate(&strict, &rows, 2000)[0].met);
+        assert!(!evaluate(&strict, &rows, &[], 2000)[0].met);
     }
 }

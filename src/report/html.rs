@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::blocks::BlockRow;
 use super::expect::Verdict;
 use super::node::NodeSample;
+use super::perf;
 use super::rows::{ERROR_CLASSES, Status, StepRow};
 use super::sanity::Line;
 use super::summary::{Metric, format_value, percentile};
 use super::svg::{Series, bar_chart, esc, line_chart};
+use super::verdict::Verdict as Bottleneck;
 
 /// Everything the page shows.
 pub struct HtmlInput<'a> {
@@ -24,6 +27,12 @@ pub struct HtmlInput<'a> {
     pub scenario_toml: &'a str,
     /// (name, value) facts: seed, chain, blocks…
     pub facts: &'a [(String, String)],
+    /// The chain's blocks during the run (`blocks.csv`).
+    pub blocks: &'a [BlockRow],
+    /// Who was the bottleneck (`verdict.json`).
+    pub bottleneck: Option<&'a Bottleneck>,
+    /// The run's end, seconds since its start: where time axes end.
+    pub end_s: Option<f64>,
 }
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{background:#fde2e2}.good{background:#e6f4e6}pre{background:#f7f7f7;padding:10px;overflow:auto}.chart{width:100%;height:auto;margin:6px 0}.title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.bar{fill:#d62728}.nodata{fill:#999;font-size:14px}";
@@ -54,7 +63,7 @@ fn counts(b: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64)> {
 }
 
 /// A chart of the per-second p50 and p99 of a quantity in ms.
-fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>) -> String {
+fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>, end_s: Option<f64>) -> String {
     line_chart(
         title,
         "seconds since start",
@@ -71,6 +80,7 @@ fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>) -> String {
                 points: pct_series(b, 99.0),
             },
         ],
+        end_s,
     )
 }
 
@@ -104,6 +114,21 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         },
         e = if met { "met" } else { "MISSED" },
     );
+    if let Some(b) = i.bottleneck {
+        let _ = write!(
+            h,
+            "<p class=\"{}\" id=\"bottleneck\">{}</p>",
+            if b.schedule_kept && b.chain_kept_up {
+                "good"
+            } else {
+                "bad"
+            },
+            esc(&b.line)
+        );
+        if let Some(help) = &b.help {
+            let _ = write!(h, "<p>{}</p>", esc(help));
+        }
+    }
     h.push_str("<table>");
     for (k, v) in i.facts {
         let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
@@ -119,12 +144,12 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             .filter_map(|r| Some((r.sent_ms? + r.latency_ms.unwrap_or(0.0), 1.0))),
     );
     h.push_str(&line_chart(
-        "steps fired and transactions included per second",
+        "steps sent and transactions included per second",
         "seconds since start",
         "per second",
         &[
             Series {
-                name: "fired",
+                name: "sent",
                 color: "#1f77b4",
                 points: counts(&fired),
             },
@@ -134,8 +159,12 @@ pub fn render(i: &HtmlInput<'_>) -> String {
                 points: counts(&included),
             },
         ],
+        i.end_s,
     ));
-    h.push_str("<h2>Latency and lateness</h2>");
+    h.push_str("<h2>Percentiles</h2>");
+    h.push_str(&perf::percentile_table(i.rows));
+    h.push_str(&perf::latency_distribution(i.rows));
+    h.push_str("<h2>Latency and lateness over time</h2>");
     let latency = per_second(
         i.rows
             .iter()
@@ -145,13 +174,23 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     h.push_str(&p50_p99(
         "latency (inclusion, or signing round trip off chain), ms",
         &latency,
+        i.end_s,
     ));
     let lateness = per_second(
         i.rows
             .iter()
             .filter_map(|r| Some((r.sent_ms?, r.lateness_ms?))),
     );
-    h.push_str(&p50_p99("lateness (sent − scheduled), ms", &lateness));
+    h.push_str(&p50_p99(
+        "lateness (sent − scheduled), ms",
+        &lateness,
+        i.end_s,
+    ));
+    h.push_str("<h2>Blocks</h2>");
+    if i.blocks.is_empty() {
+        h.push_str("<p>No blocks recorded (blocks.csv is missing or empty).</p>");
+    }
+    h.push_str(&perf::per_block(i.blocks, i.end_s));
     h.push_str("<h2>Failures</h2>");
     let bars: Vec<(String, f64)> = ERROR_CLASSES
         .iter()
@@ -200,6 +239,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             color: "#9467bd",
             points: i.node.iter().map(|s| (s.t_s, s.cpu_pct)).collect(),
         }],
+        i.end_s,
     ));
     h.push_str(&line_chart(
         "node RSS, MiB",
@@ -214,6 +254,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
                 .map(|s| (s.t_s, s.rss_kb as f64 / 1024.0))
                 .collect(),
         }],
+        i.end_s,
     ));
     if let Some(lines) = i.sanity {
         h.push_str("<h2>Sanity: expected vs on chain</h2><table><tr><th>check</th><th>expected</th><th>observed</th><th>difference</th></tr>");
@@ -307,6 +348,9 @@ mod tests {
             node: &[],
             scenario_toml: "name = \"<script>alert(1)</script>\"",
             facts: &[("seed".into(), "42".into())],
+            blocks: &[],
+            bottleneck: None,
+            end_s: Some(1.0),
         });
         assert!(!html.contains("<script"));
         assert!(html.contains("&lt;script&gt;"));
@@ -322,6 +366,9 @@ mod tests {
             node: &[],
             scenario_toml: "",
             facts: &[],
+            blocks: &[],
+            bottleneck: None,
+            end_s: None,
         });
         assert!(empty.contains("no data"));
     }

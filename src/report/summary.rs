@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::rates::{Window, rates, window_of};
 use super::rows::{ERROR_CLASSES, Status, StepRow};
+use super::verdict::{Load, judge};
 
 /// One row of `summary.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,8 +21,12 @@ pub struct Metric {
 /// What the summary needs besides the rows.
 #[derive(Debug, Clone)]
 pub struct RunFacts {
-    /// The scenario's duration: achieved rates are over it.
+    /// The scenario's duration: the window of `all`.
     pub duration_ms: u64,
+    /// Each workload's window, by workload index (`rates::workload_windows`).
+    pub windows: Vec<Window>,
+    /// Block time and loadrun's CPU, for the verdict.
+    pub load: Load,
     /// Measured from the plan's instant 0 to the last result.
     pub wall_ms: f64,
     /// Blocks from the first to the last that held a transaction of the run.
@@ -72,10 +78,19 @@ pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
         for s in Status::ALL {
             push(s.as_str(), count(s));
         }
-        push(
-            "achieved_rate",
-            count(Status::Ok) / (facts.duration_ms.max(1) as f64 / 1000.0),
-        );
+        let whole = Window {
+            start_ms: 0,
+            stop_ms: facts.duration_ms,
+        };
+        let window = if kind == "all" {
+            whole
+        } else {
+            window_of(of.iter().copied(), &facts.windows, whole)
+        };
+        let r = rates(of.iter().copied(), window);
+        push("achieved_rate", r.achieved);
+        push("target_rate", r.target);
+        push("included_rate", r.included);
         let latency = sorted(
             of.iter()
                 .filter(|r| r.status == Status::Ok)
@@ -106,6 +121,11 @@ pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
             push("rpc_retries", facts.rpc_retries as f64);
             push("rpc_errors_transient", facts.rpc_errors_transient as f64);
             push("resent", facts.resent as f64);
+            let v = judge(rows, r, facts.load);
+            push("schedule_kept", f64::from(u8::from(v.schedule_kept)));
+            push("chain_kept_up", f64::from(u8::from(v.chain_kept_up)));
+            push("p99_send_lateness_ms", v.p99_send_lateness_ms);
+            push("loadrun_cpu_pct", facts.load.loadrun_cpu_pct.unwrap_or(0.0));
         }
     }
     out
@@ -185,6 +205,8 @@ mod tests {
     fn names_and_order_do_not_depend_on_outcomes() {
         let facts = RunFacts {
             duration_ms: 2_000,
+            windows: Vec::new(),
+            load: Load::default(),
             wall_ms: 2_100.0,
             blocks: 3,
             kinds: vec!["transfer".into(), "call".into()],
@@ -214,7 +236,10 @@ mod tests {
         };
         assert_eq!(get(&b, "all", "failed_nonce"), 1.0);
         assert_eq!(get(&b, "transfer", "ok"), 1.0);
-        assert_eq!(get(&b, "transfer", "achieved_rate"), 0.5);
+        // Two sent (one failed), one included, over the 2-s window.
+        assert_eq!(get(&b, "transfer", "achieved_rate"), 1.0);
+        assert_eq!(get(&b, "transfer", "target_rate"), 1.0);
+        assert_eq!(get(&b, "transfer", "included_rate"), 0.5);
         assert_eq!(get(&b, "transfer", "p99_latency_ms"), 30.0);
         assert_eq!(get(&b, "call", "steps"), 0.0);
         assert_eq!(get(&b, "all", "fee_wei"), 10.0);
@@ -239,6 +264,8 @@ mod tests {
     fn summary_round_trips_through_csv() {
         let facts = RunFacts {
             duration_ms: 1_000,
+            windows: Vec::new(),
+            load: Load::default(),
             wall_ms: 1_000.0,
             blocks: 1,
             kinds: vec!["transfer".into()],

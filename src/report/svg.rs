@@ -109,14 +109,23 @@ fn frame(
     );
 }
 
-/// A line chart; empty series draw the axes and "no data".
-pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_>]) -> String {
-    let xmax = nice_max(
-        series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .fold(0.0, f64::max),
-    );
+/// A line chart; empty series draw the axes and "no data". `x_end` fixes the x axis' end (the
+/// run's end on time axes); `None` rounds the largest x up.
+pub fn line_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series<'_>],
+    x_end: Option<f64>,
+) -> String {
+    let xmax = x_end.filter(|x| *x > 0.0).unwrap_or_else(|| {
+        nice_max(
+            series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0))
+                .fold(0.0, f64::max),
+        )
+    });
     let ymax = nice_max(
         series
             .iter()
@@ -141,7 +150,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series<'_
             .map(|(x, y)| {
                 format!(
                     "{:.1},{:.1}",
-                    LEFT + pw * x / xmax,
+                    LEFT + pw * (x / xmax).min(1.0),
                     TOP + ph - ph * (y / ymax).min(1.0)
                 )
             })
@@ -201,7 +210,7 @@ mod tests {
 
     #[test]
     fn charts_escape_and_handle_empty_data() {
-        let empty = line_chart("<t>", "x", "y", &[]);
+        let empty = line_chart("<t>", "x", "y", &[], None);
         assert!(empty.contains("no data") && empty.contains("&lt;t&gt;"));
         let c = line_chart(
             "rate",
@@ -212,8 +221,11 @@ mod tests {
                 color: "#1f77b4",
                 points: vec![(0.0, 1.0), (1.0, 3.0)],
             }],
+            Some(30.0),
         );
         assert!(c.contains("<polyline") && !c.contains("http"));
+        // A fixed end: the last x tick is the run's end, not a rounded-up 50.
+        assert!(c.contains(">30<") && !c.contains(">50<"), "{c}");
         let b = bar_chart("fails", "n", &[("nonce".into(), 2.0)]);
         assert!(b.contains("class=\"bar\""));
         assert_eq!(nice_max(7.0), 10.0);

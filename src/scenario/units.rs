@@ -108,6 +108,38 @@ pub fn format_wei(wei: u128) -> String {
     }
 }
 
+/// An amount for people: ether, gwei or wei, whichever reads best, to 3 significant digits
+/// (`0.000648 ether`, `3.2 gwei`, `72 ether`). Not for values a user must copy: use `format_wei`.
+pub fn format_amount(wei: u128) -> String {
+    let (value, unit) = if wei >= ETHER / 1_000_000 {
+        (wei as f64 / ETHER as f64, "ether")
+    } else if wei >= GWEI / 10 {
+        (wei as f64 / GWEI as f64, "gwei")
+    } else {
+        return format!("{wei} wei");
+    };
+    format!("{} {unit}", significant(value, 3))
+}
+
+/// Whole tokens (18 decimals) for people, like `format_amount`.
+pub fn format_tokens(units: u128) -> String {
+    significant(units as f64 / ETHER as f64, 3)
+}
+
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// `value / 10^decimals` as an exact decimal string without trailing zeros.
 pub fn format_scaled(value: u128, decimals: u32) -> String {
     let scale = 10u128.pow(decimals);
@@ -123,6 +155,18 @@ pub fn format_scaled(value: u128, decimals: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_for_people() {
+        assert_eq!(format_amount(648_472_317_073_254), "0.000648 ether");
+        assert_eq!(format_amount(3_200_000_000), "3.2 gwei");
+        assert_eq!(format_amount(72_003_740_664_001_870_332), "72 ether");
+        assert_eq!(format_amount(10 * ETHER), "10 ether");
+        assert_eq!(format_amount(1_234_567 * ETHER), "1234567 ether");
+        assert_eq!(format_amount(21), "21 wei");
+        assert_eq!(format_tokens(18_000 * ETHER), "18000");
+        assert_eq!(format_tokens(ETHER / 3), "0.333");
+    }
 
     #[test]
     fn durations() {

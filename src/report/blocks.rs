@@ -1,0 +1,61 @@
+//! `blocks.csv`: every block of the run as read from the chain — `number,t_s,gas_used,gas_limit,
+//! txs` — from the first block that held a transaction of the run, for the report's per-block
+//! view (gas used vs the limit, transactions per block).
+
+use serde::{Deserialize, Serialize};
+
+/// One block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockRow {
+    pub number: u64,
+    /// When loadrun saw it, seconds since the plan's start.
+    pub t_s: f64,
+    pub gas_used: u64,
+    pub gas_limit: u64,
+    /// Transactions in the block (anyone's).
+    pub txs: u64,
+}
+
+pub fn write_csv<W: std::io::Write>(rows: &[BlockRow], w: W) -> csv::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    if rows.is_empty() {
+        out.write_record(["number", "t_s", "gas_used", "gas_limit", "txs"])?;
+    }
+    for r in rows {
+        out.serialize(r)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub fn read_csv(text: &str) -> Vec<BlockRow> {
+    csv::Reader::from_reader(text.as_bytes())
+        .deserialize()
+        .filter_map(Result::ok)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let rows = vec![BlockRow {
+            number: 7,
+            t_s: 1.25,
+            gas_used: 21_000,
+            gas_limit: 30_000_000,
+            txs: 1,
+        }];
+        let mut buf = Vec::new();
+        write_csv(&rows, &mut buf).unwrap();
+        assert_eq!(read_csv(std::str::from_utf8(&buf).unwrap()), rows);
+        let mut empty = Vec::new();
+        write_csv(&[], &mut empty).unwrap();
+        assert_eq!(
+            String::from_utf8(empty).unwrap(),
+            "number,t_s,gas_used,gas_limit,txs\n"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! The report's performance sections (pure): a percentile table of latency and lateness per
+//! step kind from HDR histograms (3 significant digits), the latency distribution, and the
+//! per-block view read from the chain (gas used vs the gas limit, transactions per block).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use hdrhistogram::Histogram;
+
+use super::blocks::BlockRow;
+use super::rows::{Status, StepRow};
+use super::svg::{Series, bar_chart, esc, line_chart};
+
+/// Quantiles shown in the table, with their column names.
+const QUANTILES: [(f64, &str); 4] = [
+    (0.50, "p50"),
+    (0.90, "p90"),
+    (0.99, "p99"),
+    (0.999, "p99.9"),
+];
+
+/// A histogram of milliseconds, recorded in microseconds (3 significant digits).
+pub struct Ms(Histogram<u64>);
+
+impl Default for Ms {
+    fn default() -> Self {
+        Self(Histogram::new(3).expect("3 significant digits is a valid precision"))
+    }
+}
+
+impl Ms {
+    pub fn record(&mut self, ms: f64) {
+        if ms.is_finite() && ms >= 0.0 {
+            // Auto-resizing histogram: any value fits.
+            let _ = self.0.record((ms * 1000.0).round() as u64);
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value at quantile `q` (0..=1), ms.
+    pub fn at(&self, q: f64) -> f64 {
+        self.0.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    pub fn max(&self) -> f64 {
+        self.0.max() as f64 / 1000.0
+    }
+}
+
+/// Latency (ok steps) and lateness (sent steps) histograms per kind, `all` first.
+pub fn histograms(rows: &[StepRow]) -> Vec<(String, Ms, Ms)> {
+    let mut by: BTreeMap<String, (Ms, Ms)> = BTreeMap::new();
+    let mut all = (Ms::default(), Ms::default());
+    for r in rows {
+        let e = by.entry(r.kind.clone()).or_default();
+        if r.status == Status::Ok
+            && let Some(l) = r.latency_ms
+        {
+            e.0.record(l);
+            all.0.record(l);
+        }
+        if let Some(l) = r.lateness_ms {
+            e.1.record(l);
+            all.1.record(l);
+        }
+    }
+    std::iter::once(("all".to_string(), all.0, all.1))
+        .chain(by.into_iter().map(|(k, (a, b))| (k, a, b)))
+        .collect()
+}
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The percentile table: one row per kind and quantity.
+pub fn percentile_table(rows: &[StepRow]) -> String {
+    let mut h = String::from(
+        "<table class=\"percentiles\"><tr><th>kind</th><th>quantity</th><th>count</th>",
+    );
+    for (_, name) in QUANTILES {
+        let _ = write!(h, "<th>{name} ms</th>");
+    }
+    h.push_str("<th>max ms</th></tr>");
+    for (kind, latency, lateness) in histograms(rows) {
+        for (what, hist) in [("latency", &latency), ("lateness", &lateness)] {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{what}</td><td>{}</td>",
+                esc(&kind),
+                hist.len()
+            );
+            for (q, _) in QUANTILES {
+                let cell = if hist.is_empty() {
+                    "–".into()
+                } else {
+                    ms(hist.at(q))
+                };
+                let _ = write!(h, "<td>{cell}</td>");
+            }
+            let max = if hist.is_empty() {
+                "–".into()
+            } else {
+                ms(hist.max())
+            };
+            let _ = write!(h, "<td>{max}</td></tr>");
+        }
+    }
+    h.push_str("</table>");
+    h
+}
+
+/// Ok steps' latency in 20 equal buckets up to the p99.9 (the rest in a last "more" bucket).
+pub fn latency_distribution(rows: &[StepRow]) -> String {
+    let values: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.status == Status::Ok)
+        .filter_map(|r| r.latency_ms)
+        .collect();
+    let mut hist = Ms::default();
+    for v in &values {
+        hist.record(*v);
+    }
+    let top = if hist.is_empty() {
+        1.0
+    } else {
+        hist.at(0.999).max(1e-3)
+    };
+    const BUCKETS: usize = 20;
+    let width = top / BUCKETS as f64;
+    let mut counts = [0usize; BUCKETS + 1];
+    for v in &values {
+        let b = ((v / width) as usize).min(BUCKETS);
+        counts[b] += 1;
+    }
+    let bars: Vec<(String, f64)> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let label = if i == BUCKETS {
+                "more".to_string()
+            } else {
+                format!("<{}", ms(width * (i + 1) as f64))
+            };
+            (label, *n as f64)
+        })
+        .collect();
+    bar_chart(
+        "latency distribution of ok steps (ms buckets)",
+        "steps",
+        &bars,
+    )
+}
+
+/// Gas used vs the gas limit, and transactions, per block over time.
+pub fn per_block(blocks: &[BlockRow], end_s: Option<f64>) -> String {
+    let mut h = line_chart(
+        "gas per block: used vs the block gas limit",
+        "seconds since start",
+        "million gas",
+        &[
+            Series {
+                name: "gas used",
+                color: "#ff7f0e",
+                points: blocks
+                    .iter()
+                    .map(|b| (b.t_s, b.gas_used as f64 / 1e6))
+                    .collect(),
+            },
+            Series {
+                name: "gas limit",
+                color: "#7f7f7f",
+                points: blocks
+                    .iter()
+                    .map(|b| (b.t_s, b.gas_limit as f64 / 1e6))
+                    .collect(),
+            },
+        ],
+        end_s,
+    );
+    h.push_str(&line_chart(
+        "transactions per block",
+        "seconds since start",
+        "transactions",
+        &[Series {
+            name: "txs",
+            color: "#17becf",
+            points: blocks.iter().map(|b| (b.t_s, b.txs as f64)).collect(),
+        }],
+        end_s,
+    ));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, latency: f64) -> StepRow {
+        StepRow {
+            step: 0,
+            at_ms: 0,
+            kind: kind.into(),
+            workload: 0,
+            role: "A".into(),
+            wallet: 0,
+            job: String::new(),
+            status: Status::Ok,
+            error: String::new(),
+            sent_ms: Some(1.0),
+            lateness_ms: Some(latency / 100.0),
+            tx_hash: "0x01".into(),
+            block: Some(1),
+            latency_ms: Some(latency),
+            gas_used: None,
+            fee_wei: None,
+        }
+    }
+
+    #[test]
+    fn hdr_percentiles_stay_within_a_tenth_of_a_percent_of_exact() {
+        let rows: Vec<StepRow> = (1..=10_000)
+            .map(|i| row("transfer", i as f64 * 0.37))
+            .collect();
+        let h = histograms(&rows);
+        assert_eq!(h[0].0, "all");
+        assert_eq!(h[1].0, "transfer");
+        for (q, exact) in [(0.5, 1850.0), (0.99, 3663.0), (0.999, 3696.3)] {
+            let got = h[0].1.at(q);
+            assert!(
+                (got - exact).abs() / exact < 0.001,
+                "q{q}: {got} vs {exact}"
+            );
+        }
+        let table = percentile_table(&rows);
+        assert!(table.contains("<th>p99.9 ms</th>") && table.contains("<td>transfer</td>"));
+    }
+
+    #[test]
+    fn the_distribution_has_its_buckets_and_the_block_view_its_series() {
+        let rows: Vec<StepRow> = (1..=100).map(|i| row("transfer", i as f64)).collect();
+        let d = latency_distribution(&rows);
+        assert!(d.contains("more"), "{d}");
+        let blocks = vec![
+            BlockRow {
+                number: 1,
+                t_s: 1.0,
+                gas_used: 2_100_000,
+                gas_limit: 30_000_000,
+                txs: 100,
+            },
+            BlockRow {
+                number: 2,
+                t_s: 2.0,
+                gas_used: 0,
+                gas_limit: 30_000_000,
+                txs: 0,
+            },
+        ];
+        let b = per_block(&blocks, Some(3.0));
+        assert_eq!(b.matches("<polyline").count(), 3, "{b}");
+    }
+}
