@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 
 use super::blocks::BlockRow;
 use super::rows::{Status, StepRow};
-use super::svg::{Series, bar_chart, esc, line_chart};
+use super::svg::{Series, bar_chart, esc, line_chart, nice_max};
 
 /// Quantiles shown in the table, with their column names.
 const QUANTILES: [(f64, &str); 4] = [
@@ -121,7 +121,7 @@ pub fn percentile_table(rows: &[StepRow]) -> String {
     h
 }
 
-/// Ok steps' latency in 20 equal buckets up to the p99.9 (the rest in a last "more" bucket).
+/// Ok steps' latency in about 20 round-width buckets up to the p99.9 (the rest in "more").
 pub fn latency_distribution(rows: &[StepRow]) -> String {
     let values: Vec<f64> = rows
         .iter()
@@ -137,21 +137,22 @@ pub fn latency_distribution(rows: &[StepRow]) -> String {
     } else {
         hist.at(0.999).max(1e-3)
     };
-    const BUCKETS: usize = 20;
-    let width = top / BUCKETS as f64;
-    let mut counts = [0usize; BUCKETS + 1];
+    // Round bucket widths (1, 2, 2.5, 5 × 10^k ms), about 20 of them up to the p99.9.
+    let width = nice_max(top / 20.0);
+    let buckets = ((top / width).ceil() as usize).clamp(1, 40);
+    let mut counts = vec![0usize; buckets + 1];
     for v in &values {
-        let b = ((v / width) as usize).min(BUCKETS);
+        let b = ((v / width) as usize).min(buckets);
         counts[b] += 1;
     }
     let bars: Vec<(String, f64)> = counts
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let label = if i == BUCKETS {
+            let label = if i == buckets {
                 "more".to_string()
             } else {
-                format!("<{}", ms(width * (i + 1) as f64))
+                format!("<{}", super::summary::format_value(width * (i + 1) as f64))
             };
             (label, *n as f64)
         })

@@ -35,7 +35,8 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-fn nice_max(v: f64) -> f64 {
+/// The smallest of 1, 2, 2.5, 5 × 10^k at or above `v` (1 for nothing).
+pub fn nice_max(v: f64) -> f64 {
     if v <= 0.0 {
         return 1.0;
     }
@@ -85,16 +86,20 @@ fn frame(
             v = fmt_tick(v)
         );
     }
-    for i in (0..=5).filter(|_| xmax.is_some()) {
-        let xmax = xmax.unwrap_or(0.0);
-        let x = LEFT + pw * f64::from(i) / 5.0;
-        let v = xmax * f64::from(i) / 5.0;
-        let _ = write!(
-            out,
-            r#"<text x="{x:.1}" y="{y:.1}" class="tick" text-anchor="middle">{v}</text>"#,
-            y = TOP + ph + 16.0,
-            v = fmt_tick(v)
-        );
+    if let Some(xmax) = xmax.filter(|x| *x > 0.0) {
+        // Ticks at a round step (1, 2, 2.5 or 5 × 10^k), whatever the axis' end.
+        let step = nice_max(xmax / 5.0);
+        let mut v = 0.0;
+        while v <= xmax * 1.000_001 {
+            let x = LEFT + pw * v / xmax;
+            let _ = write!(
+                out,
+                r#"<text x="{x:.1}" y="{y:.1}" class="tick" text-anchor="middle">{t}</text>"#,
+                y = TOP + ph + 16.0,
+                t = fmt_tick(v)
+            );
+            v += step;
+        }
     }
     let _ = write!(
         out,
@@ -224,8 +229,8 @@ mod tests {
             Some(30.0),
         );
         assert!(c.contains("<polyline") && !c.contains("http"));
-        // A fixed end: the last x tick is the run's end, not a rounded-up 50.
-        assert!(c.contains(">30<") && !c.contains(">50<"), "{c}");
+        // A fixed end: the axis stops at the run's end (30), not a rounded-up 50.
+        assert!(c.contains(">30<") && !c.contains(">50<") && !c.contains(">40<"), "{c}");
         let b = bar_chart("fails", "n", &[("nonce".into(), 2.0)]);
         assert!(b.contains("class=\"bar\""));
         assert_eq!(nice_max(7.0), 10.0);
