@@ -80,15 +80,9 @@ max_failed = 0
 fn a_busy_mixed_scenario_runs_all_ok_on_the_default_chain_with_bounded_node_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "busy", &busy_mixed());
-    let out = dir.path().join("out");
-    let output = loadrun()
-        .args(["run", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let t = text(&output);
-    assert_eq!(output.status.code(), Some(0), "{t}");
+    let run = common::remote::run_spawned(&path, dir.path());
+    let (out, t) = (run.dir.clone(), run.text());
+    assert_eq!(run.output.status.code(), Some(0), "{t}");
     assert!(t.contains("1s blocks"), "{t}");
     let rows =
         loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())

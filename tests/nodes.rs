@@ -72,18 +72,7 @@ fn a_chain_without_a_base_fee_runs_the_mixed_scenario_with_legacy_transactions()
             "block_time = \"1s\"\nanvil_args = [\"--hardfork\", \"berlin\"]",
         ),
     );
-    let out = dir.path().join("out");
-    let output = loadrun()
-        .args(["run", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .unwrap();
-    let run = common::remote::Run {
-        output,
-        dir: out,
-        wall: std::time::Duration::ZERO,
-    };
+    let run = common::remote::run_spawned(&path, dir.path());
     run.assert_all_ok();
     let t = run.text();
     assert!(t.contains("legacy"), "{t}");

@@ -13,6 +13,24 @@ use super::ChainError;
 /// Balance of anvil's dev accounts, in ether: enough to fund 10^6 wallets at 1 ether.
 const DEV_BALANCE_ETHER: &str = "10000000";
 
+/// The anvil version package.json pins (suggested when none is found).
+pub const PINNED_ANVIL: &str = "1.7.1";
+
+/// npm's names for this platform in @foundry-rs/anvil-OS-ARCH.
+fn platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    (os, arch)
+}
+
 /// Where loadrun looked for anvil, in order; reported when none is found.
 pub fn candidates() -> Vec<(String, Option<PathBuf>)> {
     let mut out = Vec::new();
@@ -29,16 +47,7 @@ pub fn candidates() -> Vec<(String, Option<PathBuf>)> {
     // The platform package holds the real binary (package.json pins it); `.bin/anvil` links to
     // it, or, when installed through the @foundry-rs/anvil meta package, is a node shim that
     // would outlive a kill of its parent — so the binary itself comes first.
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        "windows" => "win32",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let (os, arch) = platform();
     // node_modules in the working directory and each ancestor, as node itself resolves them:
     // a repository of scenarios with anvil in its package.json, run from any subdirectory.
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -79,8 +88,10 @@ pub fn locate() -> Result<PathBuf, ChainError> {
         }
     }
     let looked: Vec<String> = found.into_iter().map(|(label, _)| label).collect();
+    let (os, arch) = platform();
     Err(ChainError::AnvilNotFound {
         looked: looked.join(", "),
+        package: format!("@foundry-rs/anvil-{os}-{arch}@{PINNED_ANVIL}"),
     })
 }
 

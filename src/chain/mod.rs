@@ -31,9 +31,9 @@ const ANVIL_DEV_KEY: [u8; 32] =
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error(
-        "anvil not found (looked at: {looked})\n  help: install it into your repository (`npm install --save-dev @foundry-rs/anvil-linux-amd64@1.7.1`, found in node_modules of this directory or any parent), put foundry's anvil on PATH, set LOADRUN_ANVIL=/path/to/anvil, or connect to a running node with --rpc URL"
+        "anvil not found (looked at: {looked})\n  help: install it into your repository (`npm install --save-dev {package}`, found in node_modules of this directory or any parent), put foundry's anvil on PATH, set LOADRUN_ANVIL=/path/to/anvil, or connect to a running node with --rpc URL"
     )]
-    AnvilNotFound { looked: String },
+    AnvilNotFound { looked: String, package: String },
     #[error("could not start anvil ({bin}): {reason}")]
     AnvilSpawn { bin: String, reason: String },
     #[error(
@@ -137,7 +137,7 @@ pub async fn connect(
                 chain_id: cfg.chain_id,
                 gas_limit: cfg.gas_limit,
                 log: log_dir.map(|d| d.join("anvil.log")),
-                extra_args: bounded_memory_args(cfg.block_time_ms)
+                extra_args: bounded_memory_args(cfg.block_time_ms, cfg.retry_for_ms)
                     .into_iter()
                     .chain(cfg.anvil_args.iter().cloned())
                     .collect(),
@@ -188,26 +188,33 @@ pub async fn connect(
     Ok(chain)
 }
 
-/// Blocks with transactions a spawned anvil keeps in memory. The receipt watcher reads each
-/// block right after it is mined, so 16 blocks leave it 16 block times of lag; at 1,000 tx/s a
-/// keeper of 256 blocks alone held 1.3 GB of anvil's memory.
-pub const TRANSACTION_BLOCK_KEEPER: u32 = 16;
+/// Blocks with transactions a spawned anvil keeps in memory: the receipt watcher reads each
+/// block right after it is mined, but a node stall the retries ride out (`retry_for`) plus the
+/// receipt wait must not prune what it has yet to read — so `retry_for` + 10 s of blocks, at
+/// least 16 and at most 256 (at 1,000 tx/s a 256-block keeper alone held 1.3 GB of anvil).
+pub fn transaction_block_keeper(block_ms: u64, retry_for_ms: u64) -> u64 {
+    retry_for_ms
+        .saturating_add(10_000)
+        .div_ceil(block_ms.max(1))
+        .clamp(16, 256)
+}
 
 /// States of recent blocks a spawned anvil keeps in memory (loadrun reads only the latest).
 pub const PRUNED_STATES: u32 = 8;
 
-/// Flags that keep a spawned anvil's memory flat on long runs: no historical states (loadrun
-/// reads only the latest state), and with interval mining only the recent blocks' transactions.
-/// Automine makes one block per transaction, so there the keeper would drop receipts the
-/// watcher has not read yet; it is left out.
-fn bounded_memory_args(block_time_ms: Option<u64>) -> Vec<String> {
+/// Flags that keep a spawned anvil's memory bounded on long runs: few historical states, and
+/// with interval mining only the recent blocks' transactions. Automine makes one block per
+/// transaction, so there the keeper would drop receipts the watcher has not read yet; it is
+/// left out.
+fn bounded_memory_args(block_time_ms: Option<u64>, retry_for_ms: u64) -> Vec<String> {
     let mut args = vec!["--prune-history".to_string(), PRUNED_STATES.to_string()];
-    if block_time_ms.is_some() {
+    if let Some(ms) = block_time_ms {
         args.push("--transaction-block-keeper".into());
-        args.push(TRANSACTION_BLOCK_KEEPER.to_string());
+        args.push(transaction_block_keeper(ms, retry_for_ms).to_string());
     }
     args
 }
+
 
 /// A provider for `url` whose every call goes through the retry policy.
 pub fn provider(
@@ -258,5 +265,17 @@ async fn wait_ready(provider: &DynProvider, url: &str, limit: Duration) -> Resul
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_keeper_outlasts_retries_within_bounds() {
+        use super::transaction_block_keeper as k;
+        assert_eq!(k(1_000, 30_000), 40);
+        assert_eq!(k(1_000, 1_000), 16);
+        assert_eq!(k(100, 30_000), 256);
+        assert_eq!(k(12_000, 30_000), 16);
     }
 }

@@ -64,6 +64,12 @@ impl RpcStats {
         *self.down.borrow()
     }
 
+    /// Forgets an earlier give-up (e.g. one a set-up step recovered from with a fallback):
+    /// from now on a give-up means the node is down.
+    pub fn clear_down(&self) {
+        self.down.send_replace(false);
+    }
+
     /// Resolves once the node counts as down.
     pub async fn wait_down(&self) {
         let mut rx = self.down.subscribe();
@@ -91,10 +97,11 @@ pub fn client(
         .timeout(policy.attempt_timeout)
         .build()
         .map_err(|e| format!("HTTP client: {e}"))?;
+    let shown = super::redact_url(url.as_str());
     let transport = Http::with_client(http, url);
     let is_local = transport.guess_local();
     Ok(ClientBuilder::default()
-        .layer(RetryLayer::new(policy, stats))
+        .layer(RetryLayer::new(policy, stats, shown))
         .transport(transport, is_local))
 }
 
@@ -104,11 +111,15 @@ pub struct RetryLayer {
     policy: RpcPolicy,
     stats: Arc<RpcStats>,
     pacer: Option<Arc<Pacer>>,
+    /// The endpoint as it may be shown (host and port): transport errors quote the URL, whose
+    /// path or query can hold an API key.
+    shown: Arc<str>,
 }
 
 impl RetryLayer {
-    pub fn new(policy: RpcPolicy, stats: Arc<RpcStats>) -> Self {
+    pub fn new(policy: RpcPolicy, stats: Arc<RpcStats>, shown: String) -> Self {
         Self {
+            shown: shown.into(),
             pacer: policy
                 .max_rps
                 .filter(|r| r.is_finite() && *r > 0.0)
@@ -164,18 +175,19 @@ where
                 }
                 let res = inner.call(request.clone()).await;
                 let Some(hint) = transient(&res) else {
-                    return res;
+                    return scrubbed(res, &layer.shown);
                 };
                 layer.stats.transient.fetch_add(1, Ordering::Relaxed);
                 let since = *first_failure.get_or_insert_with(Instant::now);
-                if since.elapsed() >= layer.policy.retry_for {
+                // Once the node counts as down, nothing waits out another `retry_for`.
+                if since.elapsed() >= layer.policy.retry_for || layer.stats.is_down() {
                     layer.stats.down.send_replace(true);
                     tracing::warn!(
                         methods = %request.method_names().take(3).collect::<Vec<_>>().join(","),
                         "giving up after {:?} of transient RPC failures",
                         layer.policy.retry_for
                     );
-                    return res;
+                    return scrubbed(res, &layer.shown);
                 }
                 let wait = backoff(attempt, hint);
                 tracing::debug!(
@@ -190,6 +202,43 @@ where
             }
         })
     }
+}
+
+/// A transport error with every URL in its text replaced by `shown`.
+fn scrubbed(
+    res: Result<ResponsePacket, TransportError>,
+    shown: &str,
+) -> Result<ResponsePacket, TransportError> {
+    match res {
+        Err(RpcError::Transport(kind)) => {
+            let text = kind.to_string();
+            if text.contains("://") {
+                Err(TransportErrorKind::custom_str(&scrub(&text, shown)))
+            } else {
+                Err(RpcError::Transport(kind))
+            }
+        }
+        other => other,
+    }
+}
+
+/// `text` with each `scheme://…` token (up to a space, quote or bracket) replaced by `shown`.
+pub fn scrub(text: &str, shown: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let start = rest[..i]
+            .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '+' && c != '.' && c != '-')
+            .map_or(0, |j| j + 1);
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || "()<>\"'".contains(c))
+            .map_or(rest.len(), |j| i + j);
+        out.push_str(&rest[..start]);
+        out.push_str(shown);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn what(res: &Result<ResponsePacket, TransportError>) -> String {
@@ -237,6 +286,10 @@ fn transient_status(status: u16) -> bool {
 /// A JSON-RPC error that says "not now" rather than "no": rate limits and busy servers.
 fn busy(p: &ErrorPayload) -> bool {
     let m = p.message.to_ascii_lowercase();
+    // A revert (code 3, or its reason) is an answer, whatever its reason text says.
+    if p.code == 3 || m.contains("revert") {
+        return false;
+    }
     p.is_retry_err()
         || m.contains("busy")
         || m.contains("temporarily unavailable")
@@ -320,8 +373,25 @@ mod tests {
         assert!(busy(&payload(429, "Too Many Requests")));
         assert!(busy(&payload(-32000, "server busy")));
         assert!(!busy(&payload(3, "execution reverted")));
+        assert!(!busy(&payload(3, "execution reverted: busy")));
+        assert!(!busy(&payload(
+            -32000,
+            "execution reverted: try again later"
+        )));
         assert!(!busy(&payload(-32000, "nonce too low")));
         assert!(!busy(&payload(-32601, "the method eth_foo does not exist")));
+    }
+
+    #[test]
+    fn urls_in_error_texts_are_scrubbed() {
+        let t = "error sending request for url (https://rpc.example.org/v3/SECRETKEY?x=1): connection refused";
+        let s = scrub(t, "rpc.example.org:443 (https)");
+        assert!(!s.contains("SECRETKEY"), "{s}");
+        assert_eq!(
+            s,
+            "error sending request for url (rpc.example.org:443 (https)): connection refused"
+        );
+        assert_eq!(scrub("no url here", "x"), "no url here");
     }
 
     #[test]

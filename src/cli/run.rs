@@ -216,8 +216,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         let run_toml = toml::to_string(&facts).unwrap_or_default();
         write_output(Some(&dir.join("run.toml")), |w| w.write_all(run_toml.as_bytes()))?;
         if ex.node_down {
-            // No sanity check (the chain cannot be read); the rows are written, one per step.
-            eprintln!("{}", describe_rows(&plan, &ex.rows));
+            // No sanity check (the chain cannot be read); every other result is written.
+            finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, None, &dir, args.json)?;
             return Err(crate::chain::ChainError::NodeDown {
                 retry_for: humantime::format_duration(std::time::Duration::from_millis(
                     loaded.scenario.chain.retry_for_ms,
@@ -255,7 +255,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("sanity.json")), |w| {
             serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
         })?;
-        finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, &sanity, &dir, args.json)
+        finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, Some(&sanity), &dir, args.json)
     })
 }
 
@@ -265,7 +265,7 @@ fn finish(
     plan: &Plan,
     (ex, load): (&Executed, Load),
     rpc: &crate::chain::rpc::RpcStats,
-    sanity: &Sanity,
+    sanity: Option<&Sanity>,
     dir: &Path,
     json: bool,
 ) -> Result<u8, Error> {
@@ -327,19 +327,21 @@ fn finish(
     }
     super::results::write_report(dir)?;
     eprintln!("results: {} (report.html)", dir.display());
-    if sanity.ok {
-        eprintln!("sanity: ok (the chain matches the run; see sanity.md)");
-    } else {
-        code = ExitCode::CHECK_FAILED;
-        eprintln!("sanity: MISMATCH between the run and the chain (see sanity.md):");
-        for l in sanity.lines.iter().filter(|l| !l.ok).take(5) {
-            eprintln!(
-                "  {}: expected {}, observed {}",
-                l.check, l.expected, l.observed
-            );
-        }
-        for m in sanity.wallet_mismatches.iter().take(5) {
-            eprintln!("  {m}");
+    match sanity {
+        None => eprintln!("sanity: not checked (the chain could not be read)"),
+        Some(s) if s.ok => eprintln!("sanity: ok (the chain matches the run; see sanity.md)"),
+        Some(sanity) => {
+            code = ExitCode::CHECK_FAILED;
+            eprintln!("sanity: MISMATCH between the run and the chain (see sanity.md):");
+            for l in sanity.lines.iter().filter(|l| !l.ok).take(5) {
+                eprintln!(
+                    "  {}: expected {}, observed {}",
+                    l.check, l.expected, l.observed
+                );
+            }
+            for m in sanity.wallet_mismatches.iter().take(5) {
+                eprintln!("  {m}");
+            }
         }
     }
     if json {
@@ -351,7 +353,7 @@ fn finish(
                 "steps": ex.rows.len(),
                 "ok": ok,
                 "interrupted": ex.interrupted,
-                "sanity_ok": sanity.ok,
+                "sanity_ok": sanity.map(|s| s.ok),
                 "expectations": verdicts,
                 "summary": summary::to_json(&metrics),
             })

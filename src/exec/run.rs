@@ -89,6 +89,8 @@ pub async fn execute(
         rpc_stats: chain.rpc_stats.clone(),
         gas: chain.gas,
     });
+    // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
+    chain.rpc_stats.clear_down();
     let subset: Vec<usize> = opts
         .subset
         .clone()

@@ -143,8 +143,10 @@ pub async fn run(
     // Why the node refused a dropped transaction when it was sent again (explains a timeout).
     let mut refused: HashMap<B256, String> = HashMap::new();
     let (recovery_tx, mut recovery_rx) = mpsc::unbounded_channel::<Recovery>();
+    // Registered after their block was seen, receipt not fetched yet (fallback mode); kept
+    // until a lookup answers.
+    let mut late: Vec<(Watched, Seen)> = Vec::new();
     loop {
-        let mut late = Vec::new();
         loop {
             match rx.try_recv() {
                 Ok(w) => match recent.get(&w.hash).copied() {
@@ -168,25 +170,68 @@ pub async fn run(
                 }
             }
         }
-        if !late.is_empty() {
-            let hashes: Vec<B256> = late.iter().map(|(w, _)| w.hash).collect();
-            let found = receipts::by_hash(p, &hashes).await.unwrap_or_default();
-            for ((w, s), r) in late
-                .into_iter()
-                .zip(found.into_iter().chain(std::iter::repeat(None)))
-            {
-                match r {
-                    Some(r) => {
-                        span.include(s.block);
-                        report(&w, w.hash, s.block, s.seen_ms, facts_of(&r));
-                    }
-                    None => {
-                        pending.insert(w.hash, w);
+        // Replacements first: a re-signed transaction may already be in a block seen earlier.
+        while let Ok(r) = recovery_rx.try_recv() {
+            match r {
+                Recovery::Refused(hash, e) => {
+                    refused.insert(hash, e);
+                }
+                Recovery::Replaced {
+                    old,
+                    new,
+                    raw,
+                    fees,
+                } => {
+                    if let Some(mut w) = pending.remove(&old) {
+                        alias.insert(old, new);
+                        for target in alias.values_mut().filter(|t| **t == old) {
+                            *target = new;
+                        }
+                        w.hash = new;
+                        w.raw = raw;
+                        w.fees = fees;
+                        w.resent += 1;
+                        refused.remove(&old);
+                        match recent.get(&new).copied() {
+                            Some(Seen {
+                                block,
+                                seen_ms,
+                                facts: Some(f),
+                            }) => {
+                                alias.retain(|_, t| *t != new);
+                                span.include(block);
+                                report(&w, new, block, seen_ms, f);
+                            }
+                            Some(s) => late.push((w, s)),
+                            None => {
+                                pending.insert(new, w);
+                            }
+                        }
                     }
                 }
             }
         }
-        if (closed && pending.is_empty()) || *stop.borrow() {
+        if !late.is_empty() {
+            let hashes: Vec<B256> = late.iter().map(|(w, _)| w.hash).collect();
+            // A failed lookup leaves them for the next round (their block is already behind).
+            if let Ok(found) = receipts::by_hash(p, &hashes).await {
+                for ((w, s), r) in std::mem::take(&mut late)
+                    .into_iter()
+                    .zip(found.into_iter().chain(std::iter::repeat(None)))
+                {
+                    match r {
+                        Some(r) => {
+                            span.include(s.block);
+                            report(&w, w.hash, s.block, s.seen_ms, facts_of(&r));
+                        }
+                        None => {
+                            pending.insert(w.hash, w);
+                        }
+                    }
+                }
+            }
+        }
+        if (closed && pending.is_empty() && late.is_empty()) || *stop.borrow() {
             return span;
         }
         let head = p.get_block_number().await.unwrap_or(next.saturating_sub(1));
@@ -221,32 +266,6 @@ pub async fn run(
             next += 1;
         }
         let now = ctx.now_ms();
-        while let Ok(r) = recovery_rx.try_recv() {
-            match r {
-                Recovery::Refused(hash, e) => {
-                    refused.insert(hash, e);
-                }
-                Recovery::Replaced {
-                    old,
-                    new,
-                    raw,
-                    fees,
-                } => {
-                    if let Some(mut w) = pending.remove(&old) {
-                        alias.insert(old, new);
-                        for target in alias.values_mut().filter(|t| **t == old) {
-                            *target = new;
-                        }
-                        w.hash = new;
-                        w.raw = raw;
-                        w.fees = fees;
-                        w.resent += 1;
-                        refused.remove(&old);
-                        pending.insert(new, w);
-                    }
-                }
-            }
-        }
         // The lookups run in their own task, so block timing (latency) never waits on them.
         let checking = check.as_ref().is_some_and(|t| !t.is_finished());
         if !checking && last_resend.elapsed() >= RESEND_EVERY {
@@ -418,9 +437,11 @@ async fn recover(
             }
             "its max fee is below the base fee".to_string()
         } else {
-            rebroadcast += 1;
             match send_raw(p, &s.raw).await {
-                Ok(_) => continue,
+                Ok(_) => {
+                    rebroadcast += 1;
+                    continue;
+                }
                 Err(e) => e,
             }
         };

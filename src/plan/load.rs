@@ -30,7 +30,7 @@ pub fn peak(plan: &Plan, gas: &GasTable, window_ms: u64) -> Peak {
         sum = sum.saturating_add(g);
         while on_chain[start].0 + window_ms <= at {
             txs -= 1;
-            sum -= on_chain[start].1;
+            sum = sum.saturating_sub(on_chain[start].1);
             start += 1;
         }
         debug_assert!(start <= end);

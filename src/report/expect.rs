@@ -25,9 +25,9 @@ fn p99(mut v: Vec<f64>) -> f64 {
 /// Evaluates every threshold that is set. `max_failed` counts failed, timed-out and skipped
 /// steps (a skipped step is the consequence of a failure), and `not_sent` ones too when a run
 /// was cut short.
-/// `min_rate` is the workload's included rate (`rates::rates`: ok steps over the time from its
-/// window's start to the last inclusion, at least the window), so a run whose sends fell
-/// behind cannot pass it by finishing late.
+/// `min_rate` is the workload's included rate (`rates::rates`: ok steps over the time from the
+/// first send to the last inclusion, at least the window), so a run whose sends fell behind
+/// cannot pass it by finishing late.
 pub fn evaluate(
     e: &Expect,
     rows: &[StepRow],

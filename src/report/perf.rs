@@ -210,22 +210,11 @@ mod tests {
 
     fn row(kind: &str, latency: f64) -> StepRow {
         StepRow {
-            step: 0,
-            at_ms: 0,
-            kind: kind.into(),
-            workload: 0,
-            role: "A".into(),
-            wallet: 0,
-            job: String::new(),
-            status: Status::Ok,
-            error: String::new(),
-            sent_ms: Some(1.0),
             lateness_ms: Some(latency / 100.0),
             tx_hash: "0x01".into(),
             block: Some(1),
             latency_ms: Some(latency),
-            gas_used: None,
-            fee_wei: None,
+            ..StepRow::sample(kind, Status::Ok)
         }
     }
 

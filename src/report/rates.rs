@@ -68,7 +68,7 @@ pub fn window_of<'a>(
 /// Target, achieved and included rate of a set of steps, per second.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Rates {
-    /// Steps planned / the window.
+    /// Steps planned (less those skipped) / the window.
     pub target: f64,
     /// Steps sent / (window start → last send, at least the window).
     pub achieved: f64,
@@ -85,6 +85,11 @@ pub fn rates<'a>(rows: impl IntoIterator<Item = &'a StepRow> + Clone, w: Window)
     let (mut last_sent, mut last_done) = (start, start);
     let mut first_sent = f64::INFINITY;
     for r in rows {
+        // A step skipped because its channel never opened is the failure's consequence, not
+        // a send loadrun owed: it counts in neither the target nor the sends.
+        if r.status == Status::Skipped {
+            continue;
+        }
         planned += 1;
         if let Some(s) = r.sent_ms {
             sent += 1;
@@ -120,20 +125,10 @@ mod tests {
         StepRow {
             step: at,
             at_ms: at,
-            kind: "transfer".into(),
-            workload: 0,
-            role: "A".into(),
-            wallet: 0,
-            job: String::new(),
-            status,
-            error: String::new(),
             sent_ms: sent,
             lateness_ms: sent.map(|s| s - at as f64),
-            tx_hash: String::new(),
-            block: None,
             latency_ms: Some(latency),
-            gas_used: None,
-            fee_wei: None,
+            ..StepRow::sample("transfer", status)
         }
     }
 
@@ -173,6 +168,7 @@ mod tests {
             row(0, Some(1.0), Status::Ok, 10.0),
             row(0, Some(1.0), Status::Failed, 0.0),
             row(0, None, Status::NotSent, 0.0),
+            row(0, None, Status::Skipped, 0.0),
         ];
         let r = rates(&rows, W);
         assert!((r.target - 0.3).abs() < 1e-12);

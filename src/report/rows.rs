@@ -105,6 +105,29 @@ pub struct StepRow {
 }
 
 impl StepRow {
+    /// A sent transfer step for unit tests: kind, status, sent at 1 ms, nothing else set.
+    #[cfg(test)]
+    pub fn sample(kind: &str, status: Status) -> StepRow {
+        StepRow {
+            step: 0,
+            at_ms: 0,
+            kind: kind.into(),
+            workload: 0,
+            role: "A".into(),
+            wallet: 0,
+            job: "tx-000000".into(),
+            status,
+            error: String::new(),
+            sent_ms: Some(1.0),
+            lateness_ms: Some(1.0),
+            tx_hash: String::new(),
+            block: None,
+            latency_ms: None,
+            gas_used: None,
+            fee_wei: None,
+        }
+    }
+
     /// The error class of a failed step (`nonce`, `reverted`, …), from the `error` column.
     pub fn error_class(&self) -> Option<&str> {
         (self.status == Status::Failed)

@@ -178,26 +178,15 @@ mod tests {
 
     fn row(kind: &str, status: Status, latency: Option<f64>) -> StepRow {
         StepRow {
-            step: 0,
-            at_ms: 0,
-            kind: kind.into(),
-            workload: 0,
-            role: "A".into(),
-            wallet: 0,
-            job: "tx-000000".into(),
-            status,
             error: if status == Status::Failed {
                 "nonce: nonce too low".into()
             } else {
                 String::new()
             },
-            sent_ms: Some(1.0),
-            lateness_ms: Some(1.0),
-            tx_hash: String::new(),
-            block: None,
             latency_ms: latency,
             gas_used: Some(21_000),
             fee_wei: Some(5),
+            ..StepRow::sample(kind, status)
         }
     }
 

@@ -230,7 +230,10 @@ mod tests {
         );
         assert!(c.contains("<polyline") && !c.contains("http"));
         // A fixed end: the axis stops at the run's end (30), not a rounded-up 50.
-        assert!(c.contains(">30<") && !c.contains(">50<") && !c.contains(">40<"), "{c}");
+        assert!(
+            c.contains(">30<") && !c.contains(">50<") && !c.contains(">40<"),
+            "{c}"
+        );
         let b = bar_chart("fails", "n", &[("nonce".into(), 2.0)]);
         assert!(b.contains("class=\"bar\""));
         assert_eq!(nice_max(7.0), 10.0);

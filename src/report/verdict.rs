@@ -126,22 +126,12 @@ mod tests {
 
     fn row(kind: &str, lateness: f64, latency: f64, status: Status) -> StepRow {
         StepRow {
-            step: 0,
-            at_ms: 0,
-            kind: kind.into(),
-            workload: 0,
-            role: "A".into(),
-            wallet: 0,
-            job: String::new(),
-            status,
-            error: String::new(),
             sent_ms: Some(lateness),
             lateness_ms: Some(lateness),
             tx_hash: "0x01".into(),
             block: Some(1),
             latency_ms: Some(latency),
-            gas_used: None,
-            fee_wei: None,
+            ..StepRow::sample(kind, status)
         }
     }
 

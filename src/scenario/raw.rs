@@ -211,7 +211,9 @@ pub struct RawExpect {
     pub max_p99_inclusion: Option<String>,
     /// Highest allowed p99 lateness (fired - scheduled), e.g. "50ms".
     pub max_p99_lateness: Option<String>,
-    /// Lowest allowed achieved rate (ok steps per second over the duration) per workload,
-    /// keyed by the workload's index as in the `workload` column: `min_rate = { "2" = 19.5 }`.
+    /// Lowest allowed included rate per workload (ok steps per second from the first send to
+    /// the last inclusion, at least the workload's window: a little below the target even on
+    /// schedule), keyed by the workload's index as in the `workload` column:
+    /// `min_rate = { "2" = 19.5 }`.
     pub min_rate: Option<std::collections::BTreeMap<String, f64>>,
 }

@@ -172,6 +172,23 @@ pub fn run_remote(url: &str, path: &Path, dir: &Path) -> Run {
     }
 }
 
+/// `loadrun run` of the scenario at `path` on the chain it spawns, results in `dir/out`.
+pub fn run_spawned(path: &Path, dir: &Path) -> Run {
+    let out = dir.join("out");
+    let start = Instant::now();
+    let output = loadrun()
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(path)
+        .output()
+        .expect("run loadrun");
+    Run {
+        output,
+        dir: out,
+        wall: start.elapsed(),
+    }
+}
+
 /// Every wallet's nonce on chain equals the number of its steps that sent a transaction: no
 /// step executed twice, none lost, no gap (funding is flat, so wallets sent nothing else).
 pub async fn assert_nonces_match_rows(node_url: &str, rows: &[StepRow]) {

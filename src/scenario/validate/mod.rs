@@ -312,9 +312,17 @@ fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
     let block_time_ms = match raw.block_time.as_deref() {
         None => Some(DEFAULT_BLOCK_TIME_MS),
         Some("automine") => None,
-        Some(t) => cx
-            .duration(path.key("block_time"), t, false)
-            .or(Some(DEFAULT_BLOCK_TIME_MS)),
+        Some(t) => match parse_duration_ms(t) {
+            Ok(ms) if ms > 0 => Some(ms),
+            _ => {
+                cx.err(
+                    path.key("block_time"),
+                    format!("`{t}` is not a block interval"),
+                    Some("write a duration such as \"1s\" or \"500ms\", or \"automine\" for one block per transaction".into()),
+                );
+                None
+            }
+        },
     };
     if raw.rpc.is_some() {
         for (key, set) in [
