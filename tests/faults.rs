@@ -302,3 +302,77 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
     let verdict = std::fs::read_to_string(out.join("verdict.json")).unwrap();
     assert!(verdict.contains("\"schedule_kept\": false"), "{verdict}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once() {
+    // A lying node, once the wallets are funded: it answers the hash of 10 % of the
+    // transactions without taking them (the watcher sends the same bytes again), and of 5 % more
+    // refuses the bytes the second time as priced out (the watcher re-signs the nonce at the
+    // current fee).
+    let node = node();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            pool_drop: 0.10,
+            priced_out: 0.05,
+            ..Faults::default()
+        },
+        60,
+    );
+    proxy
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "pool",
+        &mixed("pool", "10s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+    );
+    let out = dir.path().join("out");
+    let mut cmd = loadrun();
+    cmd.args(["run", "--rpc", &proxy.url, "--out"])
+        .arg(&out)
+        .arg(&path)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = run.finish();
+    assert_eq!(code, Some(0), "{}", run.seen);
+    assert!(run.seen.contains("sanity: ok"), "{}", run.seen);
+    let rows =
+        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
+            .unwrap();
+    assert!(
+        rows.iter().all(|r| r.status.as_str() == "ok"),
+        "{}",
+        run.seen
+    );
+    let g = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let (swallowed, refused) = (g(&proxy.stats.swallowed), g(&proxy.stats.refused_again));
+    assert!(swallowed > 5 && refused > 0, "{}", proxy.stats.line());
+    let summary = loadrun::report::summary::read_summary(
+        std::fs::File::open(out.join("summary.csv")).unwrap(),
+    )
+    .unwrap();
+    let resent = summary
+        .iter()
+        .find(|m| m.kind == "all" && m.metric == "resent")
+        .unwrap()
+        .value;
+    // Every swallowed transaction was sent again (same bytes or re-signed), and counted.
+    assert!(
+        resent >= swallowed as f64,
+        "resent {resent} · {}",
+        proxy.stats.line()
+    );
+    assert_nonces_match_rows(&node.url, &rows).await;
+    eprintln!(
+        "pool faults: resent {resent} · proxy {}",
+        proxy.stats.line()
+    );
+}

@@ -215,7 +215,6 @@ fn bounded_memory_args(block_time_ms: Option<u64>, retry_for_ms: u64) -> Vec<Str
     args
 }
 
-
 /// A provider for `url` whose every call goes through the retry policy.
 pub fn provider(
     url: &str,

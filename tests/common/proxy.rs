@@ -30,6 +30,13 @@ pub struct Faults {
     pub http503: f64,
     /// HTTP 200 with JSON-RPC error -32005 ("rate limited") for every call in the request.
     pub rpc_limit: f64,
+    /// Share of transactions a lying node "accepts" (answers their hash) without ever taking
+    /// them, as a node that drops them from its pool; the same bytes sent again go through.
+    pub pool_drop: f64,
+    /// Share of transactions swallowed the same way, whose bytes sent again are refused as
+    /// priced out ("max fee per gas less than block base fee"): only a re-signed transaction
+    /// at the same nonce gets through.
+    pub priced_out: f64,
 }
 
 impl Faults {
@@ -43,6 +50,7 @@ impl Faults {
             http429: each,
             http503: each,
             rpc_limit: each,
+            ..Self::default()
         }
     }
 }
@@ -57,6 +65,8 @@ pub struct ProxyStats {
     pub http429: AtomicU64,
     pub http503: AtomicU64,
     pub rpc_limit: AtomicU64,
+    pub swallowed: AtomicU64,
+    pub refused_again: AtomicU64,
 }
 
 impl ProxyStats {
@@ -77,14 +87,16 @@ impl ProxyStats {
     pub fn line(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "requests {} (closed {}, lost {}, stalled {}, 429 {}, 503 {}, rpc-limit {})",
+            "requests {} (closed {}, lost {}, stalled {}, 429 {}, 503 {}, rpc-limit {}, swallowed {}, refused again {})",
             g(&self.requests),
             g(&self.closed),
             g(&self.lost),
             g(&self.stalled),
             g(&self.http429),
             g(&self.http503),
-            g(&self.rpc_limit)
+            g(&self.rpc_limit),
+            g(&self.swallowed),
+            g(&self.refused_again)
         )
     }
 }
@@ -123,6 +135,8 @@ struct Shared {
     upstream: String,
     faults: Faults,
     rng: Mutex<ChaCha8Rng>,
+    /// Transactions seen by hash: how many times each was sent, and whether it is priced out.
+    sends: Mutex<std::collections::HashMap<[u8; 32], (u32, bool)>>,
     stats: Arc<ProxyStats>,
     armed: Arc<AtomicBool>,
     down: Arc<AtomicBool>,
@@ -164,6 +178,57 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The answer of a lying node to an `eth_sendRawTransaction`, if this one meets a pool
+    /// fault; `None` forwards it.
+    fn pool_fault(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let f = self.faults;
+        if f.pool_drop + f.priced_out <= 0.0 || !self.armed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        if v["method"] != "eth_sendRawTransaction" {
+            return None;
+        }
+        let raw = alloy::hex::decode(v["params"][0].as_str()?).ok()?;
+        let hash = alloy::primitives::keccak256(&raw);
+        let mut sends = self.sends.lock().unwrap();
+        let first = !sends.contains_key(&hash.0);
+        let entry = if first {
+            let mut rng = self.rng.lock().unwrap();
+            let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let fault = if x < f.pool_drop {
+                Some(false)
+            } else if x < f.pool_drop + f.priced_out {
+                Some(true)
+            } else {
+                None
+            };
+            sends.entry(hash.0).or_insert((0, fault == Some(true)));
+            if fault.is_none() {
+                sends.get_mut(&hash.0).unwrap().0 = u32::MAX / 2;
+                return None;
+            }
+            sends.get_mut(&hash.0).unwrap()
+        } else {
+            sends.get_mut(&hash.0).unwrap()
+        };
+        entry.0 = entry.0.saturating_add(1);
+        let id = &v["id"];
+        match (entry.0, entry.1) {
+            (1, _) => {
+                self.stats.swallowed.fetch_add(1, Ordering::Relaxed);
+                Some(serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": id, "result": hash.to_string()})).unwrap())
+            }
+            (2, true) => {
+                self.stats.refused_again.fetch_add(1, Ordering::Relaxed);
+                Some(serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "max fee per gas less than block base fee"}})).unwrap())
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Proxy {
     /// Starts a proxy on a free loopback port in front of `upstream` ("127.0.0.1:PORT").
     pub fn start(upstream: &str, faults: Faults, seed: u64) -> Proxy {
@@ -180,6 +245,7 @@ impl Proxy {
                 .to_string(),
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            sends: Mutex::new(Default::default()),
             stats: stats.clone(),
             armed: armed.clone(),
             down: down.clone(),
@@ -216,6 +282,16 @@ fn serve(conn: TcpStream, shared: &Shared) {
     let mut out = conn;
     while let Some(body) = read_request(&mut reader) {
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(payload) = shared.pool_fault(&body) {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                payload.len()
+            );
+            if out.write_all(head.as_bytes()).is_err() || out.write_all(&payload).is_err() {
+                return;
+            }
+            continue;
+        }
         let answer = match shared.draw() {
             Fault::None => forward(&shared.upstream, &body),
             Fault::Close => {
