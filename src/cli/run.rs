@@ -167,6 +167,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             loadrun_cpu_pct: own_cpu_s()
                 .zip(cpu_before)
                 .map(|(after, before)| 100.0 * (after - before) / (ex.wall_ms / 1000.0).max(1e-3)),
+            node_cpu_peak_pct: None,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         };
         let blocks: Vec<BlockRow> = ex
@@ -184,8 +185,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("blocks.csv")), |w| {
             crate::report::blocks::write_csv(&blocks, w).map_err(std::io::Error::other)
         })?;
+        let mut load = load;
         if let Some(s) = sampler {
             let samples = s.stop().await;
+            load.node_cpu_peak_pct = samples.iter().map(|x| x.cpu_pct).reduce(f64::max);
             write_output(Some(&dir.join("node.csv")), |w| node::write_csv(&samples, w))?;
         }
         let facts = RunFacts {

@@ -25,6 +25,8 @@ pub struct Load {
     pub block_ms: Option<u64>,
     /// loadrun's CPU while the plan ran, % of one core.
     pub loadrun_cpu_pct: Option<f64>,
+    /// The spawned node's peak CPU while the plan ran, % of one core (`None` for a remote node).
+    pub node_cpu_peak_pct: Option<f64>,
     pub cores: u32,
 }
 
@@ -34,6 +36,9 @@ pub struct Verdict {
     pub schedule_kept: bool,
     pub chain_kept_up: bool,
     pub cpu_saturated: bool,
+    /// What limited the run: "none", "loadrun" (its own CPU), "node" (sends waited for the
+    /// node's answers while loadrun's CPU had room) or "chain" (inclusion lagged).
+    pub bottleneck: String,
     pub p99_send_lateness_ms: f64,
     pub p99_inclusion_ms: f64,
     pub timeouts: usize,
@@ -87,14 +92,22 @@ pub fn judge(rows: &[StepRow], all: Rates, load: Load) -> Verdict {
             humantime::format_duration(std::time::Duration::from_millis(ms))
         )
     });
+    let node_cpu = load.node_cpu_peak_pct.map_or(String::new(), |c| {
+        format!(", node CPU {c:.0} % at its peak")
+    });
     let loadrun_part = if schedule_kept {
         format!(
             "loadrun kept its schedule (sent {:.1}/s of {:.1}/s planned, p99 send lateness {late:.1} ms{cpu})",
             all.achieved, all.target
         )
+    } else if cpu_saturated {
+        format!(
+            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu}) — loadrun's CPU was the limit: these figures show loadrun's limit, not the chain's",
+            all.achieved, all.target
+        )
     } else {
         format!(
-            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu}) — these figures show loadrun's limit, not the chain's",
+            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu}{node_cpu}) — its CPU had room, its sends waited for the node's answers: the node's RPC was the limit",
             all.achieved, all.target
         )
     };
@@ -106,12 +119,27 @@ pub fn judge(rows: &[StepRow], all: Rates, load: Load) -> Verdict {
         )
     };
     let help = (!schedule_kept).then(|| {
-        "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines".to_string()
+        if cpu_saturated {
+            "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines".to_string()
+        } else {
+            "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate to find its ceiling".to_string()
+        }
     });
+    let bottleneck = if !schedule_kept && cpu_saturated {
+        "loadrun"
+    } else if !schedule_kept {
+        "node"
+    } else if !chain_kept_up {
+        "chain"
+    } else {
+        "none"
+    }
+    .to_string();
     Verdict {
         schedule_kept,
         chain_kept_up,
         cpu_saturated,
+        bottleneck,
         p99_send_lateness_ms: late,
         p99_inclusion_ms: incl,
         timeouts,
@@ -144,6 +172,7 @@ mod tests {
     const LOAD: Load = Load {
         block_ms: Some(1_000),
         loadrun_cpu_pct: Some(20.0),
+        node_cpu_peak_pct: None,
         cores: 2,
     };
 
@@ -168,6 +197,13 @@ mod tests {
         let v = judge(&rows, behind, LOAD);
         assert!(!v.schedule_kept && v.chain_kept_up, "{v:?}");
         assert!(v.line.contains("LOADRUN FELL BEHIND"), "{}", v.line);
+        // loadrun's CPU had room: the node's answers were what it waited for.
+        assert_eq!(v.bottleneck, "node");
+        assert!(
+            v.line.contains("the node's RPC was the limit"),
+            "{}",
+            v.line
+        );
         assert!(v.help.is_some());
         // Saturated CPU alone is enough.
         let hot = Load {
@@ -175,7 +211,9 @@ mod tests {
             ..LOAD
         };
         let rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        assert!(!judge(&rows, ON_TARGET, hot).schedule_kept);
+        let v = judge(&rows, ON_TARGET, hot);
+        assert!(!v.schedule_kept && v.bottleneck == "loadrun", "{v:?}");
+        assert!(v.line.contains("loadrun's CPU was the limit"), "{}", v.line);
     }
 
     #[test]
