@@ -252,7 +252,7 @@ fn a_missing_anvil_is_reported_with_where_loadrun_looked_and_the_fix() {
         "$LOADRUN_ANVIL",
         "PATH",
         "node_modules/.bin/anvil",
-        "npm ci",
+        "npm install --save-dev @foundry-rs/anvil-",
         "--rpc",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in {t}");
