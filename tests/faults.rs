@@ -10,6 +10,29 @@ use common::remote::{assert_nonces_match_rows, mixed, run_remote};
 use common::*;
 use loadrun::chain::anvil::AnvilOptions;
 
+/// `loadrun run --rpc PROXY` with `extra` flags, watched until its wallets are funded.
+fn spawn_funded(
+    proxy: &Proxy,
+    path: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> Watched {
+    let mut cmd = loadrun();
+    cmd.arg("run")
+        .args(extra)
+        .args(["--rpc", &proxy.url, "--out"])
+        .arg(out)
+        .arg(path)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    run
+}
+
 fn node() -> loadrun::chain::anvil::Anvil {
     anvil(AnvilOptions {
         block_time_ms: Some(1000),
@@ -136,24 +159,7 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
     );
     let path = scenario(dir.path(), "dies", &text);
     let out = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args([
-        "run",
-        "--receipt-timeout",
-        "5s",
-        "--rpc",
-        &proxy.url,
-        "--out",
-    ])
-    .arg(&out)
-    .arg(&path)
-    .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&proxy, &path, &out, &["--receipt-timeout", "5s"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     proxy.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
@@ -237,13 +243,15 @@ async fn fault_matrix() {
 
 #[test]
 fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() {
-    // Every request stalls 1–3 s once funding is done: each wallet's lane sends in order, so two
-    // wallets cannot send 5 transfers/s. The summary must say what really happened.
+    // Once funding is done, the node answers every send after 1–3 s (reads stay fast): a
+    // wallet's lane sends in order, so one wallet cannot send 2 transfers/s. The summary must
+    // say what really happened.
     let node = node();
     let proxy = Proxy::start(
         &node.url,
         Faults {
             stall: 1.0,
+            only: Some("eth_sendRawTransaction"),
             ..Faults::default()
         },
         50,
@@ -252,20 +260,10 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
         .armed
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    let text = "version = 1\n[scenario]\nname = \"slow\"\nseed = 8\nduration = \"4s\"\n[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n[roles.A]\nwallets = 2\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 5.0\namount = \"1 gwei\"\narrival = \"constant\"\n";
+    let text = "version = 1\n[scenario]\nname = \"slow\"\nseed = 8\nduration = \"4s\"\n[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n[roles.A]\nwallets = 1\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 2.0\namount = \"1 gwei\"\narrival = \"constant\"\n";
     let path = scenario(dir.path(), "slow", text);
     let out = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &proxy.url, "--out"])
-        .arg(&out)
-        .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&proxy, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert!(matches!(code, Some(0) | Some(1)), "{}", run.seen);
@@ -291,16 +289,19 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
         (achieved - measured).abs() / measured < 0.10,
         "achieved {achieved} vs {measured} from steps.csv"
     );
-    assert_eq!(get("target_rate"), 5.0);
+    assert_eq!(get("target_rate"), 2.0);
     assert!(
-        achieved < 0.8 * 5.0,
-        "the sends did fall behind: {achieved}/s\n{}",
+        achieved < 0.8 * 2.0,
+        "the sends did fall behind: {achieved}/s · {}\n{}",
+        proxy.stats.line(),
         run.seen
     );
     assert_eq!(get("schedule_kept"), 0.0);
     assert!(run.seen.contains("LOADRUN FELL BEHIND"), "{}", run.seen);
     let verdict = std::fs::read_to_string(out.join("verdict.json")).unwrap();
     assert!(verdict.contains("\"schedule_kept\": false"), "{verdict}");
+    // loadrun's CPU had room: it waited for the node's answers, and says so.
+    assert!(verdict.contains("\"bottleneck\": \"node\""), "{verdict}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -329,17 +330,7 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
         &mixed("pool", "10s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
     );
     let out = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &proxy.url, "--out"])
-        .arg(&out)
-        .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&proxy, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert_eq!(code, Some(0), "{}", run.seen);

@@ -321,22 +321,8 @@ mod tests {
     #[test]
     fn renders_offline_and_escapes() {
         let rows = vec![StepRow {
-            step: 0,
-            at_ms: 0,
-            kind: "transfer".into(),
-            workload: 0,
-            role: "A".into(),
-            wallet: 0,
-            job: "tx-000000".into(),
-            status: Status::Failed,
             error: "nonce: nonce too low".into(),
-            sent_ms: Some(1.0),
-            lateness_ms: Some(1.0),
-            tx_hash: String::new(),
-            block: None,
-            latency_ms: None,
-            gas_used: None,
-            fee_wei: None,
+            ..StepRow::sample("transfer", Status::Failed)
         }];
         let html = render(&HtmlInput {
             title: "run",

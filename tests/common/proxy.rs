@@ -37,6 +37,8 @@ pub struct Faults {
     /// priced out ("max fee per gas less than block base fee"): only a re-signed transaction
     /// at the same nonce gets through.
     pub priced_out: f64,
+    /// When set, the transport faults above hit only requests calling this method.
+    pub only: Option<&'static str>,
 }
 
 impl Faults {
@@ -143,12 +145,18 @@ struct Shared {
 }
 
 impl Shared {
-    fn draw(&self) -> Fault {
+    fn draw(&self, body: &[u8]) -> Fault {
         if self.down.load(Ordering::Relaxed) {
             return Fault::Http503;
         }
         if !self.armed.load(Ordering::Relaxed) {
             return Fault::None;
+        }
+        if let Some(method) = self.faults.only {
+            let needle = format!("\"method\":\"{method}\"");
+            if !String::from_utf8_lossy(body).contains(&needle) {
+                return Fault::None;
+            }
         }
         let mut rng = self.rng.lock().unwrap();
         let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
@@ -292,7 +300,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
             }
             continue;
         }
-        let answer = match shared.draw() {
+        let answer = match shared.draw(&body) {
             Fault::None => forward(&shared.upstream, &body),
             Fault::Close => {
                 shared.stats.closed.fetch_add(1, Ordering::Relaxed);
