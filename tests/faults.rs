@@ -367,3 +367,32 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
         proxy.stats.line()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn set_up_survives_a_node_that_drops_transactions_from_its_pool() {
+    // From the first transaction on (the CREATE2 deployer, the deploys, the funding), a node
+    // that answers the hash of 25 % of the transactions without taking them.
+    let node = node();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            pool_drop: 0.25,
+            ..Faults::default()
+        },
+        70,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "setup",
+        &mixed("setup", "8s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+    );
+    let run = run_remote(&proxy.url, &path, dir.path());
+    run.assert_all_ok();
+    let swallowed = proxy
+        .stats
+        .swallowed
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(swallowed > 3, "{}", proxy.stats.line());
+    assert_nonces_match_rows(&node.url, &run.rows()).await;
+}

@@ -174,7 +174,9 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
             e.message()
         ))
     })?;
-    watch.wait(p, &[hash], Duration::from_secs(60)).await?;
+    watch
+        .wait_rebroadcasting(p, &[(hash, raw)], Duration::from_secs(60))
+        .await?;
     if !has_code(p, CREATE2_DEPLOYER).await? {
         return Err(ChainError::Other(format!(
             "the CREATE2 deployer transaction {hash} did not create {CREATE2_DEPLOYER}"
@@ -215,11 +217,13 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
             .await
             .map_err(|e| ChainError::rpc(format!("deploying {name}"), e.message()))?;
         tracing::info!(contract = *name, address = %at, "deploying");
-        sent.push(hash);
+        sent.push((hash, raw));
     }
-    let receipts = watch.wait(p, &sent, Duration::from_secs(60)).await?;
+    let receipts = watch
+        .wait_rebroadcasting(p, &sent, Duration::from_secs(60))
+        .await?;
     let mut gas_used = 0;
-    for ((name, _, _, at), hash) in missing.iter().zip(&sent) {
+    for ((name, _, _, at), (hash, _)) in missing.iter().zip(&sent) {
         let r = receipts.get(hash).ok_or_else(|| {
             ChainError::Other(format!(
                 "deploying {name}: no receipt for {hash} within 60 s"

@@ -284,6 +284,10 @@ impl ErrorClass {
     }
 }
 
+/// A transaction without a receipt after this long is looked up, and re-sent if the node
+/// dropped it.
+pub const REBROADCAST_AFTER: Duration = Duration::from_secs(3);
+
 /// Watches blocks from a starting height for the receipts of given transactions.
 pub struct ReceiptWatch {
     next_block: u64,
@@ -327,6 +331,48 @@ impl ReceiptWatch {
         Ok(found)
     }
 
+    /// Waits for the receipts of `sent` (hash and signed bytes) until `timeout`; every
+    /// `REBROADCAST_AFTER`, re-sends (same bytes, so never twice) any transaction the node no
+    /// longer knows: a node may drop pool entries, and a dropped set-up transaction (a deploy, a
+    /// funding payment) would otherwise stall the whole set-up.
+    pub async fn wait_rebroadcasting(
+        &mut self,
+        p: &DynProvider,
+        sent: &[(B256, Bytes)],
+        timeout: Duration,
+    ) -> Result<HashMap<B256, TransactionReceipt>, ChainError> {
+        let start = Instant::now();
+        let mut found = HashMap::with_capacity(sent.len());
+        loop {
+            let missing: Vec<B256> = sent
+                .iter()
+                .map(|s| s.0)
+                .filter(|h| !found.contains_key(h))
+                .collect();
+            if missing.is_empty() || start.elapsed() >= timeout {
+                return Ok(found);
+            }
+            let step = REBROADCAST_AFTER.min(timeout.saturating_sub(start.elapsed()));
+            found.extend(self.wait(p, &missing, step).await?);
+            let mut resent = 0;
+            for (hash, raw) in sent.iter().filter(|s| !found.contains_key(&s.0)) {
+                let known = p
+                    .get_transaction_by_hash(*hash)
+                    .await
+                    .map_err(|e| ChainError::rpc("transaction lookup", e))?;
+                if known.is_none() {
+                    tracing::debug!(tx = %hash, "dropped by the node, sending it again");
+                    // "already known" / "nonce too low" mean it is in or done: fine either way.
+                    let _ = send_raw(p, raw).await;
+                    resent += 1;
+                }
+            }
+            if resent > 0 {
+                tracing::warn!("{resent} transactions were dropped by the node; sent them again");
+            }
+        }
+    }
+
     /// Receipts (of the transactions `want` selects) of every block mined since the last poll.
     pub async fn poll(
         &mut self,
@@ -367,7 +413,7 @@ pub async fn send_and_wait(
         .await
         .map_err(|e| ChainError::rpc(format!("sending {what}"), e.message()))?;
     let mut receipts = watch
-        .wait(provider, &[hash], Duration::from_secs(60))
+        .wait_rebroadcasting(provider, &[(hash, raw)], Duration::from_secs(60))
         .await?;
     let receipt = receipts
         .remove(&hash)

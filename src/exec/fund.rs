@@ -12,7 +12,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 
 use crate::chain::contracts::{Contracts, Disperse, Token};
-use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_once, send_raw, sign};
+use crate::chain::tx::{Call, Fees, Nonces, ReceiptWatch, send_once, sign};
 use crate::chain::{Chain, ChainError, read};
 use crate::exec::progress;
 use crate::fund::{FundingPlan, FundingTree, Holding, Need, PaymentKind, plan};
@@ -23,7 +23,6 @@ const LEVEL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long funding waits for transactions an earlier run left pending.
 const PENDING_WAIT: Duration = Duration::from_secs(120);
 /// How long a transaction may be missing before we ask the node whether it still has it.
-const REBROADCAST_AFTER: Duration = Duration::from_secs(3);
 
 /// What a funding (or sweep) did, for the one-line summary.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -272,45 +271,6 @@ pub async fn execute(
     Ok(out)
 }
 
-/// Waits for the receipts of `sent`; every few seconds, re-sends (same signed bytes, so never a
-/// double payment) any transaction the node no longer knows: a node may drop pool entries
-/// under load, and a dropped funding transaction would otherwise stall the level.
-async fn wait_rebroadcasting(
-    p: &alloy::providers::DynProvider,
-    watch: &mut ReceiptWatch,
-    sent: &[(B256, String, Bytes)],
-) -> Result<std::collections::HashMap<B256, alloy::rpc::types::TransactionReceipt>, ChainError> {
-    let start = Instant::now();
-    let mut found = std::collections::HashMap::with_capacity(sent.len());
-    loop {
-        let missing: Vec<B256> = sent
-            .iter()
-            .map(|s| s.0)
-            .filter(|h| !found.contains_key(h))
-            .collect();
-        if missing.is_empty() || start.elapsed() >= LEVEL_TIMEOUT {
-            return Ok(found);
-        }
-        found.extend(watch.wait(p, &missing, REBROADCAST_AFTER).await?);
-        let mut resent = 0;
-        for (hash, what, raw) in sent.iter().filter(|s| !found.contains_key(&s.0)) {
-            let known = p
-                .get_transaction_by_hash(*hash)
-                .await
-                .map_err(|e| ChainError::rpc("transaction lookup", e))?;
-            if known.is_none() {
-                tracing::debug!(tx = %hash, "{what}: dropped by the node, sending it again");
-                // "already known" / "nonce too low" mean it is in or done: fine either way.
-                let _ = send_raw(p, raw).await;
-                resent += 1;
-            }
-        }
-        if resent > 0 {
-            tracing::warn!("{resent} transactions were dropped by the node; sent them again");
-        }
-    }
-}
-
 /// Signs and sends every transaction of a level, then waits for all receipts.
 async fn send_level(
     chain: &Chain,
@@ -335,7 +295,8 @@ async fn send_level(
             })?;
         sent.push((hash, t.what, raw));
     }
-    let receipts = wait_rebroadcasting(p, &mut watch, &sent).await?;
+    let pairs: Vec<(B256, Bytes)> = sent.iter().map(|(h, _, raw)| (*h, raw.clone())).collect();
+    let receipts = watch.wait_rebroadcasting(p, &pairs, LEVEL_TIMEOUT).await?;
     let mut blocks = BTreeSet::new();
     for (hash, what, _) in &sent {
         let r = receipts.get(hash).ok_or_else(|| {
