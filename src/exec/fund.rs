@@ -22,8 +22,6 @@ use crate::wallets::Wallet;
 const LEVEL_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long funding waits for transactions an earlier run left pending.
 const PENDING_WAIT: Duration = Duration::from_secs(120);
-/// How long a transaction may be missing before we ask the node whether it still has it.
-
 /// What a funding (or sweep) did, for the one-line summary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
