@@ -291,15 +291,16 @@ pub async fn run(
                 )));
             }
         }
+        let current = *fees.borrow();
         expire(
             &ctx,
             now,
-            &mut pending,
-            &mut alias,
-            &mut refused,
-            &fees.borrow(),
+            (&mut pending, &mut alias, &mut refused),
+            &current,
             priority,
-        );
+            &mut span,
+        )
+        .await;
         tokio::time::sleep(POLL).await;
     }
 }
@@ -366,15 +367,19 @@ fn account_block(
     hashes
 }
 
-/// Reports every transaction pending past the receipt timeout as a timeout, with the likely why.
-fn expire(
+/// Reports every transaction pending past the receipt timeout: as included if the node has its
+/// receipt after all, else as a timeout with the likely why.
+async fn expire(
     ctx: &Ctx,
     now: f64,
-    pending: &mut HashMap<B256, Watched>,
-    alias: &mut HashMap<B256, B256>,
-    refused: &mut HashMap<B256, String>,
+    (pending, alias, refused): (
+        &mut HashMap<B256, Watched>,
+        &mut HashMap<B256, B256>,
+        &mut HashMap<B256, String>,
+    ),
     fees: &Fees,
     priority: u128,
+    span: &mut Span,
 ) {
     let limit = ctx.receipt_timeout.as_secs_f64() * 1000.0;
     let expired: Vec<B256> = pending
@@ -382,12 +387,45 @@ fn expire(
         .filter(|w| now - w.sent_ms > limit)
         .map(|w| w.hash)
         .collect();
+    if expired.is_empty() {
+        return;
+    }
+    // Before calling anything a timeout, ask for its receipt (and those of the hashes it
+    // replaced): a block the watcher read late, or missed, must not turn a landed transaction
+    // into a timeout row the chain contradicts.
+    let mut asked: Vec<(B256, B256)> = Vec::new();
+    for h in &expired {
+        asked.push((*h, *h));
+        asked.extend(
+            alias
+                .iter()
+                .filter(|(_, t)| *t == h)
+                .map(|(old, _)| (*h, *old)),
+        );
+    }
+    let hashes: Vec<B256> = asked.iter().map(|(_, q)| *q).collect();
+    let found = receipts::by_hash(&ctx.provider, &hashes)
+        .await
+        .unwrap_or_default();
+    let mut landed: HashMap<B256, alloy::rpc::types::TransactionReceipt> = HashMap::new();
+    for ((h, _), r) in asked.iter().zip(found) {
+        if let Some(r) = r {
+            landed.entry(*h).or_insert(r);
+        }
+    }
     let base_fee = fees.max_fee_per_gas.saturating_sub(priority) / 2;
     for h in expired {
         let Some(w) = pending.remove(&h) else {
             continue;
         };
         alias.retain(|_, target| *target != h);
+        if let Some(r) = landed.remove(&h) {
+            let block = r.block_number.unwrap_or_default();
+            span.include(block);
+            refused.remove(&h);
+            report(&w, r.transaction_hash, block, ctx.now_ms(), facts_of(&r));
+            continue;
+        }
         let why = if let Some(e) = refused.remove(&h) {
             format!(
                 " (the node dropped it from its pool and refused it again: {}; later transactions of this wallet then wait behind its nonce)",

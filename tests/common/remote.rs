@@ -123,15 +123,15 @@ impl Run {
     /// Panics (with the run's output) unless it exited 0 with every step ok and sanity exact.
     pub fn assert_all_ok(&self) {
         let t = self.text();
-        assert_eq!(self.output.status.code(), Some(0), "{t}");
         let rows = self.rows();
-        assert!(!rows.is_empty());
+        assert!(!rows.is_empty(), "{t}");
         let bad: Vec<_> = rows
             .iter()
             .filter(|r| r.status.as_str() != "ok")
             .take(5)
             .collect();
         assert!(bad.is_empty(), "not ok: {bad:#?}\n{t}");
+        assert_eq!(self.output.status.code(), Some(0), "{t}");
         assert!(t.contains("sanity: ok"), "{t}");
         super::assert_no_keys(&t, &super::secret_keys(SEED, &ROLES));
         super::assert_no_keys(
