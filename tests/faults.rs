@@ -33,6 +33,17 @@ fn spawn_funded(
     run
 }
 
+/// The mixed scenario's transfers, token transfers and calls, without its channel workloads: the
+/// lying-node tests delay transactions by seconds, and a channel whose open lands after its
+/// own close time meets a known ordering bug of the role actors (see the README), not what these
+/// tests are about.
+fn without_channels(name: &str, duration: &str) -> String {
+    let text = mixed(name, duration, "funder_key_env = \"LOADRUN_FUNDER_KEY\"");
+    let start = text.find("[[workload]]\ntype = \"channel\"").unwrap();
+    let end = text.find("[[workload]]\ntype = \"transfer\"").unwrap();
+    format!("{}{}", &text[..start], &text[end..])
+}
+
 fn node() -> loadrun::chain::anvil::Anvil {
     anvil(AnvilOptions {
         block_time_ms: Some(1000),
@@ -324,11 +335,7 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
         .armed
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "pool",
-        &mixed("pool", "10s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(dir.path(), "pool", &without_channels("pool", "10s"));
     let out = dir.path().join("out");
     let mut run = spawn_funded(&proxy, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -382,11 +389,7 @@ async fn set_up_survives_a_node_that_drops_transactions_from_its_pool() {
         70,
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "setup",
-        &mixed("setup", "8s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(dir.path(), "setup", &without_channels("setup", "8s"));
     let run = run_remote(&proxy.url, &path, dir.path());
     run.assert_all_ok();
     let swallowed = proxy
