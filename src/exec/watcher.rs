@@ -367,16 +367,19 @@ fn account_block(
     hashes
 }
 
+/// The watcher's books a timeout touches: pending by hash, replaced → current hash, refusals.
+type Books<'a> = (
+    &'a mut HashMap<B256, Watched>,
+    &'a mut HashMap<B256, B256>,
+    &'a mut HashMap<B256, String>,
+);
+
 /// Reports every transaction pending past the receipt timeout: as included if the node has its
 /// receipt after all, else as a timeout with the likely why.
 async fn expire(
     ctx: &Ctx,
     now: f64,
-    (pending, alias, refused): (
-        &mut HashMap<B256, Watched>,
-        &mut HashMap<B256, B256>,
-        &mut HashMap<B256, String>,
-    ),
+    (pending, alias, refused): Books<'_>,
     fees: &Fees,
     priority: u128,
     span: &mut Span,
