@@ -42,15 +42,24 @@ pub fn automine_warning(plan: &Plan) -> Option<String> {
     })
 }
 
+/// A spawned chain's block time as written in run.toml: "1s", …, or "automine"; empty for a
+/// remote chain (loadrun does not set its blocks).
+pub fn block_time(chain: &Chain, cfg: &ChainConfig) -> String {
+    match (chain.anvil.is_some(), cfg.block_time_ms) {
+        (false, _) => String::new(),
+        (true, None) => "automine".into(),
+        (true, Some(ms)) => {
+            humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
+        }
+    }
+}
+
 /// The header line's chain part: where, blocks, gas limit.
 pub fn describe(chain: &Chain, cfg: &ChainConfig, shown: &str) -> String {
-    let blocks = match (chain.anvil.is_some(), cfg.block_time_ms) {
-        (false, _) => String::new(),
-        (true, None) => " · automine (one block per transaction)".into(),
-        (true, Some(ms)) => format!(
-            " · {} blocks",
-            humantime::format_duration(std::time::Duration::from_millis(ms))
-        ),
+    let blocks = match block_time(chain, cfg).as_str() {
+        "" => String::new(),
+        "automine" => " · automine (one block per transaction)".into(),
+        t => format!(" · {t} blocks"),
     };
     format!(
         "chain {} at {shown}{blocks} · block gas limit {}",

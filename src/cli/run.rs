@@ -158,7 +158,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &interrupt,
         )
         .await?;
-        let load = Load {
+        let mut load = Load {
             block_ms: if chain.anvil.is_some() {
                 chain_cfg.block_time_ms
             } else {
@@ -185,7 +185,6 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("blocks.csv")), |w| {
             crate::report::blocks::write_csv(&blocks, w).map_err(std::io::Error::other)
         })?;
-        let mut load = load;
         if let Some(s) = sampler {
             let samples = s.stop().await;
             load.node_cpu_peak_pct = samples.iter().map(|x| x.cpu_pct).reduce(f64::max);
@@ -201,11 +200,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             seed,
             chain_id: chain.chain_id,
             chain: shown_url(&chain),
-            block_time: match (chain.anvil.is_some(), chain_cfg.block_time_ms) {
-                (false, _) => String::new(),
-                (true, None) => "automine".into(),
-                (true, Some(ms)) => humantime::format_duration(std::time::Duration::from_millis(ms)).to_string(),
-            },
+            block_time: super::fit::block_time(&chain, &chain_cfg),
             block_gas_limit: chain.caps.block_gas_limit,
             first_block: ex.span.first_block,
             last_block: ex.span.last_block,
@@ -273,9 +268,10 @@ fn finish(
     json: bool,
 ) -> Result<u8, Error> {
     eprintln!("{}", describe_rows(plan, &ex.rows));
+    let windows = workload_windows(&loaded.scenario);
     let facts = summary::RunFacts {
         duration_ms: plan.duration_ms,
-        windows: workload_windows(&loaded.scenario),
+        windows: windows.clone(),
         load,
         wall_ms: ex.wall_ms,
         blocks: match (ex.span.first_block, ex.span.last_block) {
@@ -291,7 +287,6 @@ fn finish(
     write_output(Some(&dir.join("summary.csv")), |w| {
         summary::write_summary(&metrics, w)
     })?;
-    let windows = workload_windows(&loaded.scenario);
     let verdicts = expect::evaluate(
         &loaded.scenario.expect,
         &ex.rows,
