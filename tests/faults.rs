@@ -317,16 +317,16 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once() {
-    // A lying node, once the wallets are funded: it answers the hash of 10 % of the
-    // transactions without taking them (the watcher sends the same bytes again), and of 5 % more
+    // A lying node, once the wallets are funded: it answers the hash of 20 % of the
+    // transactions without taking them (the watcher sends the same bytes again), and of 10 % more
     // refuses the bytes the second time as priced out (the watcher re-signs the nonce at the
     // current fee).
     let node = node();
     let proxy = Proxy::start(
         &node.url,
         Faults {
-            pool_drop: 0.10,
-            priced_out: 0.05,
+            pool_drop: 0.20,
+            priced_out: 0.10,
             ..Faults::default()
         },
         60,
