@@ -112,12 +112,83 @@ pub struct Anvil {
     child: Child,
     pub url: String,
     pub pid: u32,
+    /// Writes the log; ends (writing the log's tail) once the process is gone.
+    log_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(t) = self.log_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The first bytes of the node's log kept in `anvil.log` (its start-up and first blocks).
+pub const LOG_HEAD_BYTES: usize = 1 << 20;
+/// The last bytes of the node's log kept (in memory, written when the node stops).
+pub const LOG_TAIL_BYTES: usize = 1 << 20;
+
+/// A log bounded in size whatever the run's length: the head is written as it comes, then only
+/// the most recent `tail` bytes are held; when the log ends, a line saying how much was left
+/// out and then the tail are written.
+struct CappedLog {
+    out: Box<dyn Write + Send>,
+    head_left: usize,
+    tail: std::collections::VecDeque<String>,
+    tail_bytes: usize,
+    tail_cap: usize,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+}
+
+impl CappedLog {
+    fn new(out: Box<dyn Write + Send>, head: usize, tail: usize) -> Self {
+        Self {
+            out,
+            head_left: head,
+            tail: Default::default(),
+            tail_bytes: 0,
+            tail_cap: tail,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        let n = line.len() + 1;
+        if n <= self.head_left {
+            self.head_left -= n;
+            let _ = writeln!(self.out, "{line}");
+            return;
+        }
+        self.head_left = 0;
+        self.tail.push_back(line.to_string());
+        self.tail_bytes += n;
+        while self.tail_bytes > self.tail_cap {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len() + 1;
+            self.dropped_lines += 1;
+            self.dropped_bytes += old.len() as u64 + 1;
+        }
+    }
+
+    fn finish(mut self) {
+        if self.dropped_lines > 0 {
+            let _ = writeln!(
+                self.out,
+                "[loadrun] {} lines ({} bytes) of the node's log left out here: the log keeps its first {} and last {} bytes",
+                self.dropped_lines, self.dropped_bytes, LOG_HEAD_BYTES, LOG_TAIL_BYTES
+            );
+        }
+        for l in self.tail.drain(..) {
+            let _ = writeln!(self.out, "{l}");
+        }
+        let _ = self.out.flush();
     }
 }
 
@@ -159,7 +230,7 @@ impl Anvil {
         let pid = child.id();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        let mut log: Box<dyn Write + Send> = match &opts.log {
+        let log: Box<dyn Write + Send> = match &opts.log {
             Some(path) => {
                 Box::new(
                     std::fs::File::create(path).map_err(|e| ChainError::AnvilSpawn {
@@ -170,8 +241,9 @@ impl Anvil {
             }
             None => Box::new(std::io::sink()),
         };
+        let mut log = CappedLog::new(log, LOG_HEAD_BYTES, LOG_TAIL_BYTES);
         let (tx, rx) = mpsc::channel::<String>();
-        std::thread::Builder::new()
+        let log_thread = std::thread::Builder::new()
             .name("anvil-log".into())
             .spawn(move || {
                 let mut listening = false;
@@ -180,17 +252,15 @@ impl Anvil {
                         // Everything before "Listening on" is the banner: dev keys and mnemonic.
                         if let Some(addr) = line.strip_prefix("Listening on ") {
                             listening = true;
-                            let _ = writeln!(
-                                log,
-                                "[loadrun] anvil banner omitted (it lists dev account keys)\n{line}"
-                            );
+                            log.line("[loadrun] anvil banner omitted (it lists dev account keys)");
+                            log.line(&line);
                             let _ = tx.send(addr.trim().to_string());
                         }
                         continue;
                     }
-                    let _ = writeln!(log, "{line}");
+                    log.line(&line);
                 }
-                let _ = log.flush();
+                log.finish();
             })
             .map_err(|e| ChainError::AnvilSpawn {
                 bin: bin.display().to_string(),
@@ -214,6 +284,7 @@ impl Anvil {
             child,
             url: String::new(),
             pid,
+            log_thread: Some(log_thread),
         };
         match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(addr) => {
@@ -240,5 +311,43 @@ impl Anvil {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_log_keeps_its_head_and_tail_and_says_what_it_left_out() {
+        let out = Shared::default();
+        let mut log = CappedLog::new(Box::new(out.clone()), 100, 100);
+        for i in 0..1000 {
+            log.line(&format!("line {i:04}"));
+        }
+        log.finish();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.starts_with("line 0000\n"), "{text}");
+        assert!(text.ends_with("line 0999\n"), "{text}");
+        assert!(
+            text.contains("lines (") && text.contains("left out"),
+            "{text}"
+        );
+        // 10 lines of head, about 10 of tail, one marker: bounded, whatever the input.
+        assert!(text.len() < 300, "{}", text.len());
     }
 }

@@ -204,7 +204,7 @@ pub fn transaction_block_keeper(block_ms: u64, retry_for_ms: u64) -> u64 {
 /// keeper would drop receipts the watcher has not read yet; it is left out. `--prune-history`
 /// is not used: measured at 2,000 transfers/s it raised loadrun's p99 send lateness from 4 ms to
 /// 500-700 ms (the node answered slower) and saved no memory next to the keeper.
-fn bounded_memory_args(block_time_ms: Option<u64>, retry_for_ms: u64) -> Vec<String> {
+pub fn bounded_memory_args(block_time_ms: Option<u64>, retry_for_ms: u64) -> Vec<String> {
     match block_time_ms {
         Some(ms) => vec![
             "--transaction-block-keeper".into(),

@@ -7,8 +7,9 @@ use crate::error::{Error, ExitCode};
 use crate::report::diff::{self, FailOn};
 use crate::report::html::{HtmlInput, render};
 use crate::report::node::{self, NodeSample};
-use crate::report::rows::{self, StepRow};
+use crate::report::rows;
 use crate::report::sanity::Sanity;
+use crate::report::tally::Tally;
 use crate::report::{expect, summary};
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
@@ -77,8 +78,6 @@ pub fn report_cmd(args: &ReportArgs) -> Result<u8, Error> {
 
 /// Renders `report.html` of a run directory from its files; returns its path.
 pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
-    let steps: Vec<StepRow> = rows::read_steps(read(&dir.join("steps.csv"))?.as_bytes())
-        .map_err(|e| Error::Usage(format!("{}/steps.csv is malformed: {e}", dir.display())))?;
     let metrics = summary_of(dir)?;
     let run: toml::Table = read(&dir.join("run.toml"))
         .ok()
@@ -91,11 +90,24 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         })
     };
     let scenario_toml = text("scenario_toml").unwrap_or_default();
-    let verdicts = scenario::parse("run.toml", &scenario_toml, DEFAULT_MAX_STEPS)
-        .map(|s| {
-            let windows = crate::report::rates::workload_windows(&s);
-            expect::evaluate(&s.expect, &steps, &windows, s.duration_ms)
-        })
+    let parsed = scenario::parse("run.toml", &scenario_toml, DEFAULT_MAX_STEPS).ok();
+    let windows = parsed
+        .as_ref()
+        .map(crate::report::rates::workload_windows)
+        .unwrap_or_default();
+    // steps.csv is streamed into the aggregates: a report of a million-step run holds no rows.
+    let path = dir.join("steps.csv");
+    let file = std::fs::File::open(&path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read {}: {e}\n  help: give a run directory written by `loadrun run` (results/<name>/<run-id>/)",
+            path.display()
+        ))
+    })?;
+    let mut tally = Tally::new(windows);
+    rows::each_step(std::io::BufReader::new(file), |r| tally.add(&r))
+        .map_err(|e| Error::Usage(format!("{}/steps.csv is malformed: {e}", dir.display())))?;
+    let verdicts = parsed
+        .map(|s| expect::evaluate(&s.expect, &tally, s.duration_ms))
         .unwrap_or_default();
     let sanity: Option<Sanity> = std::fs::read_to_string(dir.join("sanity.json"))
         .ok()
@@ -137,7 +149,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     );
     let html = render(&HtmlInput {
         title: &title,
-        rows: &steps,
+        tally: &tally,
         summary: &metrics,
         verdicts: &verdicts,
         sanity: sanity.as_ref().map(|s| s.lines.as_slice()),

@@ -17,14 +17,14 @@ use crate::exec::setup;
 use crate::plan::Plan;
 use crate::report::blocks::BlockRow;
 use crate::report::node;
-use crate::report::rates::{Window, rates, workload_windows};
-use crate::report::rows::{Status, StepRow};
+use crate::report::rates::{Window, workload_windows};
+use crate::report::rows::Status;
 use crate::report::sanity::{self, Sanity};
+use crate::report::tally::Tally;
 use crate::report::verdict::{Load, judge};
 use crate::report::{expect, summary};
 use crate::scenario::{self, Loaded};
 use crate::wallets;
-use crate::wallets::Directory;
 
 use super::chain::ChainArgs;
 use super::write_output;
@@ -87,6 +87,10 @@ struct RunFacts<'a> {
     wall_ms: f64,
     /// CPU seconds (user + system) of loadrun itself so far, from /proc/self/stat (not the node).
     loadrun_cpu_s: Option<f64>,
+    /// loadrun's CPU seconds while the plan ran (set-up and result writing left out).
+    loadrun_exec_cpu_s: Option<f64>,
+    /// The spawned node's CPU seconds while the plan ran (none for a remote node).
+    node_exec_cpu_s: Option<f64>,
     scenario_toml: String,
 }
 
@@ -147,6 +151,13 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         let before = observe(&chain, &funded.contracts, &addresses).await?;
         let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
         let cpu_before = own_cpu_s();
+        let node_cpu_s = |c: &Chain| {
+            c.anvil
+                .as_ref()
+                .and_then(|a| node::read(a.pid))
+                .map(|(ticks, _)| ticks as f64 / node::TICKS_PER_SECOND)
+        };
+        let node_before = node_cpu_s(&chain);
         let ex = execute(
             plan.clone(),
             &loaded.scenario,
@@ -158,15 +169,15 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             &interrupt,
         )
         .await?;
+        let exec_cpu_s = own_cpu_s().zip(cpu_before).map(|(a, b)| a - b);
+        let node_exec_cpu_s = node_cpu_s(&chain).zip(node_before).map(|(a, b)| a - b);
         let mut load = Load {
             block_ms: if chain.anvil.is_some() {
                 chain_cfg.block_time_ms
             } else {
                 chain.caps.block_interval_ms
             },
-            loadrun_cpu_pct: own_cpu_s()
-                .zip(cpu_before)
-                .map(|(after, before)| 100.0 * (after - before) / (ex.wall_ms / 1000.0).max(1e-3)),
+            loadrun_cpu_pct: exec_cpu_s.map(|c| 100.0 * c / (ex.wall_ms / 1000.0).max(1e-3)),
             node_cpu_peak_pct: None,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         };
@@ -209,6 +220,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,
             loadrun_cpu_s: own_cpu_s(),
+            loadrun_exec_cpu_s: exec_cpu_s,
+            node_exec_cpu_s,
             scenario_toml: redacted_scenario(&loaded.text),
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();
@@ -234,19 +247,11 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             }
             Err(e) => return Err(e.into()),
         };
-        let directory = Directory::new(&loaded.scenario);
         let labels: Vec<String> = all
             .iter()
             .map(|w| format!("{}:{}", loaded.scenario.role_name(w.at.role), w.at.index))
             .collect();
-        let sanity = sanity::check(
-            &plan,
-            &ex.rows,
-            |w| directory.index(w),
-            &labels,
-            &before,
-            &after,
-        );
+        let sanity = sanity::compare(&plan, &ex.books, &labels, &before, &after);
         write_output(Some(&dir.join("sanity.md")), |w| {
             w.write_all(sanity::markdown(&sanity).as_bytes())
         })?;
@@ -267,7 +272,7 @@ fn finish(
     dir: &Path,
     json: bool,
 ) -> Result<u8, Error> {
-    eprintln!("{}", describe_rows(plan, &ex.rows));
+    eprintln!("{}", describe_rows(plan, &ex.tally));
     let windows = workload_windows(&loaded.scenario);
     let facts = summary::RunFacts {
         duration_ms: plan.duration_ms,
@@ -283,24 +288,16 @@ fn finish(
         rpc_errors_transient: rpc.transient_errors(),
         resent: ex.resent,
     };
-    let metrics = summary::summarize(&ex.rows, &facts);
+    let metrics = summary::summarize(&ex.tally, &facts);
     write_output(Some(&dir.join("summary.csv")), |w| {
         summary::write_summary(&metrics, w)
     })?;
-    let verdicts = expect::evaluate(
-        &loaded.scenario.expect,
-        &ex.rows,
-        &windows,
-        plan.duration_ms,
-    );
-    let all = rates(
-        &ex.rows,
-        Window {
-            start_ms: 0,
-            stop_ms: plan.duration_ms,
-        },
-    );
-    let bottleneck = judge(&ex.rows, all, load);
+    let verdicts = expect::evaluate(&loaded.scenario.expect, &ex.tally, plan.duration_ms);
+    let all = ex.tally.all.rate.rates(Window {
+        start_ms: 0,
+        stop_ms: plan.duration_ms,
+    });
+    let bottleneck = judge(&ex.tally, all, load);
     write_output(Some(&dir.join("verdict.json")), |w| {
         serde_json::to_writer_pretty(&mut *w, &bottleneck).map_err(std::io::Error::other)
     })?;
@@ -343,12 +340,12 @@ fn finish(
         }
     }
     if json {
-        let ok = ex.rows.iter().filter(|r| r.status == Status::Ok).count();
+        let ok = ex.tally.all.ok();
         println!(
             "{}",
             serde_json::json!({
                 "results": dir.display().to_string(),
-                "steps": ex.rows.len(),
+                "steps": ex.tally.all.steps,
                 "ok": ok,
                 "interrupted": ex.interrupted,
                 "sanity_ok": sanity.map(|s| s.ok),
@@ -374,14 +371,9 @@ pub fn plan_kinds(plan: &Plan) -> Vec<String> {
 }
 
 /// "A created 29 channels (12 closed), B created 31 …; all 150 steps ok".
-pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
+pub fn describe_rows(plan: &Plan, t: &Tally) -> String {
     let mut parts = Vec::new();
     for role in &plan.roles {
-        let count = |kind: &str| {
-            rows.iter()
-                .filter(|r| &r.role == role && r.kind == kind && r.status == Status::Ok)
-                .count()
-        };
         let mut bits = Vec::new();
         for (kind, label) in [
             ("create_ledger_channel", "ledger channels created"),
@@ -393,7 +385,7 @@ pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
             ("token_transfer", "token transfers"),
             ("call", "calls"),
         ] {
-            let n = count(kind);
+            let n = t.ok_of(role, kind);
             if n > 0 {
                 bits.push(format!("{n} {label}"));
             }
@@ -402,18 +394,18 @@ pub fn describe_rows(plan: &Plan, rows: &[StepRow]) -> String {
             parts.push(format!("{role}: {}", bits.join(", ")));
         }
     }
-    let ok = rows.iter().filter(|r| r.status == Status::Ok).count();
-    let verdict = if ok == rows.len() {
-        format!("all {} steps ok", rows.len())
+    let (ok, steps) = (t.all.ok(), t.all.steps);
+    let verdict = if ok == steps {
+        format!("all {steps} steps ok")
     } else {
         let mut by: Vec<String> = Vec::new();
         for st in Status::ALL.iter().skip(1) {
-            let n = rows.iter().filter(|r| r.status == *st).count();
+            let n = t.all.count(*st);
             if n > 0 {
                 by.push(format!("{n} {}", st.as_str()));
             }
         }
-        format!("{ok} of {} steps ok, {}", rows.len(), by.join(", "))
+        format!("{ok} of {steps} steps ok, {}", by.join(", "))
     };
     if parts.is_empty() {
         verdict

@@ -1,9 +1,10 @@
 //! The collector: turns step results into `steps.csv` rows, appended to the file as they arrive
-//! (nothing is lost if the run dies), counts them for progress, and at the end fills in the
-//! steps that never got a result (timeout or not_sent) and rewrites the file in step order.
+//! (nothing is lost if the run dies) and not kept, counts them for progress, and at the end
+//! fills in the steps that never got a result (timeout or not_sent), rewrites the file in step
+//! order (`order::sort_steps`) and aggregates every row on the way (`Tally`, sanity `Books`).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,8 +12,12 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{Ctx, Done};
+use super::order::{self, StepSet};
 use super::progress;
+use crate::report::rates::Window;
 use crate::report::rows::{self, Status, StepRow};
+use crate::report::sanity::Books;
+use crate::report::tally::Tally;
 
 /// The row of plan step `idx` from its result.
 pub fn row(ctx: &Ctx, d: &Done) -> StepRow {
@@ -44,8 +49,8 @@ pub async fn run(
     path: PathBuf,
     expected: usize,
     count: watch::Sender<usize>,
-) -> std::io::Result<Vec<Option<StepRow>>> {
-    let mut rows: Vec<Option<StepRow>> = vec![None; ctx.plan.steps.len()];
+) -> std::io::Result<StepSet> {
+    let mut have = StepSet::new(ctx.plan.steps.len());
     let mut out = rows::steps_writer(BufWriter::new(File::create(&path)?));
     let bar = progress::bar(expected as u64, "steps");
     let (mut n, mut ok, mut failed) = (0usize, 0usize, 0usize);
@@ -64,7 +69,7 @@ pub async fn run(
                 continue;
             }
         };
-        if rows[d.idx].is_some() {
+        if !have.insert(d.idx) {
             tracing::warn!(step = d.idx, "a second result for a step was ignored");
             continue;
         }
@@ -80,7 +85,6 @@ pub async fn run(
                 recent.pop_front();
             }
         }
-        rows[d.idx] = Some(r);
         n += 1;
         tick_n += 1;
         let _ = count.send(n);
@@ -110,20 +114,33 @@ pub async fn run(
     }
     out.flush()?;
     bar.finish_and_clear();
-    Ok(rows)
+    Ok(have)
 }
 
-/// Fills the steps without a result and rewrites `steps.csv` in step order. `subset` lists the
-/// steps this run was to execute and `fired` how many of them (in order) were fired.
+/// What the rows of a run add up to.
+pub struct Aggregates {
+    pub tally: Tally,
+    pub books: Books,
+}
+
+/// Fills the steps without a result and rewrites `steps.csv` in step order, aggregating every
+/// row. `subset` lists the steps this run was to execute (ascending) and `fired` how many of
+/// them (in order) were fired.
 pub fn finish(
     ctx: &Ctx,
-    mut rows: Vec<Option<StepRow>>,
     subset: &[usize],
     fired: usize,
+    windows: Vec<Window>,
     path: &Path,
-) -> std::io::Result<Vec<StepRow>> {
-    for (k, &idx) in subset.iter().enumerate() {
-        if rows[idx].is_none() {
+) -> std::io::Result<Aggregates> {
+    let mut tally = Tally::new(windows);
+    let mut books = Books::new(ctx.addresses.len());
+    debug_assert!(subset.windows(2).all(|w| w[0] < w[1]));
+    debug_assert!(subset.iter().all(|&i| i < ctx.plan.steps.len()));
+    order::sort_steps(
+        path,
+        subset,
+        |k, idx| {
             let d = if k < fired {
                 Done::new(idx, Status::Timeout, "no result by the end of the run")
             } else {
@@ -133,16 +150,12 @@ pub fn finish(
                     "the run stopped before this step's time",
                 )
             };
-            rows[idx] = Some(row(ctx, &d));
-        }
-    }
-    let rows: Vec<StepRow> = rows.into_iter().flatten().collect();
-    let tmp = path.with_extension("csv.tmp");
-    {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        rows::write_steps(&rows, &mut w).map_err(std::io::Error::other)?;
-        w.flush()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(rows)
+            row(ctx, &d)
+        },
+        |r| {
+            tally.add(r);
+            books.add(&ctx.plan, r, |w| ctx.directory.index(w));
+        },
+    )?;
+    Ok(Aggregates { tally, books })
 }

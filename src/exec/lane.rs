@@ -1,9 +1,10 @@
 //! A wallet lane: one task per sending wallet that owns the wallet's nonce, signs each
 //! transaction locally with the current cached fees, and sends it raw, in order, exactly once
-//! (`send_once`). A send the node provably refused does not consume the nonce (a nonce error
-//! resyncs it from the node); one whose outcome stays unknown does, and goes to the receipt
-//! watcher like a sent one, which re-sends the same bytes if the node never got them — so no
-//! nonce gap is left behind.
+//! (through the batcher, `batch::Batcher`; a lane waits for the answer before its next send, so
+//! a wallet's nonces reach the node in order). A send the node provably refused does not
+//! consume the nonce (a nonce error resyncs it from the node); one whose outcome stays unknown
+//! does, and goes to the receipt watcher like a sent one, which re-sends the same bytes if the
+//! node never got them — so no nonce gap is left behind.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
 use super::watcher::{Resign, Watched};
-use crate::chain::tx::{ErrorClass, Fees, SendError, send_once, sign};
+use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).
 pub const LANE_CAPACITY: usize = 256;
@@ -76,8 +77,12 @@ async fn run(
                 continue;
             }
         };
-        let sent_ms = ctx.now_ms();
-        let outcome = send_once(&ctx.provider, hash, &raw).await;
+        let plain = ctx.gas.transfer == 21_000
+            && o.call.gas_limit == 21_000
+            && o.call.input.is_empty()
+            && ctx.plan.steps[o.idx].kind == crate::plan::StepKind::Transfer;
+        let sent = ctx.sender.send(hash, raw.clone()).await;
+        let (sent_ms, outcome) = (sent.sent_ms, sent.outcome);
         if let Err(SendError::Unknown(message)) = &outcome {
             tracing::warn!(tx = %hash, "send outcome unknown ({message}); watching for it");
         }
@@ -97,6 +102,7 @@ async fn run(
                     idx: o.idx,
                     sent_ms,
                     reply: o.reply,
+                    plain,
                 });
                 nonce += 1;
             }

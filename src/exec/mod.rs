@@ -2,6 +2,7 @@
 //! the plan executor (scheduler, role actors, wallet lanes, receipt watcher, collector).
 
 pub mod actor;
+pub mod batch;
 pub mod collect;
 pub mod fund;
 pub mod interrupt;
@@ -9,6 +10,7 @@ pub mod lane;
 pub mod msg;
 pub mod nodemon;
 pub mod observe;
+pub mod order;
 pub mod progress;
 pub mod run;
 pub mod setup;

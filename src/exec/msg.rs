@@ -36,6 +36,8 @@ pub struct Ctx {
     pub rpc_stats: Arc<crate::chain::rpc::RpcStats>,
     /// Gas limit per transaction shape, estimated on this chain.
     pub gas: crate::chain::gas::GasTable,
+    /// Where lanes send their transactions (batched).
+    pub sender: super::batch::Batcher,
 }
 
 impl Ctx {

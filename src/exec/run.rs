@@ -21,7 +21,8 @@ use alloy::providers::Provider;
 
 use crate::chain::{Chain, ChainError, read};
 use crate::plan::Plan;
-use crate::report::rows::StepRow;
+use crate::report::sanity::Books;
+use crate::report::tally::Tally;
 use crate::scenario::{CallTarget, Scenario, WorkloadKind};
 use crate::wallets::{Directory, Wallet};
 
@@ -40,7 +41,10 @@ pub struct Options {
 
 /// What the executor produced.
 pub struct Executed {
-    pub rows: Vec<StepRow>,
+    /// Every row aggregated (steps.csv holds the rows themselves).
+    pub tally: Tally,
+    /// What the rows must have done to the chain, for the sanity check.
+    pub books: Books,
     /// From the first scheduled instant to the last result, ms.
     pub wall_ms: f64,
     pub span: Span,
@@ -88,6 +92,7 @@ pub async fn execute(
         resent: Default::default(),
         rpc_stats: chain.rpc_stats.clone(),
         gas: chain.gas,
+        sender: super::batch::Batcher::spawn(chain.provider.clone(), start),
     });
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
@@ -217,14 +222,16 @@ pub async fn execute(
         Span::default()
     });
     drop(mailboxes);
-    let rows = collector
+    collector
         .await
         .map_err(|e| ChainError::Other(format!("collector failed: {e}")))?
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
-    let rows = collect::finish(&ctx, rows, &subset, fired, &opts.steps_csv)
+    let windows = crate::report::rates::workload_windows(scenario);
+    let agg = collect::finish(&ctx, &subset, fired, windows, &opts.steps_csv)
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     Ok(Executed {
-        rows,
+        tally: agg.tally,
+        books: agg.books,
         wall_ms,
         span,
         interrupted,

@@ -42,6 +42,28 @@ pub struct Watched {
     pub idx: usize,
     pub sent_ms: f64,
     pub reply: mpsc::UnboundedSender<ActorMsg>,
+    /// A plain ETH transfer to one of the run's wallets at exactly 21,000 gas, on a chain whose
+    /// transfer costs exactly that: included means succeeded, gas used 21,000, fee from the
+    /// block's base fee — its receipt is not fetched (the sanity check verifies every wei).
+    pub plain: bool,
+}
+
+impl Watched {
+    /// The receipt facts of a `plain` transaction included in a block with `base_fee`.
+    fn predicted(&self, base_fee: Option<u64>) -> Facts {
+        let price = match base_fee {
+            Some(base) if !self.fees.legacy => self
+                .fees
+                .max_fee_per_gas
+                .min(u128::from(base) + self.fees.max_priority_fee_per_gas),
+            _ => self.fees.max_fee_per_gas,
+        };
+        Facts {
+            success: true,
+            gas_used: 21_000,
+            fee_wei: 21_000 * price,
+        }
+    }
 }
 
 /// Receipt facts kept for recent blocks (a transaction may be registered after its block was
@@ -236,7 +258,13 @@ pub async fn run(
         }
         let head = p.get_block_number().await.unwrap_or(next.saturating_sub(1));
         while next <= head {
-            let want = |h: &B256| pending.contains_key(h) || alias.contains_key(h);
+            let want = |h: &B256| match pending.get(h) {
+                Some(w) if w.plain => receipts::Want::Inclusion,
+                Some(_) => receipts::Want::Receipt,
+                // A replaced hash landed: its fees are not the current ones.
+                None if alias.contains_key(h) => receipts::Want::Receipt,
+                None => receipts::Want::Skip,
+            };
             let Ok(Some(b)) = receipts::of_block(p, ctx.caps, next, want).await else {
                 break;
             };
@@ -334,6 +362,26 @@ fn account_block(
             report(&w, h, b.number, seen_ms, f);
             ours += 1;
         }
+        recent.insert(
+            h,
+            Seen {
+                block: b.number,
+                seen_ms,
+                facts: Some(f),
+            },
+        );
+        hashes.push(h);
+    }
+    for &h in &b.included {
+        let Some(w) = pending.remove(&h) else {
+            continue;
+        };
+        let f = w.predicted(b.base_fee);
+        refused.remove(&h);
+        alias.retain(|_, target| *target != w.hash);
+        span.include(b.number);
+        report(&w, h, b.number, seen_ms, f);
+        ours += 1;
         recent.insert(
             h,
             Seen {

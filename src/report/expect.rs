@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::rates::{Window, rates};
-use super::rows::{Status, StepRow};
-use super::summary::percentile;
+use super::rates::Window;
+use super::summary::quantile;
+use super::tally::Tally;
 use crate::scenario::Expect;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,26 +17,16 @@ pub struct Verdict {
     pub met: bool,
 }
 
-fn p99(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    percentile(&v, 99.0)
-}
-
 /// Evaluates every threshold that is set. `max_failed` counts failed, timed-out and skipped
 /// steps (a skipped step is the consequence of a failure), and `not_sent` ones too when a run
 /// was cut short.
 /// `min_rate` is the workload's included rate (`rates::rates`: ok steps over the time from the
 /// first send to the last inclusion, at least the window), so a run whose sends fell behind
 /// cannot pass it by finishing late.
-pub fn evaluate(
-    e: &Expect,
-    rows: &[StepRow],
-    windows: &[Window],
-    duration_ms: u64,
-) -> Vec<Verdict> {
+pub fn evaluate(e: &Expect, t: &Tally, duration_ms: u64) -> Vec<Verdict> {
     let mut out = Vec::new();
     if let Some(max) = e.max_failed {
-        let n = rows.iter().filter(|r| r.status != Status::Ok).count() as u64;
+        let n = t.all.steps - t.all.ok();
         out.push(Verdict {
             name: "expect.max_failed".into(),
             limit: max.to_string(),
@@ -45,11 +35,7 @@ pub fn evaluate(
         });
     }
     if let Some(max) = e.max_p99_inclusion_ms {
-        let v = p99(rows
-            .iter()
-            .filter(|r| r.status == Status::Ok && !r.tx_hash.is_empty())
-            .filter_map(|r| r.latency_ms)
-            .collect());
+        let v = quantile(&t.inclusion, 0.99);
         out.push(Verdict {
             name: "expect.max_p99_inclusion".into(),
             limit: format!("{max} ms"),
@@ -58,7 +44,7 @@ pub fn evaluate(
         });
     }
     if let Some(max) = e.max_p99_lateness_ms {
-        let v = p99(rows.iter().filter_map(|r| r.lateness_ms).collect());
+        let v = quantile(&t.all.lateness, 0.99);
         out.push(Verdict {
             name: "expect.max_p99_lateness".into(),
             limit: format!("{max} ms"),
@@ -71,8 +57,14 @@ pub fn evaluate(
             start_ms: 0,
             stop_ms: duration_ms,
         };
-        let window = windows.get(w as usize).copied().unwrap_or(whole);
-        let rate = rates(rows.iter().filter(|r| r.workload == w), window).included;
+        let window = t.window(w, whole);
+        let rate = t
+            .workloads
+            .get(w as usize)
+            .copied()
+            .unwrap_or_default()
+            .rates(window)
+            .included;
         out.push(Verdict {
             name: format!("expect.min_rate.\"{w}\""),
             limit: format!("{min}/s"),
@@ -86,6 +78,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::{Status, StepRow};
 
     fn row(status: Status, latency: f64, lateness: f64) -> StepRow {
         StepRow {
@@ -121,7 +114,7 @@ mod tests {
             max_p99_lateness_ms: Some(50),
             min_rate: vec![(1, 1.0), (1, 0.5)],
         };
-        let v = evaluate(&e, &rows, &[], 2000);
+        let v = evaluate(&e, &Tally::of(&rows, Vec::new()), 2000);
         let met: Vec<(&str, bool)> = v.iter().map(|x| (x.name.as_str(), x.met)).collect();
         assert_eq!(
             met,
@@ -139,6 +132,6 @@ mod tests {
             min_rate: vec![(1, 1.5)],
             ..Expect::default()
         };
-        assert!(!evaluate(&strict, &rows, &[], 2000)[0].met);
+        assert!(!evaluate(&strict, &Tally::of(&rows, Vec::new()), 2000)[0].met);
     }
 }

@@ -2,23 +2,23 @@
 //! no external reference. Rates, latency and lateness over time, failures by class, results
 //! per role and kind, node CPU/RSS, the sanity table, expectations, the summary, the scenario.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::blocks::BlockRow;
 use super::expect::Verdict;
 use super::node::NodeSample;
 use super::perf;
-use super::rows::{ERROR_CLASSES, Status, StepRow};
+use super::rows::{ERROR_CLASSES, Status};
 use super::sanity::Line;
-use super::summary::{Metric, format_value, percentile};
+use super::summary::{Metric, format_value};
 use super::svg::{Series, bar_chart, esc, line_chart};
+use super::tally::{Coarse, Second, Tally};
 use super::verdict::Verdict as Bottleneck;
 
 /// Everything the page shows.
 pub struct HtmlInput<'a> {
     pub title: &'a str,
-    pub rows: &'a [StepRow],
+    pub tally: &'a Tally,
     pub summary: &'a [Metric],
     pub verdicts: &'a [Verdict],
     pub sanity: Option<&'a [Line]>,
@@ -37,33 +37,21 @@ pub struct HtmlInput<'a> {
 
 const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{background:#fde2e2}.good{background:#e6f4e6}pre{background:#f7f7f7;padding:10px;overflow:auto}.chart{width:100%;height:auto;margin:6px 0}.title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.bar{fill:#d62728}.nodata{fill:#999;font-size:14px}";
 
-/// Per-second buckets of a quantity.
-fn per_second(values: impl Iterator<Item = (f64, f64)>) -> BTreeMap<u64, Vec<f64>> {
-    let mut b: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for (t, v) in values {
-        if t >= 0.0 {
-            b.entry((t / 1000.0) as u64).or_default().push(v);
-        }
-    }
-    b
-}
-
-fn pct_series(b: &BTreeMap<u64, Vec<f64>>, p: f64) -> Vec<(f64, f64)> {
-    b.iter()
-        .map(|(s, v)| {
-            let mut v = v.clone();
-            v.sort_by(f64::total_cmp);
-            (*s as f64, percentile(&v, p))
-        })
-        .collect()
-}
-
-fn counts(b: &BTreeMap<u64, Vec<f64>>) -> Vec<(f64, f64)> {
-    b.iter().map(|(s, v)| (*s as f64, v.len() as f64)).collect()
-}
-
 /// A chart of the per-second p50 and p99 of a quantity in ms.
-fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>, end_s: Option<f64>) -> String {
+fn p50_p99(
+    title: &str,
+    seconds: &[Second],
+    of: impl Fn(&Second) -> &Coarse,
+    end_s: Option<f64>,
+) -> String {
+    let series = |p: f64| -> Vec<(f64, f64)> {
+        seconds
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !of(s).is_empty())
+            .map(|(i, s)| (i as f64, of(s).percentile(p)))
+            .collect()
+    };
     line_chart(
         title,
         "seconds since start",
@@ -72,16 +60,26 @@ fn p50_p99(title: &str, b: &BTreeMap<u64, Vec<f64>>, end_s: Option<f64>) -> Stri
             Series {
                 name: "p50",
                 color: "#1f77b4",
-                points: pct_series(b, 50.0),
+                points: series(50.0),
             },
             Series {
                 name: "p99",
                 color: "#d62728",
-                points: pct_series(b, 99.0),
+                points: series(99.0),
             },
         ],
         end_s,
     )
+}
+
+/// Per-second counts, seconds with none left out (as before: a second with no sends has no point).
+fn counts(seconds: &[Second], of: impl Fn(&Second) -> u32) -> Vec<(f64, f64)> {
+    seconds
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| of(s) > 0)
+        .map(|(i, s)| (i as f64, f64::from(of(s))))
+        .collect()
 }
 
 pub fn render(i: &HtmlInput<'_>) -> String {
@@ -92,19 +90,20 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         t = esc(i.title)
     );
     // Verdict line.
-    let ok = i.rows.iter().filter(|r| r.status == Status::Ok).count();
+    let t = i.tally;
+    let ok = t.all.ok();
     let sanity_ok =
         i.sanity.is_none_or(|s| s.iter().all(|l| l.ok)) && i.wallet_mismatches.is_empty();
     let met = i.verdicts.iter().all(|v| v.met);
     let _ = write!(
         h,
         "<p class=\"{cls}\">{ok} of {n} steps ok · sanity {s} · expectations {e}</p>",
-        cls = if sanity_ok && met && ok == i.rows.len() {
+        cls = if sanity_ok && met && ok == t.all.steps {
             "good"
         } else {
             "bad"
         },
-        n = i.rows.len(),
+        n = t.all.steps,
         s = if i.sanity.is_none() {
             "not checked"
         } else if sanity_ok {
@@ -136,13 +135,6 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     h.push_str("</table>");
 
     h.push_str("<h2>Rate</h2>");
-    let fired = per_second(i.rows.iter().filter_map(|r| r.sent_ms.map(|t| (t, 1.0))));
-    let included = per_second(
-        i.rows
-            .iter()
-            .filter(|r| r.block.is_some())
-            .filter_map(|r| Some((r.sent_ms? + r.latency_ms.unwrap_or(0.0), 1.0))),
-    );
     h.push_str(&line_chart(
         "steps sent and transactions included per second",
         "seconds since start",
@@ -151,39 +143,30 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             Series {
                 name: "sent",
                 color: "#1f77b4",
-                points: counts(&fired),
+                points: counts(&t.seconds, |s| s.sent),
             },
             Series {
                 name: "included",
                 color: "#2ca02c",
-                points: counts(&included),
+                points: counts(&t.seconds, |s| s.included),
             },
         ],
         i.end_s,
     ));
     h.push_str("<h2>Percentiles</h2>");
-    h.push_str(&perf::percentile_table(i.rows));
-    h.push_str(&perf::latency_distribution(i.rows));
+    h.push_str(&perf::percentile_table(t));
+    h.push_str(&perf::latency_distribution(t));
     h.push_str("<h2>Latency and lateness over time</h2>");
-    let latency = per_second(
-        i.rows
-            .iter()
-            .filter(|r| r.status == Status::Ok)
-            .filter_map(|r| Some((r.sent_ms?, r.latency_ms?))),
-    );
     h.push_str(&p50_p99(
         "latency (inclusion, or signing round trip off chain), ms",
-        &latency,
+        &t.seconds,
+        |s| &s.latency,
         i.end_s,
     ));
-    let lateness = per_second(
-        i.rows
-            .iter()
-            .filter_map(|r| Some((r.sent_ms?, r.lateness_ms?))),
-    );
     h.push_str(&p50_p99(
         "lateness (sent − scheduled), ms",
-        &lateness,
+        &t.seconds,
+        |s| &s.lateness,
         i.end_s,
     ));
     h.push_str("<h2>Blocks</h2>");
@@ -194,10 +177,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     h.push_str("<h2>Failures</h2>");
     let bars: Vec<(String, f64)> = ERROR_CLASSES
         .iter()
-        .map(|c| {
-            let n = i.rows.iter().filter(|r| r.error_class() == Some(c)).count();
-            (c.to_string(), n as f64)
-        })
+        .map(|c| (c.to_string(), t.failed(c) as f64))
         .collect();
     h.push_str(&bar_chart("failed steps by error class", "steps", &bars));
     // Per role × kind.
@@ -206,12 +186,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         let _ = write!(h, "<th>{}</th>", s.as_str());
     }
     h.push_str("</tr>");
-    let mut groups: BTreeMap<(String, String), [usize; 5]> = BTreeMap::new();
-    for r in i.rows {
-        let e = groups.entry((r.role.clone(), r.kind.clone())).or_default();
-        e[Status::ALL.iter().position(|s| *s == r.status).unwrap_or(0)] += 1;
-    }
-    for ((role, kind), c) in &groups {
+    for ((role, kind), c) in &t.by_role_kind {
         let bad = c[1..].iter().any(|n| *n > 0);
         let _ = write!(
             h,
@@ -317,6 +292,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::StepRow;
 
     #[test]
     fn renders_offline_and_escapes() {
@@ -324,9 +300,10 @@ mod tests {
             error: "nonce: nonce too low".into(),
             ..StepRow::sample("transfer", Status::Failed)
         }];
+        let tally = Tally::of(&rows, Vec::new());
         let html = render(&HtmlInput {
             title: "run",
-            rows: &rows,
+            tally: &tally,
             summary: &[],
             verdicts: &[],
             sanity: None,
@@ -344,7 +321,7 @@ mod tests {
         assert!(html.contains("1 failed") || html.contains("<td>1</td>"));
         let empty = render(&HtmlInput {
             title: "empty",
-            rows: &[],
+            tally: &Tally::new(Vec::new()),
             summary: &[],
             verdicts: &[],
             sanity: None,

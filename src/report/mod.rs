@@ -11,4 +11,5 @@ pub mod rows;
 pub mod sanity;
 pub mod summary;
 pub mod svg;
+pub mod tally;
 pub mod verdict;

@@ -2,14 +2,13 @@
 //! step kind from HDR histograms (3 significant digits), the latency distribution, and the
 //! per-block view read from the chain (gas used vs the gas limit, transactions per block).
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use hdrhistogram::Histogram;
 
 use super::blocks::BlockRow;
-use super::rows::{Status, StepRow};
 use super::svg::{Series, bar_chart, esc, line_chart, nice_max};
+use super::tally::Tally;
 
 /// Quantiles shown in the table, with their column names.
 const QUANTILES: [(f64, &str); 4] = [
@@ -52,27 +51,23 @@ impl Ms {
     pub fn max(&self) -> f64 {
         self.0.max() as f64 / 1000.0
     }
+
+    /// The recorded values (ms, each a bucket's highest equivalent) and their counts.
+    pub fn recorded(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.0
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to() as f64 / 1000.0, v.count_at_value()))
+    }
 }
 
 /// Latency (ok steps) and lateness (sent steps) histograms per kind, `all` first.
-pub fn histograms(rows: &[StepRow]) -> Vec<(String, Ms, Ms)> {
-    let mut by: BTreeMap<String, (Ms, Ms)> = BTreeMap::new();
-    let mut all = (Ms::default(), Ms::default());
-    for r in rows {
-        let e = by.entry(r.kind.clone()).or_default();
-        if r.status == Status::Ok
-            && let Some(l) = r.latency_ms
-        {
-            e.0.record(l);
-            all.0.record(l);
-        }
-        if let Some(l) = r.lateness_ms {
-            e.1.record(l);
-            all.1.record(l);
-        }
-    }
-    std::iter::once(("all".to_string(), all.0, all.1))
-        .chain(by.into_iter().map(|(k, (a, b))| (k, a, b)))
+pub fn histograms(t: &Tally) -> Vec<(&str, &Ms, &Ms)> {
+    std::iter::once(("all", &t.all.latency, &t.all.lateness))
+        .chain(
+            t.kinds
+                .iter()
+                .map(|(k, g)| (k.as_str(), &g.latency, &g.lateness)),
+        )
         .collect()
 }
 
@@ -85,7 +80,7 @@ fn ms(v: f64) -> String {
 }
 
 /// The percentile table: one row per kind and quantity.
-pub fn percentile_table(rows: &[StepRow]) -> String {
+pub fn percentile_table(t: &Tally) -> String {
     let mut h = String::from(
         "<table class=\"percentiles\"><tr><th>kind</th><th>quantity</th><th>count</th>",
     );
@@ -93,12 +88,12 @@ pub fn percentile_table(rows: &[StepRow]) -> String {
         let _ = write!(h, "<th>{name} ms</th>");
     }
     h.push_str("<th>max ms</th></tr>");
-    for (kind, latency, lateness) in histograms(rows) {
-        for (what, hist) in [("latency", &latency), ("lateness", &lateness)] {
+    for (kind, latency, lateness) in histograms(t) {
+        for (what, hist) in [("latency", latency), ("lateness", lateness)] {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{what}</td><td>{}</td>",
-                esc(&kind),
+                esc(kind),
                 hist.len()
             );
             for (q, _) in QUANTILES {
@@ -122,16 +117,8 @@ pub fn percentile_table(rows: &[StepRow]) -> String {
 }
 
 /// Ok steps' latency in about 20 round-width buckets up to the p99.9 (the rest in "more").
-pub fn latency_distribution(rows: &[StepRow]) -> String {
-    let values: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.status == Status::Ok)
-        .filter_map(|r| r.latency_ms)
-        .collect();
-    let mut hist = Ms::default();
-    for v in &values {
-        hist.record(*v);
-    }
+pub fn latency_distribution(t: &Tally) -> String {
+    let hist = &t.all.latency;
     let top = if hist.is_empty() {
         1.0
     } else {
@@ -140,10 +127,10 @@ pub fn latency_distribution(rows: &[StepRow]) -> String {
     // Round bucket widths (1, 2, 2.5, 5 × 10^k ms), about 20 of them up to the p99.9.
     let width = nice_max(top / 20.0);
     let buckets = ((top / width).ceil() as usize).clamp(1, 40);
-    let mut counts = vec![0usize; buckets + 1];
-    for v in &values {
+    let mut counts = vec![0u64; buckets + 1];
+    for (v, n) in hist.recorded() {
         let b = ((v / width) as usize).min(buckets);
-        counts[b] += 1;
+        counts[b] += n;
     }
     let bars: Vec<(String, f64)> = counts
         .iter()
@@ -207,6 +194,7 @@ pub fn per_block(blocks: &[BlockRow], end_s: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::{Status, StepRow};
 
     fn row(kind: &str, latency: f64) -> StepRow {
         StepRow {
@@ -223,7 +211,8 @@ mod tests {
         let rows: Vec<StepRow> = (1..=10_000)
             .map(|i| row("transfer", i as f64 * 0.37))
             .collect();
-        let h = histograms(&rows);
+        let t = Tally::of(&rows, Vec::new());
+        let h = histograms(&t);
         assert_eq!(h[0].0, "all");
         assert_eq!(h[1].0, "transfer");
         for (q, exact) in [(0.5, 1850.0), (0.99, 3663.0), (0.999, 3696.3)] {
@@ -233,14 +222,14 @@ mod tests {
                 "q{q}: {got} vs {exact}"
             );
         }
-        let table = percentile_table(&rows);
+        let table = percentile_table(&t);
         assert!(table.contains("<th>p99.9 ms</th>") && table.contains("<td>transfer</td>"));
     }
 
     #[test]
     fn the_distribution_has_its_buckets_and_the_block_view_its_series() {
         let rows: Vec<StepRow> = (1..=100).map(|i| row("transfer", i as f64)).collect();
-        let d = latency_distribution(&rows);
+        let d = latency_distribution(&Tally::of(&rows, Vec::new()));
         assert!(d.contains("more"), "{d}");
         let blocks = vec![
             BlockRow {

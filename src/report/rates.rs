@@ -78,43 +78,61 @@ pub struct Rates {
     pub send_span_s: f64,
 }
 
-pub fn rates<'a>(rows: impl IntoIterator<Item = &'a StepRow> + Clone, w: Window) -> Rates {
-    let window_s = w.seconds();
-    let start = w.start_ms as f64;
-    let (mut planned, mut sent, mut ok) = (0usize, 0usize, 0usize);
-    let (mut last_sent, mut last_done) = (start, start);
-    let mut first_sent = f64::INFINITY;
-    for r in rows {
+/// The running sums behind `Rates`, fed one row at a time (online: nothing per row is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RateAcc {
+    planned: u64,
+    sent: u64,
+    ok: u64,
+    first_sent: Option<f64>,
+    last_sent: Option<f64>,
+    last_done: Option<f64>,
+}
+
+impl RateAcc {
+    pub fn add(&mut self, r: &StepRow) {
         // A step skipped because its channel never opened is the failure's consequence, not
         // a send loadrun owed: it counts in neither the target nor the sends.
         if r.status == Status::Skipped {
-            continue;
+            return;
         }
-        planned += 1;
+        self.planned += 1;
         if let Some(s) = r.sent_ms {
-            sent += 1;
-            last_sent = last_sent.max(s);
-            first_sent = first_sent.min(s);
+            self.sent += 1;
+            self.last_sent = Some(self.last_sent.map_or(s, |x| x.max(s)));
+            self.first_sent = Some(self.first_sent.map_or(s, |x| x.min(s)));
         }
         if r.status == Status::Ok {
-            ok += 1;
+            self.ok += 1;
             let done = r.sent_ms.unwrap_or(r.at_ms as f64) + r.latency_ms.unwrap_or(0.0);
-            last_done = last_done.max(done);
+            self.last_done = Some(self.last_done.map_or(done, |x| x.max(done)));
         }
     }
-    let send_span_s = ((last_sent - start) / 1000.0).max(window_s);
-    let from = if first_sent.is_finite() {
-        first_sent
-    } else {
-        start
-    };
-    let done_span_s = ((last_done - from) / 1000.0).max(window_s);
-    Rates {
-        target: planned as f64 / window_s,
-        achieved: sent as f64 / send_span_s,
-        included: ok as f64 / done_span_s,
-        send_span_s,
+
+    /// The rates over window `w`.
+    pub fn rates(&self, w: Window) -> Rates {
+        let window_s = w.seconds();
+        let start = w.start_ms as f64;
+        let last_sent = self.last_sent.map_or(start, |s| s.max(start));
+        let last_done = self.last_done.map_or(start, |s| s.max(start));
+        let send_span_s = ((last_sent - start) / 1000.0).max(window_s);
+        let from = self.first_sent.unwrap_or(start);
+        let done_span_s = ((last_done - from) / 1000.0).max(window_s);
+        Rates {
+            target: self.planned as f64 / window_s,
+            achieved: self.sent as f64 / send_span_s,
+            included: self.ok as f64 / done_span_s,
+            send_span_s,
+        }
     }
+}
+
+pub fn rates<'a>(rows: impl IntoIterator<Item = &'a StepRow>, w: Window) -> Rates {
+    let mut acc = RateAcc::default();
+    for r in rows {
+        acc.add(r);
+    }
+    acc.rates(w)
 }
 
 #[cfg(test)]

@@ -163,6 +163,26 @@ pub fn read_steps<R: std::io::Read>(r: R) -> csv::Result<Vec<StepRow>> {
         .collect()
 }
 
+/// Streams `steps.csv` one row at a time (nothing is collected).
+pub fn each_step<R: std::io::Read>(r: R, mut f: impl FnMut(StepRow)) -> csv::Result<()> {
+    for row in csv::Reader::from_reader(r).deserialize::<CsvRow>() {
+        f(StepRow::from(row?));
+    }
+    Ok(())
+}
+
+/// A row of `steps.csv` as raw CSV fields, parsed with the file's `headers`.
+pub fn parse_record(record: &csv::ByteRecord, headers: &csv::ByteRecord) -> csv::Result<StepRow> {
+    record
+        .deserialize::<CsvRow>(Some(headers))
+        .map(StepRow::from)
+}
+
+/// The `step` column of a raw row (the first field).
+pub fn record_step(record: &csv::ByteRecord) -> Option<u64> {
+    std::str::from_utf8(record.get(0)?).ok()?.parse().ok()
+}
+
 /// The CSV shape: floats rounded to µs, wei as a decimal string.
 #[derive(Serialize, Deserialize)]
 struct CsvRow {

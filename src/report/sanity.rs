@@ -68,6 +68,92 @@ fn line(check: &str, expected: i128, observed: i128) -> Line {
     }
 }
 
+/// What the run must have done to the chain, summed one row at a time (in step order: a
+/// channel's create before its close), so no list of rows is kept. Holds one pair of counters
+/// per wallet and one entry per open on-chain channel.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    eth: Vec<i128>,
+    tok: Vec<i128>,
+    /// The opener and holding of every on-chain channel still open, from its create.
+    opener: HashMap<(u32, crate::plan::JobId), (usize, u128)>,
+    direct_open: i128,
+    direct_closed: i128,
+    ledgers_open: i128,
+    ledgers_closed: i128,
+    app_created: i128,
+    app_closed: i128,
+    holdings: i128,
+}
+
+impl Books {
+    /// Books for `wallets` wallets (the length of `Observed::wallets`).
+    pub fn new(wallets: usize) -> Self {
+        Self {
+            eth: vec![0; wallets],
+            tok: vec![0; wallets],
+            ..Self::default()
+        }
+    }
+
+    /// Adds the result of plan step `r.step`; `index` maps a wallet to its position.
+    pub fn add(&mut self, plan: &Plan, r: &StepRow, index: impl Fn(WalletRef) -> usize) {
+        let Some(s) = plan.steps.get(r.step as usize) else {
+            return;
+        };
+        let me = index(s.actor);
+        if let Some(fee) = r.fee_wei {
+            self.eth[me] -= fee as i128;
+        }
+        if r.status != Status::Ok {
+            return;
+        }
+        let amount = s.amount as i128;
+        let on_chain_channel = s.ledger.is_none();
+        match s.kind {
+            StepKind::Transfer => {
+                self.eth[me] -= amount;
+                if let Some(p) = s.peer {
+                    self.eth[index(p)] += amount;
+                }
+            }
+            StepKind::TokenTransfer => {
+                self.tok[me] -= amount;
+                if let Some(p) = s.peer {
+                    self.tok[index(p)] += amount;
+                }
+            }
+            StepKind::Call => self.eth[me] -= amount,
+            StepKind::CreateLedgerChannel | StepKind::CreateChannel if on_chain_channel => {
+                self.eth[me] -= amount;
+                self.holdings += amount;
+                self.opener.insert((s.workload, s.job), (me, s.amount));
+                if s.kind == StepKind::CreateLedgerChannel {
+                    self.ledgers_open += 1;
+                } else {
+                    self.direct_open += 1;
+                }
+            }
+            StepKind::CloseChannel | StepKind::CloseLedgerChannel if on_chain_channel => {
+                if let Some((a, held)) = self.opener.remove(&(s.workload, s.job)) {
+                    self.eth[a] += held as i128;
+                    self.holdings -= held as i128;
+                }
+                if s.kind == StepKind::CloseLedgerChannel {
+                    self.ledgers_open -= 1;
+                    self.ledgers_closed += 1;
+                } else {
+                    self.direct_open -= 1;
+                    self.direct_closed += 1;
+                }
+            }
+            StepKind::CreateChannel => self.app_created += 1,
+            StepKind::CloseChannel => self.app_closed += 1,
+            _ => {}
+        }
+    }
+}
+
 /// Compares. `index` maps a wallet to its position in `Observed::wallets`; `labels` names them.
 pub fn check(
     plan: &Plan,
@@ -77,67 +163,37 @@ pub fn check(
     before: &Observed,
     after: &Observed,
 ) -> Sanity {
-    let n = before.wallets.len();
-    let mut eth = vec![0i128; n];
-    let mut tok = vec![0i128; n];
-    // The opener and holding of every on-chain channel, from its create.
-    let mut opener: HashMap<(u32, crate::plan::JobId), (usize, u128)> = HashMap::new();
-    let (mut direct_open, mut direct_closed, mut ledgers_open, mut ledgers_closed) = (0, 0, 0, 0);
-    let (mut app_created, mut app_closed) = (0i128, 0i128);
-    let mut holdings = 0i128;
+    let mut books = Books::new(before.wallets.len());
     for r in rows {
-        let s = &plan.steps[r.step as usize];
-        let me = index(s.actor);
-        if let Some(fee) = r.fee_wei {
-            eth[me] -= fee as i128;
-        }
-        if r.status != Status::Ok {
-            continue;
-        }
-        let amount = s.amount as i128;
-        let on_chain_channel = s.ledger.is_none();
-        match s.kind {
-            StepKind::Transfer => {
-                eth[me] -= amount;
-                if let Some(p) = s.peer {
-                    eth[index(p)] += amount;
-                }
-            }
-            StepKind::TokenTransfer => {
-                tok[me] -= amount;
-                if let Some(p) = s.peer {
-                    tok[index(p)] += amount;
-                }
-            }
-            StepKind::Call => eth[me] -= amount,
-            StepKind::CreateLedgerChannel | StepKind::CreateChannel if on_chain_channel => {
-                eth[me] -= amount;
-                holdings += amount;
-                opener.insert((s.workload, s.job), (me, s.amount));
-                if s.kind == StepKind::CreateLedgerChannel {
-                    ledgers_open += 1;
-                } else {
-                    direct_open += 1;
-                }
-            }
-            StepKind::CloseChannel | StepKind::CloseLedgerChannel if on_chain_channel => {
-                if let Some(&(a, held)) = opener.get(&(s.workload, s.job)) {
-                    eth[a] += held as i128;
-                    holdings -= held as i128;
-                }
-                if s.kind == StepKind::CloseLedgerChannel {
-                    ledgers_open -= 1;
-                    ledgers_closed += 1;
-                } else {
-                    direct_open -= 1;
-                    direct_closed += 1;
-                }
-            }
-            StepKind::CreateChannel => app_created += 1,
-            StepKind::CloseChannel => app_closed += 1,
-            _ => {}
-        }
+        books.add(plan, r, &index);
     }
+    compare(plan, &books, labels, before, after)
+}
+
+/// Compares the books of a run with the chain.
+pub fn compare(
+    plan: &Plan,
+    books: &Books,
+    labels: &[String],
+    before: &Observed,
+    after: &Observed,
+) -> Sanity {
+    let n = before.wallets.len().min(books.eth.len());
+    let Books {
+        eth,
+        tok,
+        direct_open,
+        direct_closed,
+        ledgers_open,
+        ledgers_closed,
+        app_created,
+        app_closed,
+        holdings,
+        ..
+    } = books;
+    let (direct_open, direct_closed, ledgers_open, ledgers_closed) =
+        (*direct_open, *direct_closed, *ledgers_open, *ledgers_closed);
+    let (app_created, app_closed, holdings) = (*app_created, *app_closed, *holdings);
     let d = |a: u128, b: u128| b as i128 - a as i128;
     let obs_direct_open = d(
         before.open_channels - before.open_ledgers,
@@ -191,7 +247,7 @@ pub fn check(
         ),
     ];
     // Per asset (k = 0 ETH, 1 tokens): name, unit in messages, expected deltas.
-    let assets = [("ETH", " wei", &eth), ("token", "", &tok)];
+    let assets = [("ETH", " wei", eth), ("token", "", tok)];
     let held = |h: &(u128, u128), k: usize| if k == 0 { h.0 } else { h.1 };
     let mut mismatches = Vec::new();
     let mut matching = [0i128; 2];

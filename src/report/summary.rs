@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::rates::{Window, rates, window_of};
-use super::rows::{ERROR_CLASSES, Status, StepRow};
+use super::perf::Ms;
+use super::rates::Window;
+use super::rows::{ERROR_CLASSES, Status};
+use super::tally::{Group, Tally};
 use super::verdict::{Load, judge};
 
 /// One row of `summary.csv`.
@@ -51,21 +53,17 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_by(f64::total_cmp);
-    v
-}
-
 /// The metrics of a run.
-pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
+pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
     let mut out = Vec::new();
+    let empty = Group::default();
+    let whole = Window {
+        start_ms: 0,
+        stop_ms: facts.duration_ms,
+    };
     let kinds = std::iter::once("all".to_string()).chain(facts.kinds.iter().cloned());
     for kind in kinds {
-        let of: Vec<&StepRow> = rows
-            .iter()
-            .filter(|r| kind == "all" || r.kind == kind)
-            .collect();
+        let g = t.kind(&kind).unwrap_or(&empty);
         let mut push = |metric: &str, value: f64| {
             out.push(Metric {
                 metric: metric.to_string(),
@@ -73,55 +71,39 @@ pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
                 value,
             })
         };
-        let count = |s: Status| of.iter().filter(|r| r.status == s).count() as f64;
-        push("steps", of.len() as f64);
+        push("steps", g.steps as f64);
         for s in Status::ALL {
-            push(s.as_str(), count(s));
+            push(s.as_str(), g.count(s) as f64);
         }
-        let whole = Window {
-            start_ms: 0,
-            stop_ms: facts.duration_ms,
-        };
-        let window = if kind == "all" {
-            whole
+        let r = if kind == "all" {
+            g.rate.rates(whole)
         } else {
-            window_of(of.iter().copied(), &facts.windows, whole)
+            g.rates(whole)
         };
-        let r = rates(of.iter().copied(), window);
         push("achieved_rate", r.achieved);
         push("target_rate", r.target);
         push("included_rate", r.included);
-        let latency = sorted(
-            of.iter()
-                .filter(|r| r.status == Status::Ok)
-                .filter_map(|r| r.latency_ms),
-        );
-        let lateness = sorted(of.iter().filter_map(|r| r.lateness_ms));
-        for (name, v) in [("latency", &latency), ("lateness", &lateness)] {
-            for (p, label) in [(50.0, "p50"), (90.0, "p90"), (99.0, "p99")] {
-                push(&format!("{label}_{name}_ms"), percentile(v, p));
+        for (name, h, max) in [
+            ("latency", &g.latency, g.max_latency_ms),
+            ("lateness", &g.lateness, g.max_lateness_ms),
+        ] {
+            for (q, label) in [(0.50, "p50"), (0.90, "p90"), (0.99, "p99")] {
+                push(&format!("{label}_{name}_ms"), quantile(h, q));
             }
-            push(&format!("max_{name}_ms"), v.last().copied().unwrap_or(0.0));
+            push(&format!("max_{name}_ms"), max);
         }
-        push(
-            "gas_used",
-            of.iter().filter_map(|r| r.gas_used).sum::<u64>() as f64,
-        );
-        push(
-            "fee_wei",
-            of.iter().filter_map(|r| r.fee_wei).sum::<u128>() as f64,
-        );
+        push("gas_used", g.gas_used as f64);
+        push("fee_wei", g.fee_wei as f64);
         if kind == "all" {
             for class in ERROR_CLASSES {
-                let n = of.iter().filter(|r| r.error_class() == Some(class)).count();
-                push(&format!("failed_{class}"), n as f64);
+                push(&format!("failed_{class}"), t.failed(class) as f64);
             }
             push("wall_s", facts.wall_ms / 1000.0);
             push("blocks", facts.blocks as f64);
             push("rpc_retries", facts.rpc_retries as f64);
             push("rpc_errors_transient", facts.rpc_errors_transient as f64);
             push("resent", facts.resent as f64);
-            let v = judge(rows, r, facts.load);
+            let v = judge(t, r, facts.load);
             push("schedule_kept", f64::from(u8::from(v.schedule_kept)));
             push("chain_kept_up", f64::from(u8::from(v.chain_kept_up)));
             push("p99_send_lateness_ms", v.p99_send_lateness_ms);
@@ -129,6 +111,11 @@ pub fn summarize(rows: &[StepRow], facts: &RunFacts) -> Vec<Metric> {
         }
     }
     out
+}
+
+/// The value at quantile `q` (0..=1) of an HDR histogram, ms (3 significant digits); 0 when empty.
+pub fn quantile(h: &Ms, q: f64) -> f64 {
+    if h.is_empty() { 0.0 } else { h.at(q) }
 }
 
 /// A value as written: integers without decimals, others with at most 3.
@@ -175,6 +162,7 @@ pub fn to_json(metrics: &[Metric]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::StepRow;
 
     fn row(kind: &str, status: Status, latency: Option<f64>) -> StepRow {
         StepRow {
@@ -203,12 +191,18 @@ mod tests {
             rpc_errors_transient: 5,
             resent: 1,
         };
-        let a = summarize(&[row("transfer", Status::Ok, Some(10.0))], &facts);
+        let a = summarize(
+            &Tally::of(&[row("transfer", Status::Ok, Some(10.0))], Vec::new()),
+            &facts,
+        );
         let b = summarize(
-            &[
-                row("transfer", Status::Failed, None),
-                row("transfer", Status::Ok, Some(30.0)),
-            ],
+            &Tally::of(
+                &[
+                    row("transfer", Status::Failed, None),
+                    row("transfer", Status::Ok, Some(30.0)),
+                ],
+                Vec::new(),
+            ),
             &facts,
         );
         let names = |m: &[Metric]| {
@@ -229,7 +223,9 @@ mod tests {
         assert_eq!(get(&b, "transfer", "achieved_rate"), 1.0);
         assert_eq!(get(&b, "transfer", "target_rate"), 1.0);
         assert_eq!(get(&b, "transfer", "included_rate"), 0.5);
-        assert_eq!(get(&b, "transfer", "p99_latency_ms"), 30.0);
+        // HDR, 3 significant digits.
+        assert!((get(&b, "transfer", "p99_latency_ms") - 30.0).abs() < 0.03);
+        assert_eq!(get(&b, "transfer", "max_latency_ms"), 30.0);
         assert_eq!(get(&b, "call", "steps"), 0.0);
         assert_eq!(get(&b, "all", "fee_wei"), 10.0);
         assert_eq!(get(&b, "all", "rpc_retries"), 4.0);
@@ -262,7 +258,10 @@ mod tests {
             rpc_errors_transient: 0,
             resent: 0,
         };
-        let m = summarize(&[row("transfer", Status::Ok, Some(12.5))], &facts);
+        let m = summarize(
+            &Tally::of(&[row("transfer", Status::Ok, Some(12.5))], Vec::new()),
+            &facts,
+        );
         let mut buf = Vec::new();
         write_summary(&m, &mut buf).unwrap();
         let back = read_summary(buf.as_slice()).unwrap();
@@ -271,7 +270,7 @@ mod tests {
         assert!(
             String::from_utf8(buf)
                 .unwrap()
-                .contains("p50_latency_ms,transfer,12.5")
+                .contains("max_latency_ms,transfer,12.5")
         );
     }
 }

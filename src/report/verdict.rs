@@ -6,8 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::rates::Rates;
-use super::rows::{Status, StepRow};
-use super::summary::percentile;
+use super::rows::Status;
+use super::summary::quantile;
+use super::tally::Tally;
 
 /// p99 send lateness above this means loadrun did not keep its schedule.
 pub const LATE_P99_MS: f64 = 100.0;
@@ -48,30 +49,10 @@ pub struct Verdict {
     pub help: Option<String>,
 }
 
-/// Kinds whose steps wait on nothing but the clock: their lateness is the scheduler's.
-fn independent(kind: &str) -> bool {
-    matches!(
-        kind,
-        "transfer" | "token_transfer" | "call" | "create_channel" | "create_ledger_channel"
-    )
-}
-
-pub fn judge(rows: &[StepRow], all: Rates, load: Load) -> Verdict {
-    let mut lateness: Vec<f64> = rows
-        .iter()
-        .filter(|r| independent(&r.kind))
-        .filter_map(|r| r.lateness_ms)
-        .collect();
-    lateness.sort_by(f64::total_cmp);
-    let mut inclusion: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.status == Status::Ok && !r.tx_hash.is_empty())
-        .filter_map(|r| r.latency_ms)
-        .collect();
-    inclusion.sort_by(f64::total_cmp);
-    let late = percentile(&lateness, 99.0);
-    let incl = percentile(&inclusion, 99.0);
-    let timeouts = rows.iter().filter(|r| r.status == Status::Timeout).count();
+pub fn judge(t: &Tally, all: Rates, load: Load) -> Verdict {
+    let late = quantile(&t.independent_lateness, 0.99);
+    let incl = quantile(&t.inclusion, 0.99);
+    let timeouts = t.all.count(Status::Timeout) as usize;
     let cores = load.cores.max(1);
     let cpu_saturated = load
         .loadrun_cpu_pct
@@ -151,6 +132,11 @@ pub fn judge(rows: &[StepRow], all: Rates, load: Load) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::StepRow;
+
+    fn tally(rows: &[StepRow]) -> Tally {
+        Tally::of(rows, Vec::new())
+    }
 
     fn row(kind: &str, lateness: f64, latency: f64, status: Status) -> StepRow {
         StepRow {
@@ -179,7 +165,7 @@ mod tests {
     #[test]
     fn a_healthy_run_gets_a_clean_verdict() {
         let rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        let v = judge(&rows, ON_TARGET, LOAD);
+        let v = judge(&tally(&rows), ON_TARGET, LOAD);
         assert!(
             v.schedule_kept && v.chain_kept_up && v.help.is_none(),
             "{v:?}"
@@ -194,7 +180,7 @@ mod tests {
             achieved: 60.0,
             ..ON_TARGET
         };
-        let v = judge(&rows, behind, LOAD);
+        let v = judge(&tally(&rows), behind, LOAD);
         assert!(!v.schedule_kept && v.chain_kept_up, "{v:?}");
         assert!(v.line.contains("LOADRUN FELL BEHIND"), "{}", v.line);
         // loadrun's CPU had room: the node's answers were what it waited for.
@@ -211,7 +197,7 @@ mod tests {
             ..LOAD
         };
         let rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        let v = judge(&rows, ON_TARGET, hot);
+        let v = judge(&tally(&rows), ON_TARGET, hot);
         assert!(!v.schedule_kept && v.bottleneck == "loadrun", "{v:?}");
         assert!(v.line.contains("loadrun's CPU was the limit"), "{}", v.line);
     }
@@ -219,11 +205,11 @@ mod tests {
     #[test]
     fn slow_inclusion_or_timeouts_name_the_chain() {
         let mut rows = vec![row("transfer", 2.0, 9_000.0, Status::Ok); 100];
-        let v = judge(&rows, ON_TARGET, LOAD);
+        let v = judge(&tally(&rows), ON_TARGET, LOAD);
         assert!(v.schedule_kept && !v.chain_kept_up, "{v:?}");
         rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
         rows.push(row("transfer", 2.0, 0.0, Status::Timeout));
-        let v = judge(&rows, ON_TARGET, LOAD);
+        let v = judge(&tally(&rows), ON_TARGET, LOAD);
         assert!(
             !v.chain_kept_up && v.line.contains("1 not included"),
             "{}",
@@ -235,6 +221,6 @@ mod tests {
     fn updates_waiting_for_their_channel_do_not_count_as_scheduler_lateness() {
         let mut rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
         rows.extend(vec![row("update_channel", 1_500.0, 20.0, Status::Ok); 50]);
-        assert!(judge(&rows, ON_TARGET, LOAD).schedule_kept);
+        assert!(judge(&tally(&rows), ON_TARGET, LOAD).schedule_kept);
     }
 }

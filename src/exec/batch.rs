@@ -1,0 +1,93 @@
+//! The send batcher: every lane hands its signed transaction here, and whatever is waiting when
+//! a request slot is free leaves in one JSON-RPC batch (`tx::send_batch`). Nothing waits for a
+//! batch to fill: an idle batcher sends a transaction at once, alone, and batches form only
+//! while earlier requests are in flight — so the node answers one HTTP request per batch, not
+//! per transaction, and a send is never held back by a timer. `sent_ms` is the instant the
+//! request holding the transaction left.
+
+use std::sync::Arc;
+
+use alloy::primitives::{B256, Bytes};
+use alloy::providers::DynProvider;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::chain::tx::{SendError, send_batch};
+
+/// Transactions per batch at most.
+pub const MAX_BATCH: usize = 256;
+/// Batch requests in flight at once; more transactions wait for a slot and join one batch.
+pub const SLOTS: usize = 3;
+
+/// What became of one send.
+#[derive(Debug)]
+pub struct Sent {
+    /// When the request that carried it left, ms from the run's start.
+    pub sent_ms: f64,
+    pub outcome: Result<(), SendError>,
+}
+
+struct Request {
+    hash: B256,
+    raw: Bytes,
+    reply: oneshot::Sender<Sent>,
+}
+
+/// A handle to the batcher task (cheap to clone).
+#[derive(Clone)]
+pub struct Batcher {
+    tx: mpsc::UnboundedSender<Request>,
+    start: tokio::time::Instant,
+}
+
+impl Batcher {
+    /// Starts the batcher; times are ms since `start`.
+    pub fn spawn(provider: DynProvider, start: tokio::time::Instant) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(provider, start, rx));
+        Self { tx, start }
+    }
+
+    /// Sends signed `raw` (whose hash is `hash`) exactly once, as `send_once` does.
+    pub async fn send(&self, hash: B256, raw: Bytes) -> Sent {
+        let (reply, rx) = oneshot::channel();
+        let gone = |start: tokio::time::Instant| Sent {
+            sent_ms: start.elapsed().as_secs_f64() * 1000.0,
+            outcome: Err(SendError::Refused("the run is shutting down".into())),
+        };
+        if self.tx.send(Request { hash, raw, reply }).is_err() {
+            return gone(self.start);
+        }
+        rx.await.unwrap_or_else(|_| gone(self.start))
+    }
+}
+
+async fn run(
+    provider: DynProvider,
+    start: tokio::time::Instant,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
+    let slots = Arc::new(Semaphore::new(SLOTS));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        // Everything that arrived while the slots were busy goes in this request.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            let txs: Vec<(B256, Bytes)> = batch.iter().map(|r| (r.hash, r.raw.clone())).collect();
+            let sent_ms = start.elapsed().as_secs_f64() * 1000.0;
+            let outcomes = send_batch(&provider, &txs).await;
+            drop(permit);
+            for (r, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = r.reply.send(Sent { sent_ms, outcome });
+            }
+        });
+    }
+}

@@ -1,0 +1,236 @@
+//! Puts `steps.csv` in step order at the end of a run with bounded memory: the rows appended
+//! as results arrived are cut into sorted runs of at most `RUN_ROWS` rows (spilled to files
+//! beside it), merged, and the steps without a result are filled in on the way; every row of
+//! the final file passes through `sink` once, in step order (the online aggregates).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use crate::report::rows::{self, StepRow};
+
+/// Rows held in memory at once while sorting (about 20 MB of CSV fields).
+pub const RUN_ROWS: usize = 50_000;
+
+/// Which plan steps have a row.
+#[derive(Debug, Clone, Default)]
+pub struct StepSet {
+    bits: Vec<u64>,
+}
+
+impl StepSet {
+    pub fn new(steps: usize) -> Self {
+        Self {
+            bits: vec![0; steps.div_ceil(64)],
+        }
+    }
+
+    /// Marks `i`; false when it was already marked.
+    pub fn insert(&mut self, i: usize) -> bool {
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        let Some(word) = self.bits.get_mut(w) else {
+            return false;
+        };
+        let fresh = *word & b == 0;
+        *word |= b;
+        fresh
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.bits
+            .get(i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+}
+
+fn io(e: csv::Error) -> std::io::Error {
+    std::io::Error::other(e)
+}
+
+/// One sorted source: a spilled run file or the last run, still in memory.
+enum Source {
+    File(csv::Reader<BufReader<File>>),
+    Memory(std::vec::IntoIter<(u64, csv::ByteRecord)>),
+}
+
+impl Source {
+    fn next(&mut self) -> std::io::Result<Option<(u64, csv::ByteRecord)>> {
+        match self {
+            Self::Memory(it) => Ok(it.next()),
+            Self::File(r) => {
+                let mut rec = csv::ByteRecord::new();
+                if !r.read_byte_record(&mut rec).map_err(io)? {
+                    return Ok(None);
+                }
+                let step = rows::record_step(&rec)
+                    .ok_or_else(|| std::io::Error::other("a spilled row lost its step"))?;
+                Ok(Some((step, rec)))
+            }
+        }
+    }
+}
+
+fn spill(path: &Path, run: &mut Vec<(u64, csv::ByteRecord)>) -> std::io::Result<()> {
+    run.sort_unstable_by_key(|x| x.0);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(BufWriter::new(File::create(path)?));
+    for (_, rec) in run.drain(..) {
+        w.write_byte_record(&rec).map_err(io)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Rewrites `path` (rows in arrival order, with a header) in step order. `steps` lists the
+/// steps of the run in ascending order; `missing(idx)` makes the row of one that has none.
+pub fn sort_steps(
+    path: &Path,
+    steps: &[usize],
+    mut missing: impl FnMut(usize, usize) -> StepRow,
+    mut sink: impl FnMut(&StepRow),
+) -> std::io::Result<()> {
+    let mut reader = csv::Reader::from_reader(BufReader::new(File::open(path)?));
+    let headers = reader.byte_headers().map_err(io)?.clone();
+    let mut spilled: Vec<PathBuf> = Vec::new();
+    let mut run: Vec<(u64, csv::ByteRecord)> = Vec::new();
+    let mut rec = csv::ByteRecord::new();
+    let result = (|| {
+        while reader.read_byte_record(&mut rec).map_err(io)? {
+            let Some(step) = rows::record_step(&rec) else {
+                continue;
+            };
+            run.push((step, rec.clone()));
+            if run.len() >= RUN_ROWS {
+                let p = path.with_extension(format!("csv.run{}", spilled.len()));
+                spill(&p, &mut run)?;
+                spilled.push(p);
+            }
+        }
+        drop(reader);
+        run.sort_unstable_by_key(|x| x.0);
+        let mut sources: Vec<Source> = Vec::with_capacity(spilled.len() + 1);
+        for p in &spilled {
+            sources.push(Source::File(
+                csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(BufReader::new(File::open(p)?)),
+            ));
+        }
+        sources.push(Source::Memory(std::mem::take(&mut run).into_iter()));
+        let mut heads: Vec<Option<csv::ByteRecord>> = Vec::with_capacity(sources.len());
+        let mut heap = BinaryHeap::new();
+        for (i, s) in sources.iter_mut().enumerate() {
+            let next = s.next()?;
+            if let Some((step, _)) = &next {
+                heap.push(Reverse((*step, i)));
+            }
+            heads.push(next.map(|x| x.1));
+        }
+        let tmp = path.with_extension("csv.tmp");
+        let mut out = rows::steps_writer(BufWriter::new(File::create(&tmp)?));
+        let mut k = 0usize;
+        while let Some(Reverse((step, i))) = heap.pop() {
+            let rec = heads[i].take().expect("a source in the heap has a head");
+            if let Some((s, r)) = sources[i].next()? {
+                heap.push(Reverse((s, i)));
+                heads[i] = Some(r);
+            }
+            // Steps before this one without a row of their own.
+            while k < steps.len() && (steps[k] as u64) < step {
+                let r = missing(k, steps[k]);
+                sink(&r);
+                rows::append_step(&mut out, &r).map_err(io)?;
+                k += 1;
+            }
+            if k < steps.len() && steps[k] as u64 == step {
+                k += 1;
+            } else {
+                // A row for a step outside the run, or a second row for one: dropped.
+                tracing::warn!(step, "steps.csv held an unexpected row; dropped");
+                continue;
+            }
+            let row = rows::parse_record(&rec, &headers).map_err(io)?;
+            sink(&row);
+            rows::append_step(&mut out, &row).map_err(io)?;
+        }
+        while k < steps.len() {
+            let r = missing(k, steps[k]);
+            sink(&r);
+            rows::append_step(&mut out, &r).map_err(io)?;
+            k += 1;
+        }
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&tmp, path)
+    })();
+    for p in &spilled {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::rows::Status;
+
+    fn row(step: u64) -> StepRow {
+        StepRow {
+            step,
+            at_ms: step,
+            ..StepRow::sample("transfer", Status::Ok)
+        }
+    }
+
+    #[test]
+    fn rows_come_out_in_step_order_with_the_missing_filled_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("steps.csv");
+        // 2.5 runs' worth of rows in a scrambled order, every 7th step missing.
+        let n = RUN_ROWS * 5 / 2;
+        let mut order: Vec<u64> = (0..n as u64).filter(|i| i % 7 != 3).collect();
+        order.reverse();
+        order.swap(10, 20_000);
+        {
+            let mut w = rows::steps_writer(File::create(&path).unwrap());
+            for &i in &order {
+                rows::append_step(&mut w, &row(i)).unwrap();
+            }
+            w.flush().unwrap();
+        }
+        let steps: Vec<usize> = (0..n).collect();
+        let mut seen = Vec::new();
+        let mut filled = 0;
+        sort_steps(
+            &path,
+            &steps,
+            |_, idx| {
+                filled += 1;
+                StepRow {
+                    status: Status::Timeout,
+                    ..row(idx as u64)
+                }
+            },
+            |r| seen.push(r.step),
+        )
+        .unwrap();
+        assert_eq!(filled, n - order.len());
+        assert_eq!(seen, (0..n as u64).collect::<Vec<_>>());
+        let back = rows::read_steps(File::open(&path).unwrap()).unwrap();
+        assert_eq!(back.len(), n);
+        assert!(back.windows(2).all(|w| w[0].step < w[1].step));
+        assert_eq!(back[3].status, Status::Timeout);
+        // No spilled run is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_step_set_marks_once() {
+        let mut s = StepSet::new(130);
+        assert!(s.insert(129) && !s.insert(129) && s.contains(129) && !s.contains(0));
+        assert!(!s.insert(1_000));
+    }
+}
