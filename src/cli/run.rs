@@ -91,6 +91,9 @@ struct RunFacts<'a> {
     loadrun_exec_cpu_s: Option<f64>,
     /// The spawned node's CPU seconds while the plan ran (none for a remote node).
     node_exec_cpu_s: Option<f64>,
+    /// loadrun's peak RSS (KiB) while the plan ran, and at the end (steps.csv put in order).
+    loadrun_exec_peak_rss_kb: Option<u64>,
+    loadrun_peak_rss_kb: Option<u64>,
     scenario_toml: String,
 }
 
@@ -222,6 +225,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             loadrun_cpu_s: own_cpu_s(),
             loadrun_exec_cpu_s: exec_cpu_s,
             node_exec_cpu_s,
+            loadrun_exec_peak_rss_kb: ex.peak_rss_kb,
+            loadrun_peak_rss_kb: crate::exec::run::own_status_kb("VmHWM"),
             scenario_toml: redacted_scenario(&loaded.text),
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();

@@ -2,8 +2,9 @@
 //! a request slot is free leaves in one JSON-RPC batch (`tx::send_batch`). Nothing waits for a
 //! batch to fill: an idle batcher sends a transaction at once, alone, and batches form only
 //! while earlier requests are in flight — so the node answers one HTTP request per batch, not
-//! per transaction, and a send is never held back by a timer. `sent_ms` is the instant the
-//! request holding the transaction left.
+//! per transaction. When every slot stays busy (a node that stalls while it builds a block),
+//! what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays answers,
+//! never sends. `sent_ms` is the instant the request holding the transaction left.
 
 use std::sync::Arc;
 
@@ -15,8 +16,10 @@ use crate::chain::tx::{SendError, send_batch};
 
 /// Transactions per batch at most.
 pub const MAX_BATCH: usize = 256;
-/// Batch requests in flight at once; more transactions wait for a slot and join one batch.
-pub const SLOTS: usize = 3;
+/// Batch requests in flight before transactions start to wait (and so to form batches).
+pub const SLOTS: usize = 2;
+/// A transaction waits for a free slot at most this long, then leaves without one.
+pub const HOLD: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What became of one send.
 #[derive(Debug)]
@@ -68,9 +71,10 @@ async fn run(
 ) {
     let slots = Arc::new(Semaphore::new(SLOTS));
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
+        let permit = tokio::time::timeout(HOLD, slots.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok);
         // Everything that arrived while the slots were busy goes in this request.
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

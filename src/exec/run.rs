@@ -54,6 +54,16 @@ pub struct Executed {
     pub resent: u64,
     /// The node stopped answering during the run (`[chain].retry_for` ran out).
     pub node_down: bool,
+    /// loadrun's peak RSS while the plan ran, KiB (VmHWM before steps.csv is put in order).
+    pub peak_rss_kb: Option<u64>,
+}
+
+/// A field of /proc/self/status in KiB (`VmHWM`, `VmRSS`), on Linux.
+pub fn own_status_kb(key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Lead time between setting up the tasks and the plan's instant 0.
@@ -222,6 +232,7 @@ pub async fn execute(
         Span::default()
     });
     drop(mailboxes);
+    let peak_rss_kb = own_status_kb("VmHWM");
     collector
         .await
         .map_err(|e| ChainError::Other(format!("collector failed: {e}")))?
@@ -238,6 +249,7 @@ pub async fn execute(
         fired,
         resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
         node_down: ctx.rpc_stats.is_down(),
+        peak_rss_kb,
     })
 }
 

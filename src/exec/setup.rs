@@ -79,7 +79,10 @@ pub async fn fund(
     guard::check_funder(chain, bill, token).await?;
     let mut nonces = Nonces::default();
     let deployment = contracts::ensure_deployed(chain, &mut nonces).await?;
-    let (funding, accounts) = if deployment.sent > 0 {
+    // The funder's allowance to Disperse (funding would give it in its first level anyway)
+    // lets the token Disperse be estimated exactly.
+    let approved = need.tokens > 0 && approve_disperse(chain, &contracts, &mut nonces).await?;
+    let (funding, accounts) = if deployment.sent > 0 || approved {
         tracing::info!(
             sent = deployment.sent,
             gas = deployment.gas_used,
@@ -102,6 +105,44 @@ pub async fn fund(
         deploys: deployment.sent,
         outcome,
     })
+}
+
+/// Approves Disperse for the funder's tokens unless it already is; true when it sent the approve.
+async fn approve_disperse(
+    chain: &Chain,
+    contracts: &Contracts,
+    nonces: &mut Nonces,
+) -> Result<bool, Error> {
+    let funder = chain.funder.address();
+    let a = crate::chain::read::accounts(
+        &chain.provider,
+        &[funder],
+        Some((contracts.token, contracts.disperse)),
+    )
+    .await?;
+    if a.first().is_none_or(|a| a.approved) {
+        return Ok(false);
+    }
+    let input = contracts::Token::approveCall {
+        spender: contracts.disperse,
+        value: U256::MAX,
+    };
+    let call = tx::Call {
+        to: Some(contracts.token),
+        value: U256::ZERO,
+        input: alloy::sol_types::SolCall::abi_encode(&input).into(),
+        gas_limit: chain.gas.approve,
+    };
+    tx::send_and_wait(
+        &chain.provider,
+        (chain.chain_id, chain.caps),
+        &chain.funder,
+        nonces,
+        &call,
+        "the funder's approval of Disperse",
+    )
+    .await?;
+    Ok(true)
 }
 
 /// That each wallet's `[funding].eth` and `tokens` cover what the plan makes it spend (values +

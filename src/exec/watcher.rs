@@ -93,7 +93,7 @@ pub struct BlockStat {
 }
 
 /// Blocks whose receipts stay in the recent cache.
-const RECENT_BLOCKS: usize = 64;
+const RECENT_BLOCKS: usize = 16;
 const POLL: Duration = Duration::from_millis(10);
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
 const RESEND_AFTER_MS: f64 = 3_000.0;

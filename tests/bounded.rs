@@ -1,0 +1,162 @@
+//! Long runs in bounded memory: the summary (online aggregates: counters and HDR histograms)
+//! matches an exact computation from steps.csv, and loadrun's peak RSS while the plan runs does
+//! not grow with the number of steps (measured by the process itself from /proc, run.toml).
+
+mod common;
+
+use common::remote::run_spawned;
+use common::*;
+use loadrun::report::rows::{Status, StepRow};
+
+/// Transfers and token transfers at `rate` per second for `secs` on the spawned 1-s chain;
+/// one call workload reverts on purpose (failed rows to count).
+fn scenario_text(rate: f64, secs: u64) -> String {
+    format!(
+        r#"version = 1
+[scenario]
+name = "bounded"
+seed = 3
+duration = "{secs}s"
+[chain]
+block_time = "1s"
+[roles.A]
+wallets = 40
+[roles.B]
+wallets = 10
+[funding]
+fanout = 10
+eth = "1 ether"
+tokens = "100000"
+[[workload]]
+type = "transfer"
+from = "A"
+to = "B"
+rate = {transfers}
+amount = "1 gwei"
+[[workload]]
+type = "token_transfer"
+from = "A"
+to = "B"
+rate = {tokens}
+amount = "1"
+[[workload]]
+type = "call"
+from = "A"
+to = "token"
+signature = "transfer(address,uint256)"
+args = ["0x000000000000000000000000000000000000dEaD", "1000000000000000000000000"]
+rate = 2.0
+"#,
+        transfers = rate * 0.8,
+        tokens = rate * 0.2 - 2.0,
+    )
+}
+
+/// Nearest-rank percentile of sorted values.
+fn exact(sorted: &[f64], p: f64) -> (f64, f64, f64) {
+    let n = sorted.len();
+    let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
+    let at = |r: usize| sorted[r.clamp(1, n) - 1];
+    (at(rank - 1), at(rank), at(rank + 1))
+}
+
+fn assert_close(name: &str, got: f64, sorted: &[f64], p: f64) {
+    // Within 1 % of the value at the rank (HDR keeps 3 significant digits), allowing for the
+    // neighbouring rank (the histogram rounds the rank, nearest-rank takes the ceiling).
+    let (lo, at, hi) = exact(sorted, p);
+    let ok = got >= lo * 0.99 - 1e-3 && got <= hi * 1.01 + 1e-3;
+    assert!(
+        ok,
+        "{name}: summary {got}, exact {at} (neighbours {lo}..{hi})"
+    );
+}
+
+#[test]
+fn the_summary_matches_an_exact_computation_from_steps_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "bounded", &scenario_text(300.0, 10));
+    let run = run_spawned(&path, dir.path());
+    let t = run.text();
+    let rows: Vec<StepRow> = run.rows();
+    assert!(rows.len() > 2_500, "{} rows\n{t}", rows.len());
+    assert!(
+        rows.windows(2).all(|w| w[0].step < w[1].step),
+        "steps.csv in step order"
+    );
+    for kind in ["all", "transfer", "token_transfer", "call"] {
+        let of: Vec<&StepRow> = rows
+            .iter()
+            .filter(|r| kind == "all" || r.kind == kind)
+            .collect();
+        let get = |m: &str| {
+            run.summary()
+                .iter()
+                .find(|x| x.kind == kind && x.metric == m)
+                .unwrap_or_else(|| panic!("{m}[{kind}]"))
+                .value
+        };
+        // Counts: exact.
+        assert_eq!(get("steps") as usize, of.len(), "steps[{kind}]");
+        for s in Status::ALL {
+            let n = of.iter().filter(|r| r.status == s).count();
+            assert_eq!(get(s.as_str()) as usize, n, "{}[{kind}]", s.as_str());
+        }
+        let gas: u64 = of.iter().filter_map(|r| r.gas_used).sum();
+        assert_eq!(get("gas_used") as u64, gas, "gas_used[{kind}]");
+        // Percentiles: within the HDR error.
+        let mut latency: Vec<f64> = of
+            .iter()
+            .filter(|r| r.status == Status::Ok)
+            .filter_map(|r| r.latency_ms)
+            .collect();
+        latency.sort_by(f64::total_cmp);
+        let mut lateness: Vec<f64> = of.iter().filter_map(|r| r.lateness_ms).collect();
+        lateness.sort_by(f64::total_cmp);
+        for (name, v) in [("latency", &latency), ("lateness", &lateness)] {
+            if v.is_empty() {
+                continue;
+            }
+            for (p, label) in [(50.0, "p50"), (90.0, "p90"), (99.0, "p99")] {
+                let m = format!("{label}_{name}_ms");
+                assert_close(&format!("{m}[{kind}]"), get(&m), v, p);
+            }
+            let max = get(&format!("max_{name}_ms"));
+            assert!((max - v[v.len() - 1]).abs() < 1e-3, "max_{name}_ms[{kind}]");
+        }
+    }
+    // The reverting call fails, and is counted as such.
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == "call" && r.status == Status::Failed),
+        "{t}"
+    );
+}
+
+/// loadrun's peak RSS while the plan ran (run.toml), KiB.
+fn exec_peak_kb(secs: u64) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "bounded", &scenario_text(600.0, secs));
+    let run = run_spawned(&path, dir.path());
+    let run_toml: toml::Table = std::fs::read_to_string(run.dir.join("run.toml"))
+        .unwrap_or_else(|e| panic!("run.toml: {e}\n{}", run.text()))
+        .parse()
+        .unwrap();
+    run_toml["loadrun_exec_peak_rss_kb"]
+        .as_integer()
+        .unwrap_or_else(|| panic!("no loadrun_exec_peak_rss_kb\n{}", run.text())) as u64
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn peak_memory_does_not_grow_with_the_number_of_steps() {
+    // 600 steps/s for 4 s and for 16 s: 2,400 vs 9,600 steps. Before the online aggregates a
+    // run held every row (about 1.75 KB a step): 7,200 more steps were 12 MB more. Now the
+    // difference is the plan itself (~80 bytes a step) and noise.
+    let n = exec_peak_kb(4);
+    let n4 = exec_peak_kb(16);
+    let grown = n4.saturating_sub(n);
+    assert!(
+        grown < 6 * 1024,
+        "peak RSS while the plan ran: {n} KiB after 2,400 steps, {n4} KiB after 9,600 (+{grown} KiB)"
+    );
+}
