@@ -272,7 +272,7 @@ impl Running {
             StepKind::Transfer => {
                 let call = Call {
                     to: Some(ctx.address(peer)),
-                    value: U256::from(s.amount),
+                    value: U256::from(s.amount.get()),
                     input: Bytes::new(),
                     gas_limit: ctx.gas.transfer,
                 };
@@ -281,7 +281,7 @@ impl Running {
             StepKind::TokenTransfer => {
                 let input = Token::transferCall {
                     to: ctx.address(peer),
-                    value: U256::from(s.amount),
+                    value: U256::from(s.amount.get()),
                 }
                 .abi_encode();
                 let call = Call {
@@ -304,7 +304,7 @@ impl Running {
                 };
                 let call = Call {
                     to: Some(to),
-                    value: U256::from(s.amount),
+                    value: U256::from(s.amount.get()),
                     input,
                     gas_limit,
                 };

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::report::rows::{self, StepRow};
 
-/// Rows held in memory at once while sorting (about 20 MB of CSV fields).
-pub const RUN_ROWS: usize = 50_000;
+/// Rows held in memory at once while sorting (about 10 MB of CSV fields).
+pub const RUN_ROWS: usize = 20_000;
 
 /// Which plan steps have a row.
 #[derive(Debug, Clone, Default)]

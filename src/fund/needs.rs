@@ -27,10 +27,10 @@ pub fn wallet_spend(
         e.eth += limit * max_fee_per_gas;
         match s.kind {
             StepKind::Transfer | StepKind::Call | StepKind::CreateLedgerChannel => {
-                e.eth += s.amount
+                e.eth += s.amount.get()
             }
-            StepKind::CreateChannel if !ledger_funded => e.eth += s.amount,
-            StepKind::TokenTransfer => e.tokens += s.amount,
+            StepKind::CreateChannel if !ledger_funded => e.eth += s.amount.get(),
+            StepKind::TokenTransfer => e.tokens += s.amount.get(),
             _ => {}
         }
     }

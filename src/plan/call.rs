@@ -27,7 +27,7 @@ pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
             },
             ledger: None,
             peer: None,
-            amount: c.value,
+            amount: c.value.into(),
             seq: n as u32,
         });
     }

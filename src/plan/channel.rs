@@ -78,7 +78,7 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
                     job,
                     (actor, peer): (WalletRef, WalletRef),
                     ledger,
-                    amount| {
+                    amount: u128| {
         out.push(Step {
             at_ms,
             kind,
@@ -87,7 +87,7 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
             actor,
             ledger,
             peer: Some(peer),
-            amount,
+            amount: amount.into(),
             seq,
         });
         seq += 1;

@@ -34,7 +34,7 @@ pub fn write_csv<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()> 
         if let Some(p) = s.peer {
             write!(out, "{}:{}", plan.roles[usize::from(p.role)], p.index)?;
         }
-        writeln!(out, ",{}", s.amount)?;
+        writeln!(out, ",{}", s.amount.get())?;
     }
     Ok(())
 }
@@ -89,7 +89,7 @@ pub fn write_jsonl<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()
             job: s.job.to_string(),
             ledger: s.ledger.map(|l| l.to_string()),
             peer: s.peer.map(|p| wallet_label(plan, p)),
-            amount: s.amount.to_string(),
+            amount: s.amount.get().to_string(),
         };
         serde_json::to_writer(&mut *out, &row)?;
         out.write_all(b"\n")?;

@@ -29,7 +29,7 @@ pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<St
             actor,
             ledger: None,
             peer: Some(peer),
-            amount: t.amount,
+            amount: t.amount.into(),
             seq: n as u32,
         });
     }

@@ -108,7 +108,7 @@ impl Books {
         if r.status != Status::Ok {
             return;
         }
-        let amount = s.amount as i128;
+        let amount = s.amount.get() as i128;
         let on_chain_channel = s.ledger.is_none();
         match s.kind {
             StepKind::Transfer => {
@@ -127,7 +127,7 @@ impl Books {
             StepKind::CreateLedgerChannel | StepKind::CreateChannel if on_chain_channel => {
                 self.eth[me] -= amount;
                 self.holdings += amount;
-                self.opener.insert((s.workload, s.job), (me, s.amount));
+                self.opener.insert((s.workload, s.job), (me, s.amount.get()));
                 if s.kind == StepKind::CreateLedgerChannel {
                     self.ledgers_open += 1;
                 } else {

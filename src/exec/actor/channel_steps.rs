@@ -22,7 +22,7 @@ impl Running {
         let id = ctx
             .domain
             .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
-        let mut ch = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        let mut ch = Ch::new(id, s.actor, peer, s.amount.get(), St::Opening);
         if let Some(old) = self.unknown.remove(&key(s)) {
             ch.waiting.extend(old);
         }
@@ -35,7 +35,7 @@ impl Running {
         .abi_encode();
         let call = Call {
             to: Some(ctx.contracts.adjudicator),
-            value: U256::from(s.amount),
+            value: U256::from(s.amount.get()),
             input: input.into(),
             gas_limit: ctx.gas.open,
         };
@@ -65,25 +65,25 @@ impl Running {
             return;
         }
         let ledger = &self.channels[&lg];
-        if ledger.bal_a < s.amount {
+        if ledger.bal_a < s.amount.get() {
             let e = format!(
                 "ledger {lg} has {} wei unallocated, {} needed",
-                ledger.bal_a, s.amount
+                ledger.bal_a, s.amount.get()
             );
             self.fail(idx, ctx.now_ms(), format!("other: {e}"));
             self.mark_failed(key(s), s.actor, peer, e);
             return;
         }
-        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount, ledger.bal_b);
+        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount.get(), ledger.bal_b);
         let ledger_opener = ledger.a;
         let salt = states::salt(&ctx.run_id, &key(s).to_string());
         let id = ctx
             .domain
             .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
-        let mut app = Ch::new(id, s.actor, peer, s.amount, St::Opening);
+        let mut app = Ch::new(id, s.actor, peer, s.amount.get(), St::Opening);
         // The ledger opener funded the allocation; the app channel's balance is theirs.
         if ledger_opener != s.actor {
-            (app.bal_a, app.bal_b) = (0, s.amount);
+            (app.bal_a, app.bal_b) = (0, s.amount.get());
         }
         let app_state = app.state(0, app.bal_a, app.bal_b);
         if let Some(old) = self.unknown.remove(&key(s)) {
