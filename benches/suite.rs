@@ -61,24 +61,21 @@ fn tmp(what: &str) -> PathBuf {
 fn ceiling(rates: &[f64], secs: u64) {
     let (mut raw_best, mut ours_best) = (0.0f64, 0.0f64);
     let (mut raw_on, mut ours_on) = (true, true);
+    // Prints a run's line; a clean run raises the tool's ceiling, the first unclean one ends it.
+    let record = |r: serde_json::Value, on: &mut bool, best: &mut f64, rate: f64| {
+        println!("{r}");
+        if r["clean"].as_bool() == Some(true) {
+            *best = rate;
+        } else {
+            *on = false;
+        }
+    };
     for &rate in rates {
         if raw_on {
-            let r = raw(rate, secs);
-            println!("{r}");
-            if r["clean"].as_bool() == Some(true) {
-                raw_best = rate;
-            } else {
-                raw_on = false;
-            }
+            record(raw(rate, secs), &mut raw_on, &mut raw_best, rate);
         }
         if ours_on {
-            let r = loadrun_at(rate, secs);
-            println!("{r}");
-            if r["clean"].as_bool() == Some(true) {
-                ours_best = rate;
-            } else {
-                ours_on = false;
-            }
+            record(loadrun_at(rate, secs), &mut ours_on, &mut ours_best, rate);
         }
         if !raw_on && !ours_on {
             break;

@@ -128,15 +128,21 @@ pub fn install_interrupt() -> Result<Interrupt, Error> {
     })
 }
 
+/// The async runtime: one worker thread per core, or `LOADRUN_THREADS` of them.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::Chain(crate::chain::ChainError::Other(format!(
-                "cannot start the async runtime: {e}"
-            )))
-        })
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("LOADRUN_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        b.worker_threads(n);
+    }
+    b.enable_all().build().map_err(|e| {
+        Error::Chain(crate::chain::ChainError::Other(format!(
+            "cannot start the async runtime: {e}"
+        )))
+    })
 }
 
 /// Locates a `[funding]` shortfall in the scenario file; other errors pass through.

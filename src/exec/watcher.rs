@@ -347,41 +347,31 @@ fn account_block(
 ) -> Vec<B256> {
     let mut hashes = Vec::with_capacity(b.tx_count);
     let mut ours = 0usize;
-    for r in &b.receipts {
-        let h = r.transaction_hash;
-        let f = facts_of(r);
+    // Fetched receipts, then the plain transfers whose receipt follows from the block.
+    let fetched = b
+        .receipts
+        .iter()
+        .map(|r| (r.transaction_hash, Some(facts_of(r))));
+    let known = b.included.iter().map(|h| (*h, None));
+    for (h, facts) in fetched.chain(known) {
         refused.remove(&h);
         let key = if pending.contains_key(&h) {
             Some(h)
         } else {
             alias.remove(&h)
         };
-        if let Some(w) = key.and_then(|k| pending.remove(&k)) {
+        let ours_now = key.and_then(|k| pending.remove(&k));
+        let f = match (&ours_now, facts) {
+            (_, Some(f)) => f,
+            (Some(w), None) => w.predicted(b.base_fee),
+            (None, None) => continue,
+        };
+        if let Some(w) = ours_now {
             alias.retain(|_, target| *target != w.hash);
             span.include(b.number);
             report(&w, h, b.number, seen_ms, f);
             ours += 1;
         }
-        recent.insert(
-            h,
-            Seen {
-                block: b.number,
-                seen_ms,
-                facts: Some(f),
-            },
-        );
-        hashes.push(h);
-    }
-    for &h in &b.included {
-        let Some(w) = pending.remove(&h) else {
-            continue;
-        };
-        let f = w.predicted(b.base_fee);
-        refused.remove(&h);
-        alias.retain(|_, target| *target != w.hash);
-        span.include(b.number);
-        report(&w, h, b.number, seen_ms, f);
-        ours += 1;
         recent.insert(
             h,
             Seen {

@@ -252,8 +252,18 @@ mod tests {
     #[test]
     fn a_step_stays_small_and_amounts_round_trip() {
         // A million-step plan is held for the whole run: 72 MB, not 80.
-        assert!(std::mem::size_of::<Step>() <= 72, "{}", std::mem::size_of::<Step>());
-        for v in [0, 1, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX] {
+        assert!(
+            std::mem::size_of::<Step>() <= 72,
+            "{}",
+            std::mem::size_of::<Step>()
+        );
+        for v in [
+            0,
+            1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::MAX,
+        ] {
             assert_eq!(Amount::from(v).get(), v);
             assert_eq!(Amount::from(v).to_string(), v.to_string());
         }

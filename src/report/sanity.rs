@@ -127,7 +127,8 @@ impl Books {
             StepKind::CreateLedgerChannel | StepKind::CreateChannel if on_chain_channel => {
                 self.eth[me] -= amount;
                 self.holdings += amount;
-                self.opener.insert((s.workload, s.job), (me, s.amount.get()));
+                self.opener
+                    .insert((s.workload, s.job), (me, s.amount.get()));
                 if s.kind == StepKind::CreateLedgerChannel {
                     self.ledgers_open += 1;
                 } else {

@@ -256,7 +256,7 @@ impl Tally {
     }
 
     fn second(&mut self, ms: f64) -> Option<&mut Second> {
-        if !(ms >= 0.0) {
+        if ms.is_nan() || ms < 0.0 {
             return None;
         }
         let i = (ms / 1000.0) as usize;

@@ -68,13 +68,18 @@ impl Running {
         if ledger.bal_a < s.amount.get() {
             let e = format!(
                 "ledger {lg} has {} wei unallocated, {} needed",
-                ledger.bal_a, s.amount.get()
+                ledger.bal_a,
+                s.amount.get()
             );
             self.fail(idx, ctx.now_ms(), format!("other: {e}"));
             self.mark_failed(key(s), s.actor, peer, e);
             return;
         }
-        let next = ledger.state(ledger.nonce + 1, ledger.bal_a - s.amount.get(), ledger.bal_b);
+        let next = ledger.state(
+            ledger.nonce + 1,
+            ledger.bal_a - s.amount.get(),
+            ledger.bal_b,
+        );
         let ledger_opener = ledger.a;
         let salt = states::salt(&ctx.run_id, &key(s).to_string());
         let id = ctx
