@@ -205,8 +205,11 @@ async fn resolve(provider: &DynProvider, hash: B256, message: String) -> Result<
 }
 
 /// `send_once` for several transactions in one JSON-RPC batch (one HTTP request); one alone is
-/// sent as a plain request. An error for one transaction, or for the whole batch, is resolved by
-/// hash like `send_once` does, so each result means the same as `send_once`'s.
+/// sent as a plain request. An error for one transaction is resolved by hash like `send_once`
+/// does; a batch that fails as a whole (a node that refuses batches or this size, a transport
+/// failure) is sent again one by one with `send_once` — a transaction that did reach the node
+/// then answers "already known", which counts as sent. So each result means what `send_once`'s
+/// would. The fallbacks run concurrently.
 pub async fn send_batch(
     provider: &DynProvider,
     txs: &[(B256, Bytes)],
@@ -219,20 +222,35 @@ pub async fn send_batch(
     for (_, raw) in txs {
         waiters.push(batch.add_call::<_, B256>("eth_sendRawTransaction", &(raw,)));
     }
-    let sent = batch.send().await.map_err(|e| e.to_string());
-    let mut out = Vec::with_capacity(txs.len());
-    for ((hash, _), w) in txs.iter().zip(waiters) {
-        let answer = match (&sent, w) {
-            (Err(e), _) => Err(e.clone()),
-            (Ok(()), Err(e)) => Err(e.to_string()),
+    let whole = batch.send().await;
+    let mut out: Vec<Option<Result<(), SendError>>> = vec![None; txs.len()];
+    let mut again = tokio::task::JoinSet::new();
+    for (i, ((hash, raw), w)) in txs.iter().zip(waiters).enumerate() {
+        let p = provider.clone();
+        let (hash, raw) = (*hash, raw.clone());
+        let answer = match (&whole, w) {
             (Ok(()), Ok(w)) => w.await.map(|_| ()).map_err(|e| e.to_string()),
+            (Ok(()), Err(e)) => Err(e.to_string()),
+            (Err(_), _) => {
+                again.spawn(async move { (i, send_once(&p, hash, &raw).await) });
+                continue;
+            }
         };
-        out.push(match answer {
-            Ok(()) => Ok(()),
-            Err(message) => resolve(provider, *hash, message).await,
-        });
+        match answer {
+            Ok(()) => out[i] = Some(Ok(())),
+            Err(message) => {
+                again.spawn(async move { (i, resolve(&p, hash, message).await) });
+            }
+        }
     }
-    out
+    while let Some(r) = again.join_next().await {
+        if let Ok((i, r)) = r {
+            out[i] = Some(r);
+        }
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(SendError::Unknown("the lookup task failed".into()))))
+        .collect()
 }
 
 /// Local nonce counters: one RPC read per address, then counted; resync after a nonce error.

@@ -14,8 +14,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::chain::tx::{SendError, send_batch};
 
-/// Transactions per batch at most.
-pub const MAX_BATCH: usize = 256;
+/// Transactions per batch at most (some nodes refuse larger batches).
+pub const MAX_BATCH: usize = 100;
 /// Batch requests in flight before transactions start to wait (and so to form batches).
 pub const SLOTS: usize = 2;
 /// A transaction waits for a free slot at most this long, then leaves without one.
@@ -53,14 +53,21 @@ impl Batcher {
     /// Sends signed `raw` (whose hash is `hash`) exactly once, as `send_once` does.
     pub async fn send(&self, hash: B256, raw: Bytes) -> Sent {
         let (reply, rx) = oneshot::channel();
-        let gone = |start: tokio::time::Instant| Sent {
-            sent_ms: start.elapsed().as_secs_f64() * 1000.0,
-            outcome: Err(SendError::Refused("the run is shutting down".into())),
-        };
+        let now = |start: tokio::time::Instant| start.elapsed().as_secs_f64() * 1000.0;
         if self.tx.send(Request { hash, raw, reply }).is_err() {
-            return gone(self.start);
+            // Never handed to the batcher: not sent.
+            return Sent {
+                sent_ms: now(self.start),
+                outcome: Err(SendError::Refused("the run is shutting down".into())),
+            };
         }
-        rx.await.unwrap_or_else(|_| gone(self.start))
+        rx.await.unwrap_or_else(|_| Sent {
+            // The batch task died, maybe after its request left: the watcher finds out.
+            sent_ms: now(self.start),
+            outcome: Err(SendError::Unknown(
+                "the send task ended without an answer".into(),
+            )),
+        })
     }
 }
 

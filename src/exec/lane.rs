@@ -1,11 +1,12 @@
 //! A wallet lane: one task per sending wallet that owns the wallet's nonce, signs each
 //! transaction locally with the current cached fees, and sends it raw, in order, exactly once
 //! (through the batcher, `batch::Batcher`), up to `PIPELINE` sends ahead of the answers, which
-//! are handled in nonce order. A send the node provably refused does not consume the nonce: the
-//! next send uses it again (a nonce error resyncs it from the node), so a later transaction
-//! already sent past it waits in the node's pool for that one; an outcome that stays unknown
-//! consumes it and goes to the receipt watcher like a sent one, which re-sends the same bytes if
-//! the node never got them — so no nonce gap is left behind while the run sends.
+//! are handled in nonce order. A send the node provably refused does not consume the nonce: it
+//! becomes a hole the wallet's next send fills (lowest first; a nonce error resyncs from the
+//! node), so a later transaction already sent past it waits in the node's pool until then — if
+//! the wallet has no later step, it stays there and its step ends as a timeout. An outcome that
+//! stays unknown consumes the nonce and goes to the receipt watcher like a sent one, which
+//! re-sends the same bytes if the node never got them.
 
 use std::sync::Arc;
 
@@ -58,7 +59,7 @@ struct InFlight {
 async fn run(
     ctx: Arc<Ctx>,
     signer: PrivateKeySigner,
-    mut nonce: u64,
+    nonce: u64,
     fees: watch::Receiver<Fees>,
     watcher: mpsc::UnboundedSender<Watched>,
     stop: watch::Receiver<bool>,
@@ -69,6 +70,7 @@ async fn run(
     // Sends not answered yet, oldest first: answers are handled in nonce order.
     let mut sending: VecDeque<InFlight> = VecDeque::new();
     let mut open = true;
+    let mut nonces = Nonces::new(nonce);
     while open || !sending.is_empty() {
         tokio::select! {
             biased;
@@ -79,14 +81,13 @@ async fn run(
                     outcome: Err(SendError::Unknown(format!("the send task failed: {e}"))),
                 });
                 match answered(&ctx, &signer, &watcher, f, sent).await {
-                    // Refused: the nonce was not used. Later sends already signed past it wait
-                    // in the node's pool until this nonce is used again, by the next send.
-                    Some(Next::Unused(n)) => nonce = nonce.min(n),
-                    Some(Next::Node(n)) => nonce = n,
+                    Some(Next::Unused(n)) => nonces.unused(n),
+                    Some(Next::Node(n)) => nonces.resync(n, sending.is_empty()),
                     None => {}
                 }
             }
-            o = rx.recv(), if open && sending.len() < PIPELINE => {
+            // While stopping, queued steps are taken at once to be reported as not sent.
+            o = rx.recv(), if open && (sending.len() < PIPELINE || *stop.borrow()) => {
                 let Some(o) = o else {
                     open = false;
                     continue;
@@ -105,9 +106,11 @@ async fn run(
                     continue;
                 };
                 let current = *fees.borrow();
+                let nonce = nonces.take();
                 let (hash, raw) = match sign(&signer, ctx.domain.chain_id, nonce, current, &o.call) {
                     Ok(x) => x,
                     Err(e) => {
+                        nonces.unused(nonce);
                         let _ = o.reply.send(ActorMsg::Tx(TxReport {
                             idx: o.idx,
                             sent_ms: ctx.now_ms(),
@@ -138,8 +141,55 @@ async fn run(
                     permit,
                     send,
                 });
-                nonce += 1;
             }
+        }
+    }
+}
+
+/// A wallet's nonces: the next never used, and the holes refused sends left below it (used
+/// first, lowest first, so later transactions already in the node's pool become valid).
+struct Nonces {
+    next: u64,
+    holes: std::collections::BTreeSet<u64>,
+}
+
+impl Nonces {
+    fn new(next: u64) -> Self {
+        Self {
+            next,
+            holes: Default::default(),
+        }
+    }
+
+    fn take(&mut self) -> u64 {
+        self.holes.pop_first().unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+
+    /// A send at `n` was refused: `n` is free again.
+    fn unused(&mut self, n: u64) {
+        if n + 1 == self.next {
+            self.next = n;
+            // Holes just below are the top now.
+            while self.next > 0 && self.holes.remove(&(self.next - 1)) {
+                self.next -= 1;
+            }
+        } else if n < self.next {
+            self.holes.insert(n);
+        }
+    }
+
+    /// The node says its next nonce is `n` (after a nonce error). Sends still unanswered may not
+    /// have reached it: only with none in flight can the count move back.
+    fn resync(&mut self, n: u64, idle: bool) {
+        if idle {
+            self.next = n;
+            self.holes.clear();
+        } else {
+            self.next = self.next.max(n);
+            self.holes.retain(|h| *h >= n);
         }
     }
 }
@@ -209,4 +259,35 @@ async fn answered(
 
 async fn wait_true(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nonces;
+
+    #[test]
+    fn refused_nonces_are_reused_lowest_first_and_never_twice() {
+        let mut n = Nonces::new(10);
+        let sent: Vec<u64> = (0..4).map(|_| n.take()).collect();
+        assert_eq!(sent, [10, 11, 12, 13]);
+        // 11 refused while 12 and 13 were accepted: the next send fills 11, then goes on at 14.
+        n.unused(11);
+        assert_eq!((n.take(), n.take()), (11, 14));
+        // The newest refused: the count just steps back (no hole).
+        n.unused(14);
+        assert_eq!(n.take(), 14);
+        // Two holes, the top one refused last: both reused, lowest first.
+        let (a, b) = (n.take(), n.take());
+        assert_eq!((a, b), (15, 16));
+        n.unused(15);
+        n.unused(16);
+        assert_eq!((n.take(), n.take(), n.take()), (15, 16, 17));
+        // A nonce error with sends in flight never moves the count back.
+        n.resync(12, false);
+        assert_eq!(n.take(), 18);
+        n.resync(30, false);
+        assert_eq!(n.take(), 30);
+        n.resync(5, true);
+        assert_eq!(n.take(), 5);
+    }
 }

@@ -84,82 +84,136 @@ fn spill(path: &Path, run: &mut Vec<(u64, csv::ByteRecord)>) -> std::io::Result<
     Ok(())
 }
 
+/// Spilled runs merged at once, at most (each holds an open file): more are merged in passes.
+pub const FAN_IN: usize = 128;
+
+fn open_run(p: &Path) -> std::io::Result<Source> {
+    Ok(Source::File(
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(BufReader::new(File::open(p)?)),
+    ))
+}
+
+/// Merges sorted sources, handing each record to `emit` in step order.
+fn merge(
+    mut sources: Vec<Source>,
+    mut emit: impl FnMut(u64, csv::ByteRecord) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut heads: Vec<Option<csv::ByteRecord>> = Vec::with_capacity(sources.len());
+    let mut heap = BinaryHeap::new();
+    for (i, s) in sources.iter_mut().enumerate() {
+        let next = s.next()?;
+        if let Some((step, _)) = &next {
+            heap.push(Reverse((*step, i)));
+        }
+        heads.push(next.map(|x| x.1));
+    }
+    while let Some(Reverse((step, i))) = heap.pop() {
+        let rec = heads[i].take().expect("a source in the heap has a head");
+        if let Some((s, r)) = sources[i].next()? {
+            heap.push(Reverse((s, i)));
+            heads[i] = Some(r);
+        }
+        emit(step, rec)?;
+    }
+    Ok(())
+}
+
 /// Rewrites `path` (rows in arrival order, with a header) in step order. `steps` lists the
-/// steps of the run in ascending order; `missing(idx)` makes the row of one that has none.
+/// steps of the run in ascending order; `missing(k, idx)` makes the row of `steps[k]` = `idx`
+/// when it has none. Temporary files are removed, also on error.
 pub fn sort_steps(
     path: &Path,
     steps: &[usize],
+    missing: impl FnMut(usize, usize) -> StepRow,
+    sink: impl FnMut(&StepRow),
+) -> std::io::Result<()> {
+    sort_steps_with(path, steps, (RUN_ROWS, FAN_IN), missing, sink)
+}
+
+/// `sort_steps` with runs of `run_rows` rows merged `fan_in` at a time.
+fn sort_steps_with(
+    path: &Path,
+    steps: &[usize],
+    (run_rows, fan_in): (usize, usize),
     mut missing: impl FnMut(usize, usize) -> StepRow,
     mut sink: impl FnMut(&StepRow),
 ) -> std::io::Result<()> {
+    let fan_in = fan_in.max(2);
     let mut reader = csv::Reader::from_reader(BufReader::new(File::open(path)?));
     let headers = reader.byte_headers().map_err(io)?.clone();
     let mut spilled: Vec<PathBuf> = Vec::new();
-    let mut run: Vec<(u64, csv::ByteRecord)> = Vec::new();
-    let mut rec = csv::ByteRecord::new();
+    let mut made = 0usize;
+    let mut next_run = |spilled: &mut Vec<PathBuf>| {
+        let p = path.with_extension(format!("csv.run{made}"));
+        made += 1;
+        // Listed before it is written: a spill that fails part-way is removed too.
+        spilled.push(p.clone());
+        p
+    };
+    let tmp = path.with_extension("csv.tmp");
     let result = (|| {
+        let mut run: Vec<(u64, csv::ByteRecord)> = Vec::new();
+        let mut rec = csv::ByteRecord::new();
         while reader.read_byte_record(&mut rec).map_err(io)? {
             let Some(step) = rows::record_step(&rec) else {
                 continue;
             };
             run.push((step, rec.clone()));
-            if run.len() >= RUN_ROWS {
-                let p = path.with_extension(format!("csv.run{}", spilled.len()));
+            if run.len() >= run_rows {
+                let p = next_run(&mut spilled);
                 spill(&p, &mut run)?;
-                spilled.push(p);
             }
         }
         drop(reader);
-        run.sort_unstable_by_key(|x| x.0);
-        let mut sources: Vec<Source> = Vec::with_capacity(spilled.len() + 1);
-        for p in &spilled {
-            sources.push(Source::File(
-                csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .from_reader(BufReader::new(File::open(p)?)),
-            ));
-        }
-        sources.push(Source::Memory(std::mem::take(&mut run).into_iter()));
-        let mut heads: Vec<Option<csv::ByteRecord>> = Vec::with_capacity(sources.len());
-        let mut heap = BinaryHeap::new();
-        for (i, s) in sources.iter_mut().enumerate() {
-            let next = s.next()?;
-            if let Some((step, _)) = &next {
-                heap.push(Reverse((*step, i)));
+        // Too many runs to open at once: merge the oldest FAN_IN into one, until few enough.
+        while spilled.len() > fan_in {
+            let group: Vec<PathBuf> = spilled[..fan_in].to_vec();
+            let p = next_run(&mut spilled);
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(BufWriter::new(File::create(&p)?));
+            let sources = group
+                .iter()
+                .map(|g| open_run(g))
+                .collect::<Result<_, _>>()?;
+            merge(sources, |_, r| w.write_byte_record(&r).map_err(io))?;
+            w.flush()?;
+            for g in &group {
+                let _ = std::fs::remove_file(g);
             }
-            heads.push(next.map(|x| x.1));
+            spilled.drain(..fan_in);
         }
-        let tmp = path.with_extension("csv.tmp");
+        run.sort_unstable_by_key(|x| x.0);
+        let mut sources = spilled
+            .iter()
+            .map(|p| open_run(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        sources.push(Source::Memory(run.into_iter()));
         let mut out = rows::steps_writer(BufWriter::new(File::create(&tmp)?));
         let mut k = 0usize;
-        while let Some(Reverse((step, i))) = heap.pop() {
-            let rec = heads[i].take().expect("a source in the heap has a head");
-            if let Some((s, r)) = sources[i].next()? {
-                heap.push(Reverse((s, i)));
-                heads[i] = Some(r);
-            }
+        let mut write = |r: &StepRow, out: &mut csv::Writer<BufWriter<File>>| {
+            sink(r);
+            rows::append_step(out, r).map_err(io)
+        };
+        merge(sources, |step, rec| {
             // Steps before this one without a row of their own.
             while k < steps.len() && (steps[k] as u64) < step {
-                let r = missing(k, steps[k]);
-                sink(&r);
-                rows::append_step(&mut out, &r).map_err(io)?;
+                write(&missing(k, steps[k]), &mut out)?;
                 k += 1;
             }
             if k < steps.len() && steps[k] as u64 == step {
                 k += 1;
+                write(&rows::parse_record(&rec, &headers).map_err(io)?, &mut out)
             } else {
                 // A row for a step outside the run, or a second row for one: dropped.
                 tracing::warn!(step, "steps.csv held an unexpected row; dropped");
-                continue;
+                Ok(())
             }
-            let row = rows::parse_record(&rec, &headers).map_err(io)?;
-            sink(&row);
-            rows::append_step(&mut out, &row).map_err(io)?;
-        }
+        })?;
         while k < steps.len() {
-            let r = missing(k, steps[k]);
-            sink(&r);
-            rows::append_step(&mut out, &r).map_err(io)?;
+            write(&missing(k, steps[k]), &mut out)?;
             k += 1;
         }
         out.flush()?;
@@ -168,6 +222,9 @@ pub fn sort_steps(
     })();
     for p in &spilled {
         let _ = std::fs::remove_file(p);
+    }
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
     result
 }
@@ -224,6 +281,38 @@ mod tests {
         assert!(back.windows(2).all(|w| w[0].step < w[1].step));
         assert_eq!(back[3].status, Status::Timeout);
         // No spilled run is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn many_runs_are_merged_in_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("steps.csv");
+        let n = 2_500u64;
+        {
+            let mut w = rows::steps_writer(File::create(&path).unwrap());
+            // Interleaved: every run holds steps from all over the range.
+            for i in (0..n).map(|i| (i * 7919) % n) {
+                rows::append_step(&mut w, &row(i)).unwrap();
+            }
+            w.flush().unwrap();
+        }
+        let steps: Vec<usize> = (0..n as usize).collect();
+        let mut seen = Vec::new();
+        // 25 runs of 100, merged 3 at a time.
+        sort_steps_with(
+            &path,
+            &steps,
+            (100, 3),
+            |_, i| row(i as u64),
+            |r| seen.push(r.step),
+        )
+        .unwrap();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        assert_eq!(
+            rows::read_steps(File::open(&path).unwrap()).unwrap().len(),
+            2_500
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -92,8 +92,11 @@ pub struct BlockStat {
     pub txs: usize,
 }
 
-/// Blocks whose receipts stay in the recent cache.
+/// Blocks whose receipts stay in the recent cache: at least the last 16, and every block seen in
+/// the last 15 s, but never more than 256 (memory: one entry per transaction of those blocks).
 const RECENT_BLOCKS: usize = 16;
+const RECENT_MS: f64 = 15_000.0;
+const RECENT_MAX_BLOCKS: usize = 256;
 const POLL: Duration = Duration::from_millis(10);
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
 const RESEND_AFTER_MS: f64 = 3_000.0;
@@ -158,7 +161,7 @@ pub async fn run(
     // Hashes a replacement superseded → the hash it is pending under now (either may land).
     let mut alias: HashMap<B256, B256> = HashMap::new();
     let mut recent: HashMap<B256, Seen> = HashMap::new();
-    let mut recent_order: VecDeque<Vec<B256>> = VecDeque::new();
+    let mut recent_order: VecDeque<(f64, Vec<B256>)> = VecDeque::new();
     let mut closed = false;
     let mut last_resend = tokio::time::Instant::now();
     let mut check: Option<tokio::task::JoinHandle<()>> = None;
@@ -278,9 +281,14 @@ pub async fn run(
                 &mut refused,
                 &mut span,
             );
-            recent_order.push_back(hashes);
-            while recent_order.len() > RECENT_BLOCKS {
-                for h in recent_order.pop_front().unwrap_or_default() {
+            recent_order.push_back((seen_ms, hashes));
+            while recent_order.len() > RECENT_BLOCKS
+                && (recent_order.len() > RECENT_MAX_BLOCKS
+                    || recent_order
+                        .front()
+                        .is_some_and(|(t, _)| seen_ms - t > RECENT_MS))
+            {
+                for h in recent_order.pop_front().map(|x| x.1).unwrap_or_default() {
                     recent.remove(&h);
                 }
             }
