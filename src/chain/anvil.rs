@@ -193,14 +193,39 @@ impl CappedLog {
 }
 
 impl Anvil {
-    /// Spawns anvil on 127.0.0.1 with an OS-chosen port and waits until it listens.
+    /// Spawns anvil on 127.0.0.1 with an OS-chosen port and waits until it listens. With
+    /// `--quiet` among the extra flags anvil prints no address: loadrun picks a free port
+    /// itself and waits for it to accept connections (a port taken meanwhile: tried again).
     pub fn spawn(bin: &Path, opts: &AnvilOptions) -> Result<Anvil, ChainError> {
+        let quiet = opts.extra_args.iter().any(|a| a == "--quiet" || a == "-q");
+        if !quiet {
+            return Self::spawn_on(bin, opts, 0);
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| ChainError::AnvilSpawn {
+                    bin: bin.display().to_string(),
+                    reason: format!("no free loopback port: {e}"),
+                })?;
+            match Self::spawn_on(bin, opts, port) {
+                Ok(a) => return Ok(a),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("tried at least once"))
+    }
+
+    fn spawn_on(bin: &Path, opts: &AnvilOptions, port: u16) -> Result<Anvil, ChainError> {
         let mut cmd = Command::new(bin);
+        let port_arg = port.to_string();
         cmd.args([
             "--host",
             "127.0.0.1",
             "--port",
-            "0",
+            &port_arg,
             "--accounts",
             "1",
             "--balance",
@@ -242,11 +267,15 @@ impl Anvil {
             None => Box::new(std::io::sink()),
         };
         let mut log = CappedLog::new(log, LOG_HEAD_BYTES, LOG_TAIL_BYTES);
+        if port != 0 {
+            log.line("[loadrun] anvil runs with --quiet: only what it still prints is kept here (run with --node-log for its full log)");
+        }
         let (tx, rx) = mpsc::channel::<String>();
         let log_thread = std::thread::Builder::new()
             .name("anvil-log".into())
             .spawn(move || {
-                let mut listening = false;
+                // A quiet anvil prints no banner (and no address): everything is log.
+                let mut listening = port != 0;
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                     if !listening {
                         // Everything before "Listening on" is the banner: dev keys and mnemonic.
@@ -286,12 +315,31 @@ impl Anvil {
             pid,
             log_thread: Some(log_thread),
         };
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => {
+        let listening = if port == 0 {
+            rx.recv_timeout(Duration::from_secs(20)).ok()
+        } else {
+            drop(rx);
+            let addr = format!("127.0.0.1:{port}");
+            let start = std::time::Instant::now();
+            loop {
+                if guard.child.try_wait().ok().flatten().is_some() {
+                    break None;
+                }
+                if std::net::TcpStream::connect(&addr).is_ok() {
+                    break Some(addr);
+                }
+                if start.elapsed() >= Duration::from_secs(20) {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        match listening {
+            Some(addr) => {
                 guard.url = format!("http://{addr}");
                 Ok(guard)
             }
-            Err(_) => {
+            None => {
                 let status = guard.child.try_wait().ok().flatten();
                 drop(guard);
                 let stderr = erx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();

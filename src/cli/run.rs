@@ -43,6 +43,11 @@ pub struct RunArgs {
     /// A sent transaction without a receipt after this long is a `timeout`.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub receipt_timeout: Duration,
+    /// Keep the spawned anvil's full log in anvil.log (a few lines per transaction, capped at its
+    /// first and last MiB). By default anvil runs with --quiet: logging every transaction costs
+    /// the node and loadrun CPU.
+    #[arg(long)]
+    pub node_log: bool,
     /// After Ctrl-C, wait this long for in-flight results before writing them.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub grace: Duration,
@@ -130,7 +135,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
         let interrupt = install_interrupt()?;
-        let chain_cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.chain.rpc.as_deref());
+        let mut chain_cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.chain.rpc.as_deref());
+        if !args.node_log {
+            chain_cfg.anvil_args.push("--quiet".into());
+        }
         let mut chain = tokio::select! {
             c = crate::chain::connect(&chain_cfg, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
