@@ -50,20 +50,39 @@ impl Batcher {
         Self { tx, start }
     }
 
-    /// Sends signed `raw` (whose hash is `hash`) exactly once, as `send_once` does.
-    pub async fn send(&self, hash: B256, raw: Bytes) -> Sent {
+    /// Hands signed `raw` (whose hash is `hash`) to the batcher; the answer comes later
+    /// (`Pending::answer`). Sent exactly once, as `send_once` does.
+    pub fn submit(&self, hash: B256, raw: Bytes) -> Pending {
         let (reply, rx) = oneshot::channel();
-        let now = |start: tokio::time::Instant| start.elapsed().as_secs_f64() * 1000.0;
-        if self.tx.send(Request { hash, raw, reply }).is_err() {
-            // Never handed to the batcher: not sent.
+        let refused = self.tx.send(Request { hash, raw, reply }).is_err();
+        Pending {
+            rx,
+            refused,
+            start: self.start,
+        }
+    }
+}
+
+/// A submitted transaction's answer, to await.
+pub struct Pending {
+    rx: oneshot::Receiver<Sent>,
+    /// Never handed to the batcher (the run is shutting down).
+    refused: bool,
+    start: tokio::time::Instant,
+}
+
+impl Pending {
+    pub async fn answer(&mut self) -> Sent {
+        let now = self.start.elapsed().as_secs_f64() * 1000.0;
+        if self.refused {
             return Sent {
-                sent_ms: now(self.start),
+                sent_ms: now,
                 outcome: Err(SendError::Refused("the run is shutting down".into())),
             };
         }
-        rx.await.unwrap_or_else(|_| Sent {
+        (&mut self.rx).await.unwrap_or_else(|_| Sent {
             // The batch task died, maybe after its request left: the watcher finds out.
-            sent_ms: now(self.start),
+            sent_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             outcome: Err(SendError::Unknown(
                 "the send task ended without an answer".into(),
             )),

@@ -12,7 +12,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{Ctx, Done};
-use super::order::{self, StepSet};
+use super::order::{self, StepSet, Steps};
 use super::progress;
 use crate::report::rates::Window;
 use crate::report::rows::{self, Status, StepRow};
@@ -128,15 +128,13 @@ pub struct Aggregates {
 /// them (in order) were fired.
 pub fn finish(
     ctx: &Ctx,
-    subset: &[usize],
+    subset: &Steps,
     fired: usize,
     windows: Vec<Window>,
     path: &Path,
 ) -> std::io::Result<Aggregates> {
     let mut tally = Tally::new(windows);
     let mut books = Books::new(ctx.addresses.len());
-    debug_assert!(subset.windows(2).all(|w| w[0] < w[1]));
-    debug_assert!(subset.iter().all(|&i| i < ctx.plan.steps.len()));
     order::sort_steps(
         path,
         subset,

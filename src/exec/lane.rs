@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use alloy::primitives::{B256, Bytes};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::batch::Sent;
+use super::batch::{Pending, Sent};
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
 use super::watcher::{Resign, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
@@ -53,7 +53,7 @@ struct InFlight {
     nonce: u64,
     plain: bool,
     permit: OwnedSemaphorePermit,
-    send: tokio::task::JoinHandle<Sent>,
+    send: Pending,
 }
 
 async fn run(
@@ -74,12 +74,8 @@ async fn run(
     while open || !sending.is_empty() {
         tokio::select! {
             biased;
-            sent = async { (&mut sending.front_mut().expect("guarded").send).await }, if !sending.is_empty() => {
+            sent = async { sending.front_mut().expect("guarded").send.answer().await }, if !sending.is_empty() => {
                 let f = sending.pop_front().expect("guarded");
-                let sent = sent.unwrap_or_else(|e| Sent {
-                    sent_ms: ctx.now_ms(),
-                    outcome: Err(SendError::Unknown(format!("the send task failed: {e}"))),
-                });
                 match answered(&ctx, &signer, &watcher, f, sent).await {
                     Some(Next::Unused(n)) => nonces.unused(n),
                     Some(Next::Node(n)) => nonces.resync(n, sending.is_empty()),
@@ -126,11 +122,7 @@ async fn run(
                     && o.call.gas_limit == 21_000
                     && o.call.input.is_empty()
                     && ctx.plan.steps[o.idx].kind == crate::plan::StepKind::Transfer;
-                let sender = ctx.sender.clone();
-                let send = tokio::spawn({
-                    let raw = raw.clone();
-                    async move { sender.send(hash, raw).await }
-                });
+                let send = ctx.sender.submit(hash, raw.clone());
                 sending.push_back(InFlight {
                     o,
                     hash,

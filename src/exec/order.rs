@@ -14,6 +14,34 @@ use crate::report::rows::{self, StepRow};
 /// Rows held in memory at once while sorting (about 10 MB of CSV fields).
 pub const RUN_ROWS: usize = 20_000;
 
+/// The steps a run executes: all of the plan's, or a list (ascending), without a list of all.
+#[derive(Debug, Clone)]
+pub enum Steps {
+    All(usize),
+    Listed(Vec<usize>),
+}
+
+impl Steps {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::All(n) => *n,
+            Self::Listed(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k`-th step's plan index.
+    pub fn get(&self, k: usize) -> usize {
+        match self {
+            Self::All(_) => k,
+            Self::Listed(v) => v[k],
+        }
+    }
+}
+
 /// Which plan steps have a row.
 #[derive(Debug, Clone, Default)]
 pub struct StepSet {
@@ -125,7 +153,7 @@ fn merge(
 /// when it has none. Temporary files are removed, also on error.
 pub fn sort_steps(
     path: &Path,
-    steps: &[usize],
+    steps: &Steps,
     missing: impl FnMut(usize, usize) -> StepRow,
     sink: impl FnMut(&StepRow),
 ) -> std::io::Result<()> {
@@ -135,7 +163,7 @@ pub fn sort_steps(
 /// `sort_steps` with runs of `run_rows` rows merged `fan_in` at a time.
 fn sort_steps_with(
     path: &Path,
-    steps: &[usize],
+    steps: &Steps,
     (run_rows, fan_in): (usize, usize),
     mut missing: impl FnMut(usize, usize) -> StepRow,
     mut sink: impl FnMut(&StepRow),
@@ -199,11 +227,11 @@ fn sort_steps_with(
         };
         merge(sources, |step, rec| {
             // Steps before this one without a row of their own.
-            while k < steps.len() && (steps[k] as u64) < step {
-                write(&missing(k, steps[k]), &mut out)?;
+            while k < steps.len() && (steps.get(k) as u64) < step {
+                write(&missing(k, steps.get(k)), &mut out)?;
                 k += 1;
             }
-            if k < steps.len() && steps[k] as u64 == step {
+            if k < steps.len() && steps.get(k) as u64 == step {
                 k += 1;
                 write(&rows::parse_record(&rec, &headers).map_err(io)?, &mut out)
             } else {
@@ -213,7 +241,7 @@ fn sort_steps_with(
             }
         })?;
         while k < steps.len() {
-            write(&missing(k, steps[k]), &mut out)?;
+            write(&missing(k, steps.get(k)), &mut out)?;
             k += 1;
         }
         out.flush()?;
@@ -258,7 +286,7 @@ mod tests {
             }
             w.flush().unwrap();
         }
-        let steps: Vec<usize> = (0..n).collect();
+        let steps = Steps::All(n);
         let mut seen = Vec::new();
         let mut filled = 0;
         sort_steps(
@@ -297,7 +325,7 @@ mod tests {
             }
             w.flush().unwrap();
         }
-        let steps: Vec<usize> = (0..n as usize).collect();
+        let steps = Steps::Listed((0..n as usize).collect());
         let mut seen = Vec::new();
         // 25 runs of 100, merged 3 at a time.
         sort_steps_with(

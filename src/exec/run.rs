@@ -13,6 +13,7 @@ use super::actor::Actor;
 use super::collect;
 use super::interrupt::Interrupt;
 use super::msg::{ActorMsg, Ctx};
+use super::order::Steps;
 use super::states::Domain;
 use super::watcher::{self, Span};
 use crate::chain::contracts::Contracts;
@@ -106,10 +107,10 @@ pub async fn execute(
     });
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
-    let subset: Vec<usize> = opts
-        .subset
-        .clone()
-        .unwrap_or_else(|| (0..plan.steps.len()).collect());
+    let subset = match opts.subset.clone() {
+        Some(v) => Steps::Listed(v),
+        None => Steps::All(plan.steps.len()),
+    };
 
     let (fees_tx, fees_rx) = watch::channel(fees);
     let (watch_tx, watch_rx) = mpsc::unbounded_channel();
@@ -168,7 +169,8 @@ pub async fn execute(
     // Open loop: fire every step at its instant; nothing here waits on the network.
     let mut fired = 0usize;
     let mut interrupted = false;
-    for &idx in &subset {
+    for k in 0..subset.len() {
+        let idx = subset.get(k);
         let at = start + Duration::from_millis(plan.steps[idx].at_ms);
         tokio::select! {
             () = tokio::time::sleep_until(at) => {}

@@ -93,9 +93,9 @@ pub struct BlockStat {
 }
 
 /// Blocks whose receipts stay in the recent cache: at least the last 16, and every block seen in
-/// the last 15 s, but never more than 256 (memory: one entry per transaction of those blocks).
+/// the last 8 s, but never more than 256 (memory: one entry per transaction of those blocks).
 const RECENT_BLOCKS: usize = 16;
-const RECENT_MS: f64 = 15_000.0;
+const RECENT_MS: f64 = 8_000.0;
 const RECENT_MAX_BLOCKS: usize = 256;
 const POLL: Duration = Duration::from_millis(10);
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
