@@ -14,7 +14,7 @@ use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::signers::local::PrivateKeySigner;
 use loadrun::chain::anvil::{Anvil, AnvilOptions, locate};
 use loadrun::chain::tx::{Call, Fees, sign};
-use loadrun::report::node::{TICKS_PER_SECOND, read as proc_read};
+use loadrun::report::node::{TICKS_PER_SECOND, read as proc_read, status_kb};
 use serde_json::json;
 
 /// The anvil settings of every ceiling run (the issue's: 1-s blocks, 300 M gas).
@@ -91,13 +91,6 @@ fn ceiling(rates: &[f64], secs: u64) {
     );
 }
 
-fn proc_status(pid: u32, key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Runs loadrun on `scenario`, sampling its RSS every second; returns a JSON line and the run dir.
 fn run_sampled(scenario: &Path, out: &Path) -> (serde_json::Value, PathBuf) {
     let dir = out.join("run");
@@ -117,10 +110,10 @@ fn run_sampled(scenario: &Path, out: &Path) -> (serde_json::Value, PathBuf) {
         if let Some(s) = child.try_wait().expect("wait") {
             break s.code();
         }
-        if let Some(rss) = proc_status(pid, "VmRSS:") {
+        if let Some(rss) = status_kb(&pid.to_string(), "VmRSS") {
             samples.push((started.elapsed().as_secs_f64(), rss));
         }
-        hwm = proc_status(pid, "VmHWM:").unwrap_or(hwm);
+        hwm = status_kb(&pid.to_string(), "VmHWM").unwrap_or(hwm);
         std::thread::sleep(Duration::from_secs(1));
     };
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap_or_default();

@@ -111,39 +111,31 @@ pub async fn table(chain: &Chain, c: &Contracts, deployed: bool) -> GasTable {
         .await,
         base.open,
     );
-    let disperse_eth = |n: u8| {
-        let recipients: Vec<Address> = (0..n).map(|i| fresh(10 + i)).collect();
+    // A Disperse of 1 wei (and 1 token unit) to each of `n` fresh recipients. With tokens it
+    // needs the funder's allowance to Disperse (given at set-up when a scenario funds tokens);
+    // without one the estimate fails and the conservative derivation stands.
+    let disperse = |n: u8, tokens: bool| {
+        let first = if tokens { 40 } else { 10 };
+        let recipients: Vec<Address> = (0..n).map(|i| fresh(first + i)).collect();
         let amounts = vec![U256::from(1); usize::from(n)];
-        estimate(
-            chain,
-            c.disperse,
-            u128::from(n),
-            Disperse::disperseEtherCall {
-                recipients,
-                amounts,
-            }
-            .abi_encode(),
-        )
-    };
-    // With tokens: needs the funder's allowance to Disperse (given at set-up when a scenario
-    // funds tokens); without one the estimate fails and the conservative derivation stands.
-    let disperse_tokens = |n: u8| {
-        let recipients: Vec<Address> = (0..n).map(|i| fresh(40 + i)).collect();
-        let amounts = vec![U256::from(1); usize::from(n)];
-        estimate(
-            chain,
-            c.disperse,
-            u128::from(n),
+        let input = if tokens {
             Disperse::disperseCall {
                 recipients,
                 ethAmounts: amounts.clone(),
                 token: c.token,
                 tokenAmounts: amounts,
             }
-            .abi_encode(),
-        )
+            .abi_encode()
+        } else {
+            Disperse::disperseEtherCall {
+                recipients,
+                amounts,
+            }
+            .abi_encode()
+        };
+        estimate(chain, c.disperse, u128::from(n), input)
     };
-    let (one, five) = (disperse_eth(1).await, disperse_eth(5).await);
+    let (one, five) = (disperse(1, false).await, disperse(5, false).await);
     let (mut disperse_base, mut disperse_per_eth, mut disperse_per_tokens) = (
         base.disperse_base,
         base.disperse_per_eth,
@@ -166,12 +158,7 @@ pub async fn table(chain: &Chain, c: &Contracts, deployed: bool) -> GasTable {
     // amounts have fewer non-zero calldata bytes than real ones: a few hundred gas per
     // recipient, inside the margin). Tight limits matter: blocks are packed by gas limit, and
     // the funding of thousands of wallets is a block-filling burst.
-    match (
-        one,
-        five,
-        disperse_tokens(1).await,
-        disperse_tokens(5).await,
-    ) {
+    match (one, five, disperse(1, true).await, disperse(5, true).await) {
         (Ok(e1), Ok(e5), Ok(t1), Ok(t5)) if e5 > e1 && t5 > t1 => {
             let (per_eth, per_tok) = ((e5 - e1) / 4, (t5 - t1) / 4);
             disperse_per_eth = tight(per_eth);

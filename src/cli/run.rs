@@ -234,7 +234,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             loadrun_exec_cpu_s: exec_cpu_s,
             node_exec_cpu_s,
             loadrun_exec_peak_rss_kb: ex.peak_rss_kb,
-            loadrun_peak_rss_kb: crate::exec::run::own_status_kb("VmHWM"),
+            loadrun_peak_rss_kb: node::status_kb("self", "VmHWM"),
             scenario_toml: redacted_scenario(&loaded.text),
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();

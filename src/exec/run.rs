@@ -59,14 +59,6 @@ pub struct Executed {
     pub peak_rss_kb: Option<u64>,
 }
 
-/// A field of /proc/self/status in KiB (`VmHWM`, `VmRSS`), on Linux.
-pub fn own_status_kb(key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Lead time between setting up the tasks and the plan's instant 0.
 const LEAD: Duration = Duration::from_millis(200);
 
@@ -234,7 +226,7 @@ pub async fn execute(
         Span::default()
     });
     drop(mailboxes);
-    let peak_rss_kb = own_status_kb("VmHWM");
+    let peak_rss_kb = crate::report::node::status_kb("self", "VmHWM");
     collector
         .await
         .map_err(|e| ChainError::Other(format!("collector failed: {e}")))?

@@ -23,13 +23,26 @@ pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// VmRSS in kB from /proc/PID/status.
-pub fn parse_status_rss_kb(status: &str) -> Option<u64> {
+/// The field `key` (`VmRSS`, `VmHWM`, …) in kB from /proc/PID/status.
+pub fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|n| n.parse().ok())
+}
+
+/// VmRSS in kB from /proc/PID/status.
+pub fn parse_status_rss_kb(status: &str) -> Option<u64> {
+    parse_status_kb(status, "VmRSS")
+}
+
+/// The field `key` in kB of /proc/`pid`/status (`pid` = "self" for this process), on Linux.
+pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
+    parse_status_kb(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        key,
+    )
 }
 
 /// Reads (cpu ticks, rss kB) of `pid`; `None` once the process is gone or off Linux.
