@@ -135,9 +135,9 @@ fn check_invariants(s: &Scenario, plan: &Plan) {
     );
     for st in &plan.steps {
         if st.kind == StepKind::CloseLedgerChannel {
-            assert_eq!(st.at_ms, d);
+            assert_eq!(u64::from(st.at_ms), d);
         } else {
-            assert!(st.at_ms < d, "step beyond duration: {st:?}");
+            assert!(u64::from(st.at_ms) < d, "step beyond duration: {st:?}");
         }
         if let Some(p) = st.peer {
             assert_ne!(p, st.actor, "a step with itself as peer: {st:?}");
@@ -159,7 +159,7 @@ fn check_invariants(s: &Scenario, plan: &Plan) {
                     );
                 }
                 for st in plan.steps.iter().filter(|st| st.workload as usize == i) {
-                    assert!((t.start_ms..t.stop_ms).contains(&st.at_ms));
+                    assert!((t.start_ms..t.stop_ms).contains(&u64::from(st.at_ms)));
                     assert_eq!(st.actor.role, t.from);
                     assert_eq!(st.peer.map(|p| p.role), Some(t.to));
                 }
@@ -196,7 +196,7 @@ fn check_channel(plan: &Plan, w: usize, c: &ChannelWorkload, d: u64) {
     for s in mine().filter(|s| s.kind == StepKind::CloseChannel) {
         let create = creates[&s.job];
         assert!(
-            s.at_ms >= create.at_ms + c.close_delay_ms,
+            u64::from(s.at_ms) >= u64::from(create.at_ms) + c.close_delay_ms,
             "close before create + close_delay"
         );
         assert!(
@@ -227,7 +227,7 @@ fn check_channel(plan: &Plan, w: usize, c: &ChannelWorkload, d: u64) {
                     .ledger
                     .expect("ledger-funded create names its ledger")];
                 assert!(
-                    create.at_ms >= ledger.at_ms + l.delay_ms,
+                    u64::from(create.at_ms) >= u64::from(ledger.at_ms) + l.delay_ms,
                     "ledger used before ledger_delay"
                 );
                 let parties: BTreeSet<_> = [ledger.actor, ledger.peer.unwrap()].into();

@@ -124,6 +124,15 @@ fn bad_duration_and_zero_duration() {
         &BASE.replace("\"10s\"", "\"0s\""),
         &["`scenario.duration`", "is zero"],
     );
+    // Step offsets are u32 milliseconds: a run of more than 49 days is refused, located.
+    assert_err(
+        &BASE.replace("\"10s\"", "\"60days\""),
+        &[
+            "`scenario.duration`",
+            "longer than the longest run",
+            "49 days",
+        ],
+    );
 }
 
 #[test]

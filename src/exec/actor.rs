@@ -561,7 +561,7 @@ impl Running {
 /// The channel a step acts on.
 fn key(s: &Step) -> ChKey {
     ChKey {
-        workload: s.workload,
+        workload: s.workload.into(),
         job: s.job,
     }
 }

@@ -24,9 +24,9 @@ pub fn row(ctx: &Ctx, d: &Done) -> StepRow {
     let s = &ctx.plan.steps[d.idx];
     StepRow {
         step: d.idx as u64,
-        at_ms: s.at_ms,
+        at_ms: s.at_ms.into(),
         kind: s.kind.as_str().to_string(),
-        workload: s.workload,
+        workload: s.workload.into(),
         role: ctx.plan.roles[usize::from(s.actor.role)].clone(),
         wallet: s.actor.index,
         job: s.job.to_string(),

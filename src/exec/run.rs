@@ -163,7 +163,7 @@ pub async fn execute(
     let mut interrupted = false;
     for k in 0..subset.len() {
         let idx = subset.get(k);
-        let at = start + Duration::from_millis(plan.steps[idx].at_ms);
+        let at = start + Duration::from_millis(plan.steps[idx].at_ms.into());
         tokio::select! {
             () = tokio::time::sleep_until(at) => {}
             () = interrupt.wait() => { interrupted = true; break; }

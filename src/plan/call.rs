@@ -2,7 +2,7 @@
 
 use super::arrival::instants;
 use super::rng::{Purpose, stream};
-use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef};
+use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef, offset};
 use crate::scenario::CallWorkload;
 
 pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
@@ -14,9 +14,9 @@ pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
         .enumerate()
     {
         out.push(Step {
-            at_ms,
+            at_ms: offset(at_ms),
             kind: StepKind::Call,
-            workload: cx.workload as u32,
+            workload: cx.workload as u16,
             job: JobId {
                 prefix: JobPrefix::Cl,
                 n: n as u32,

@@ -6,7 +6,7 @@
 //! except `close_ledger_channel`, which is at exactly `duration`.
 
 use super::rng::{Draw, Purpose, stream};
-use super::{Cx, JobId, JobPrefix, PlanError, Step, StepKind, WalletRef};
+use super::{Cx, JobId, JobPrefix, PlanError, Step, StepKind, WalletRef, offset};
 use crate::scenario::{ChannelWorkload, count_for};
 
 struct Ledger {
@@ -70,7 +70,7 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
         ch.close_at = Some(close_draw.range(ch.at + c.close_delay_ms, d));
     }
 
-    let w = cx.workload as u32;
+    let w = cx.workload as u16;
     let mut seq = 0u32;
     let mut push = |out: &mut Vec<Step>,
                     at_ms,
@@ -80,7 +80,7 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
                     ledger,
                     amount: u128| {
         out.push(Step {
-            at_ms,
+            at_ms: offset(at_ms),
             kind,
             workload: w,
             job,

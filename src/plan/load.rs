@@ -21,7 +21,12 @@ pub fn peak(plan: &Plan, gas: &GasTable, window_ms: u64) -> Peak {
     let on_chain: Vec<(u64, u64)> = plan
         .steps
         .iter()
-        .map(|s| (s.at_ms, gas.step_limit(s.kind, s.ledger.is_some())))
+        .map(|s| {
+            (
+                u64::from(s.at_ms),
+                gas.step_limit(s.kind, s.ledger.is_some()),
+            )
+        })
         .filter(|&(_, g)| g > 0)
         .collect();
     let (mut out, mut start, mut txs, mut sum) = (Peak::default(), 0usize, 0u64, 0u64);

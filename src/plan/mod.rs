@@ -106,20 +106,28 @@ pub struct WalletRef {
     pub index: u32,
 }
 
-/// A u128 stored as two u64 halves: aligned to 8 bytes, not 16, so a `Step` takes 72 bytes
+/// A u128 stored as four u32 words: aligned to 4 bytes, not 16, so a `Step` takes 64 bytes
 /// instead of 80 (a plan of a million steps is held in memory for the whole run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Amount([u64; 2]);
+pub struct Amount([u32; 4]);
 
 impl Amount {
     pub const fn get(self) -> u128 {
-        ((self.0[0] as u128) << 64) | self.0[1] as u128
+        ((self.0[0] as u128) << 96)
+            | ((self.0[1] as u128) << 64)
+            | ((self.0[2] as u128) << 32)
+            | self.0[3] as u128
     }
 }
 
 impl From<u128> for Amount {
     fn from(v: u128) -> Self {
-        Self([(v >> 64) as u64, v as u64])
+        Self([
+            (v >> 96) as u32,
+            (v >> 64) as u32,
+            (v >> 32) as u32,
+            v as u32,
+        ])
     }
 }
 
@@ -129,14 +137,22 @@ impl fmt::Display for Amount {
     }
 }
 
+/// A step's offset as held in the plan: validation keeps every offset within the scenario's
+/// duration, at most `MAX_DURATION_MS`, so it fits.
+pub(crate) fn offset(ms: u64) -> u32 {
+    u32::try_from(ms).expect("validated: step offsets fit in u32 ms (scenario duration cap)")
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
-    /// Offset from the start of execution, in milliseconds.
-    pub at_ms: u64,
+    /// Offset from the start of execution, in milliseconds (at most
+    /// `scenario::validate::MAX_DURATION_MS`).
+    pub at_ms: u32,
     pub kind: StepKind,
-    /// Index of the `[[workload]]` that produced the step.
-    pub workload: u32,
+    /// Index of the `[[workload]]` that produced the step (validation allows at most
+    /// `scenario::validate::MAX_WORKLOADS`).
+    pub workload: u16,
     pub job: JobId,
     /// The wallet that performs the step.
     pub actor: WalletRef,
@@ -152,7 +168,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn sort_key(&self) -> (u64, u32, JobId, StepKind, u32) {
+    fn sort_key(&self) -> (u32, u16, JobId, StepKind, u32) {
         (self.at_ms, self.workload, self.job, self.kind, self.seq)
     }
 }
@@ -251,9 +267,9 @@ mod tests {
 
     #[test]
     fn a_step_stays_small_and_amounts_round_trip() {
-        // A million-step plan is held for the whole run: 72 MB, not 80.
+        // A million-step plan is held for the whole run: 64 MB, not 80.
         assert!(
-            std::mem::size_of::<Step>() <= 72,
+            std::mem::size_of::<Step>() <= 64,
             "{}",
             std::mem::size_of::<Step>()
         );

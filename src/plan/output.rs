@@ -81,9 +81,9 @@ pub fn write_jsonl<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()
     for (i, s) in plan.steps.iter().enumerate() {
         let row = JsonStep {
             step: i,
-            at_ms: s.at_ms,
+            at_ms: s.at_ms.into(),
             kind: s.kind.as_str(),
-            workload: s.workload,
+            workload: s.workload.into(),
             role: &plan.roles[usize::from(s.actor.role)],
             wallet: s.actor.index,
             job: s.job.to_string(),

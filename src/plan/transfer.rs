@@ -2,7 +2,7 @@
 
 use super::arrival::instants;
 use super::rng::{Purpose, stream};
-use super::{Cx, JobId, JobPrefix, Step, StepKind};
+use super::{Cx, JobId, JobPrefix, Step, StepKind, offset};
 use crate::scenario::RateWorkload;
 
 pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<Step>) {
@@ -19,9 +19,9 @@ pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<St
     {
         let (actor, peer) = cx.pair(&mut parties, t.from, t.to);
         out.push(Step {
-            at_ms,
+            at_ms: offset(at_ms),
             kind,
-            workload: cx.workload as u32,
+            workload: cx.workload as u16,
             job: JobId {
                 prefix,
                 n: n as u32,

@@ -76,7 +76,7 @@ pub struct Books {
     eth: Vec<i128>,
     tok: Vec<i128>,
     /// The opener and holding of every on-chain channel still open, from its create.
-    opener: HashMap<(u32, crate::plan::JobId), (usize, u128)>,
+    opener: HashMap<(u16, crate::plan::JobId), (usize, u128)>,
     direct_open: i128,
     direct_closed: i128,
     ledgers_open: i128,

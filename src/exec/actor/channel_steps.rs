@@ -47,7 +47,7 @@ impl Running {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
         let lg = ChKey {
-            workload: s.workload,
+            workload: s.workload.into(),
             job: s.ledger.expect("ledger-funded"),
         };
         let peer = s.peer.unwrap_or(s.actor);
@@ -128,7 +128,7 @@ impl Running {
         }
         if ledger_funded {
             let lg = ChKey {
-                workload: s.workload,
+                workload: s.workload.into(),
                 job: s.ledger.expect("ledger-funded"),
             };
             if !self.ready(lg, idx) {

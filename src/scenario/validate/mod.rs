@@ -131,6 +131,11 @@ impl Ctx<'_, '_> {
 }
 
 /// Validates a parsed scenario. `max_steps` caps the plan size, checked before anything is allocated.
+/// The longest `[scenario].duration`: step offsets are u32 milliseconds.
+pub const MAX_DURATION_MS: u64 = u32::MAX as u64;
+/// The most `[[workload]]` entries: a step holds its workload index as u16.
+pub const MAX_WORKLOADS: usize = u16::MAX as usize;
+
 pub fn validate(
     raw: &RawScenario,
     map: &SourceMap<'_>,
@@ -171,6 +176,19 @@ pub fn validate(
     let duration_ms = cx
         .duration(meta.key("duration"), &raw.scenario.duration, false)
         .unwrap_or(1);
+    // Step offsets are held as u32 milliseconds (a compact plan): about 49 days at most.
+    if duration_ms > MAX_DURATION_MS {
+        cx.err(
+            meta.key("duration"),
+            format!(
+                "`{}` is longer than the longest run loadrun plans ({} days)",
+                raw.scenario.duration,
+                MAX_DURATION_MS / 86_400_000
+            ),
+            Some("split the run into several scenarios of at most 49 days".into()),
+        );
+    }
+    let duration_ms = duration_ms.min(MAX_DURATION_MS);
 
     let chain = validate_chain(&mut cx, raw.chain.clone().unwrap_or_default());
 
@@ -209,8 +227,18 @@ pub fn validate(
     let wallets: Vec<u32> = roles.iter().map(|r| r.wallets).collect();
 
     let funding = validate_funding(&mut cx, raw.funding.as_ref());
+    if raw.workload.len() > MAX_WORKLOADS {
+        cx.err(
+            root.key("workload"),
+            format!(
+                "{} workloads; a scenario holds at most {MAX_WORKLOADS}",
+                raw.workload.len()
+            ),
+            Some("merge workloads of the same kind and roles into one with the summed rate".into()),
+        );
+    }
     let mut workloads = Vec::new();
-    for (i, w) in raw.workload.iter().enumerate() {
+    for (i, w) in raw.workload.iter().enumerate().take(MAX_WORKLOADS) {
         let path = root.key("workload").index(i);
         if let Some(kind) = validate_workload(&mut cx, &path, w, duration_ms, &funding, &wallets) {
             workloads.push(Workload { index: i, kind });
