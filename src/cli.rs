@@ -13,6 +13,9 @@ use crate::scenario::{self, DEFAULT_MAX_STEPS};
 mod chain;
 mod fit;
 pub mod log;
+mod merge;
+mod metrics;
+mod part;
 mod results;
 mod run;
 
@@ -58,6 +61,9 @@ pub enum Command {
     Diff(results::DiffArgs),
     /// Re-render report.html of a run directory from its CSV files.
     Report(results::ReportArgs),
+    /// Combine the runs of a plan's parts (--shard I/N, --role R) into one run directory:
+    /// every plan step once, summary, expectations, sanity over the union, report.
+    Merge(merge::MergeArgs),
     /// Print the JSON Schema of the scenario format.
     Schema(SchemaArgs),
 }
@@ -161,6 +167,7 @@ fn dispatch(command: Command) -> Result<u8, Error> {
         Command::Sweep(args) => chain::sweep_cmd(&args),
         Command::Diff(args) => results::diff_cmd(&args),
         Command::Report(args) => results::report_cmd(&args),
+        Command::Merge(args) => merge::merge_cmd(&args),
         Command::Schema(args) => {
             write_output(args.out.as_deref(), |w| {
                 w.write_all(scenario::json_schema().as_bytes())

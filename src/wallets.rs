@@ -100,6 +100,11 @@ impl Directory {
     pub fn index(&self, w: WalletRef) -> usize {
         self.offsets[usize::from(w.role)] + w.index as usize
     }
+
+    /// The position of each role's first wallet.
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
 }
 
 #[cfg(test)]

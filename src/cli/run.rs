@@ -51,10 +51,22 @@ pub struct RunArgs {
     /// After Ctrl-C, wait this long for in-flight results before writing them.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub grace: Duration,
+    /// Which part of the plan this process runs and when it starts (scale-out).
+    #[command(flatten)]
+    pub part: super::part::PartArgs,
+    /// Serve live Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9464): steps by kind
+    /// and status, in flight, lateness and inclusion latency, RPC retries; labelled with the
+    /// scenario, run id and shard.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// With --metrics: keep serving the final values this long after the run, so the last
+    /// scrape sees them.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub metrics_linger: Duration,
 }
 
 /// The files a run writes into its directory.
-const RESULT_FILES: [&str; 10] = [
+const RESULT_FILES: [&str; 11] = [
     "steps.csv",
     "blocks.csv",
     "summary.csv",
@@ -65,6 +77,7 @@ const RESULT_FILES: [&str; 10] = [
     "verdict.json",
     "node.csv",
     "anvil.log",
+    "observed.json",
 ];
 
 /// What `run.toml` records.
@@ -87,6 +100,13 @@ struct RunFacts<'a> {
     first_block: Option<u64>,
     last_block: Option<u64>,
     steps: usize,
+    /// `--shard I/N` and `--role R` when this process ran part of the plan.
+    shard: Option<String>,
+    role: Option<String>,
+    /// Steps of the plan this process was to run (all of them without --shard/--role).
+    part_steps: usize,
+    /// `--start-at`, UNIX milliseconds.
+    start_at_ms: Option<u64>,
     fired: usize,
     interrupted: bool,
     wall_ms: f64,
@@ -107,6 +127,11 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let seed = args.chain.seed.unwrap_or(loaded.scenario.seed);
     let plan = Arc::new(loaded.expand(seed)?);
     eprintln!("{}", crate::plan::output::summary(&plan));
+    super::part::check_start(args.part.start_at, "already")?;
+    let part = super::part::resolve(&plan, &loaded.scenario, &args.part)?;
+    if let Some(p) = &part {
+        eprintln!("{}", super::part::describe(&args.part, p, &plan));
+    }
     let started = SystemTime::now();
     let run_id = run_id(started, seed);
     let dir = match &args.out {
@@ -146,20 +171,36 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         eprintln!("{}", super::fit::describe(&chain, &chain_cfg, &shown_url(&chain)));
         super::fit::warn_if_blocks_too_small(&plan, &chain, &chain_cfg);
         let funded = tokio::select! {
-            f = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all) => f.map_err(|e| located(&loaded, e))?,
+            f = async {
+                match &part {
+                    None => setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all).await,
+                    Some(p) => setup::check_funded(&mut chain, &loaded.scenario, &plan, &all, &p.steps, &loaded.file).await,
+                }
+            } => f.map_err(|e| located(&loaded, e))?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
-        eprintln!("{}", setup::describe("funded", &funded.outcome));
+        if part.is_some() {
+            eprintln!("funded: the {} wallets this part sends from hold what the plan needs", funded.outcome.wallets);
+        } else {
+            eprintln!("{}", setup::describe("funded", &funded.outcome));
+        }
         let opts = Options {
             run_id: run_id.clone(),
             steps_csv: dir.join("steps.csv"),
             receipt_timeout: args.receipt_timeout,
             grace: args.grace,
-            subset: None,
+            subset: part.as_ref().map(|p| p.steps.clone()),
+            start_at: args.part.start_at,
         };
         let fees = crate::chain::tx::fees(&chain.provider, chain.caps).await?;
         let addresses: Vec<_> = all.iter().map(|w| w.address).collect();
+        let before_block = alloy::providers::Provider::get_block_number(&chain.provider).await.ok();
         let before = observe(&chain, &funded.contracts, &addresses).await?;
+        super::part::check_start(args.part.start_at, "after the set-up")?;
+        let metrics = match args.metrics {
+            Some(addr) => Some(super::metrics::serve(addr, &loaded.scenario.name, &run_id, args.part.shard)?),
+            None => None,
+        };
         let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
         let cpu_before = own_cpu_s();
         let node_cpu_s = |c: &Chain| {
@@ -227,6 +268,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             first_block: ex.span.first_block,
             last_block: ex.span.last_block,
             steps: plan.steps.len(),
+            shard: args.part.shard.map(|s| s.to_string()),
+            role: args.part.role.clone(),
+            part_steps: part.as_ref().map_or(plan.steps.len(), |p| p.steps.len()),
+            start_at_ms: args.part.start_at.map(super::part::unix_ms),
             fired: ex.fired,
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,
@@ -241,7 +286,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("run.toml")), |w| w.write_all(run_toml.as_bytes()))?;
         if ex.node_down {
             // No sanity check (the chain cannot be read); every other result is written.
-            finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, None, &dir, args.json)?;
+            finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), None, &dir, args.json)?;
             return Err(crate::chain::ChainError::NodeDown {
                 retry_for: humantime::format_duration(std::time::Duration::from_millis(
                     loaded.scenario.chain.retry_for_ms,
@@ -251,6 +296,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             }
             .into());
         }
+        let after_block = alloy::providers::Provider::get_block_number(&chain.provider).await.ok();
         let after = match observe(&chain, &funded.contracts, &addresses).await {
             Ok(a) => a,
             // After Ctrl-C, results still get written even if the node is gone.
@@ -264,23 +310,36 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             .iter()
             .map(|w| format!("{}:{}", loaded.scenario.role_name(w.at.role), w.at.index))
             .collect();
-        let sanity = sanity::compare(&plan, &ex.books, &labels, &before, &after);
+        let observed = sanity::Snapshots { before_block, before, after_block, after };
+        write_output(Some(&dir.join("observed.json")), |w| {
+            serde_json::to_writer(&mut *w, &observed).map_err(std::io::Error::other)
+        })?;
+        let scope = sanity::Scope {
+            steps: part.as_ref().map(|p| p.steps.as_slice()),
+            own: part.as_ref().map(|p| p.own.as_slice()),
+            skip_adjudicator: part.as_ref().is_some_and(|p| !p.own_adjudicator),
+        };
+        let sanity = sanity::compare(&plan, &ex.books, &labels, (&observed.before, &observed.after), scope);
         write_output(Some(&dir.join("sanity.md")), |w| {
             w.write_all(sanity::markdown(&sanity).as_bytes())
         })?;
         write_output(Some(&dir.join("sanity.json")), |w| {
             serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
         })?;
-        finish(&loaded, &plan, (&ex, load), &chain.rpc_stats, Some(&sanity), &dir, args.json)
+        let code = finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), Some(&sanity), &dir, args.json)?;
+        if let Some(m) = metrics {
+            m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger).await;
+        }
+        Ok(code)
     })
 }
 
 /// Writes the results that follow from the rows and prints the verdict.
-fn finish(
+pub(super) fn finish(
     loaded: &Loaded,
     plan: &Plan,
     (ex, load): (&Executed, Load),
-    rpc: &crate::chain::rpc::RpcStats,
+    (rpc_retries, rpc_errors_transient): (u64, u64),
     sanity: Option<&Sanity>,
     dir: &Path,
     json: bool,
@@ -297,8 +356,8 @@ fn finish(
             _ => 0,
         },
         kinds: plan_kinds(plan),
-        rpc_retries: rpc.retries(),
-        rpc_errors_transient: rpc.transient_errors(),
+        rpc_retries,
+        rpc_errors_transient,
         resent: ex.resent,
     };
     let metrics = summary::summarize(&ex.tally, &facts);
@@ -459,9 +518,12 @@ fn redacted_scenario(text: &str) -> String {
                         .unwrap_or("")
                         .trim()
                         .trim_matches('"');
+                    // Still a URL, so the scenario parses again (`loadrun report`, `merge`).
+                    let (scheme, _) = value.split_once("://").unwrap_or(("http", ""));
+                    let host = crate::chain::redact_url(value);
+                    let host = host.split(' ').next().unwrap_or("");
                     format!(
-                        "rpc = \"{}\"  # redacted by loadrun",
-                        crate::chain::redact_url(value)
+                        "rpc = \"{scheme}://{host}\"  # path, query and user redacted by loadrun"
                     )
                 }
                 _ => line.to_string(),
@@ -500,7 +562,7 @@ mod tests {
         let t = "[chain]\nrpc = \"https://user:pw@rpc.example.org:8443/v3/SECRETKEY?x=1\"\nblock_time = \"1s\"";
         let r = redacted_scenario(t);
         assert!(!r.contains("SECRETKEY") && !r.contains("pw@"), "{r}");
-        assert!(r.contains("rpc.example.org:8443 (https)"), "{r}");
+        assert!(r.contains("rpc = \"https://rpc.example.org:8443\""), "{r}");
         assert!(r.contains("block_time = \"1s\""));
     }
 }

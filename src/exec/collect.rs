@@ -75,6 +75,7 @@ pub async fn run(
         }
         let r = row(&ctx, &d);
         rows::append_step(&mut out, &r).map_err(std::io::Error::other)?;
+        super::live::done(&r, ctx.rpc_stats.retries());
         match r.status {
             Status::Ok => ok += 1,
             _ => failed += 1,

@@ -7,6 +7,7 @@ pub mod collect;
 pub mod fund;
 pub mod interrupt;
 pub mod lane;
+pub mod live;
 pub mod msg;
 pub mod nodemon;
 pub mod observe;

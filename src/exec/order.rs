@@ -80,6 +80,8 @@ fn io(e: csv::Error) -> std::io::Error {
 /// One sorted source: a spilled run file or the last run, still in memory.
 enum Source {
     File(csv::Reader<BufReader<File>>),
+    /// A run's steps.csv (its header already read).
+    Headed(csv::Reader<BufReader<File>>),
     Memory(std::vec::IntoIter<(u64, csv::ByteRecord)>),
 }
 
@@ -87,7 +89,7 @@ impl Source {
     fn next(&mut self) -> std::io::Result<Option<(u64, csv::ByteRecord)>> {
         match self {
             Self::Memory(it) => Ok(it.next()),
-            Self::File(r) => {
+            Self::File(r) | Self::Headed(r) => {
                 let mut rec = csv::ByteRecord::new();
                 if !r.read_byte_record(&mut rec).map_err(io)? {
                     return Ok(None);
@@ -123,10 +125,10 @@ fn open_run(p: &Path) -> std::io::Result<Source> {
     ))
 }
 
-/// Merges sorted sources, handing each record to `emit` in step order.
+/// Merges sorted sources, handing each record to `emit` in step order, with its source's index.
 fn merge(
     mut sources: Vec<Source>,
-    mut emit: impl FnMut(u64, csv::ByteRecord) -> std::io::Result<()>,
+    mut emit: impl FnMut(u64, usize, csv::ByteRecord) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut heads: Vec<Option<csv::ByteRecord>> = Vec::with_capacity(sources.len());
     let mut heap = BinaryHeap::new();
@@ -143,7 +145,7 @@ fn merge(
             heap.push(Reverse((s, i)));
             heads[i] = Some(r);
         }
-        emit(step, rec)?;
+        emit(step, i, rec)?;
     }
     Ok(())
 }
@@ -206,7 +208,7 @@ fn sort_steps_with(
                 .iter()
                 .map(|g| open_run(g))
                 .collect::<Result<_, _>>()?;
-            merge(sources, |_, r| w.write_byte_record(&r).map_err(io))?;
+            merge(sources, |_, _, r| w.write_byte_record(&r).map_err(io))?;
             w.flush()?;
             for g in &group {
                 let _ = std::fs::remove_file(g);
@@ -219,33 +221,18 @@ fn sort_steps_with(
             .map(|p| open_run(p))
             .collect::<Result<Vec<_>, _>>()?;
         sources.push(Source::Memory(run.into_iter()));
-        let mut out = rows::steps_writer(BufWriter::new(File::create(&tmp)?));
-        let mut k = 0usize;
-        let mut write = |r: &StepRow, out: &mut csv::Writer<BufWriter<File>>| {
-            sink(r);
-            rows::append_step(out, r).map_err(io)
-        };
-        merge(sources, |step, rec| {
-            // Steps before this one without a row of their own.
-            while k < steps.len() && (steps.get(k) as u64) < step {
-                write(&missing(k, steps.get(k)), &mut out)?;
-                k += 1;
-            }
-            if k < steps.len() && steps.get(k) as u64 == step {
-                k += 1;
-                write(&rows::parse_record(&rec, &headers).map_err(io)?, &mut out)
-            } else {
+        write_in_order(
+            sources,
+            &headers,
+            steps,
+            &tmp,
+            (&mut missing, &mut sink),
+            |step, _, _| {
                 // A row for a step outside the run, or a second row for one: dropped.
                 tracing::warn!(step, "steps.csv held an unexpected row; dropped");
                 Ok(())
-            }
-        })?;
-        while k < steps.len() {
-            write(&missing(k, steps.get(k)), &mut out)?;
-            k += 1;
-        }
-        out.flush()?;
-        drop(out);
+            },
+        )?;
         std::fs::rename(&tmp, path)
     })();
     for p in &spilled {
@@ -255,6 +242,118 @@ fn sort_steps_with(
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Makes the row of a step without one: (position in the run's steps, plan index).
+type Missing<'a> = &'a mut dyn FnMut(usize, usize) -> StepRow;
+/// Receives every row in step order.
+type Sink<'a> = &'a mut dyn FnMut(&StepRow);
+
+/// Merges sorted `sources` into a new steps.csv at `out`: every step of `steps` once, in step
+/// order, those without a row made by `missing(k, idx)`; every row goes to `sink`. A row for a
+/// step outside `steps`, or a second row for one, goes to `unexpected(step, source, earlier)`
+/// (`earlier`: the source of the row already written for that step).
+fn write_in_order(
+    sources: Vec<Source>,
+    headers: &csv::ByteRecord,
+    steps: &Steps,
+    out: &Path,
+    (missing, sink): (Missing<'_>, Sink<'_>),
+    mut unexpected: impl FnMut(u64, usize, Option<usize>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut w = rows::steps_writer(BufWriter::new(File::create(out)?));
+    let mut k = 0usize;
+    let mut last: Option<(u64, usize)> = None;
+    let mut write = |r: &StepRow, w: &mut csv::Writer<BufWriter<File>>| {
+        sink(r);
+        rows::append_step(w, r).map_err(io)
+    };
+    merge(sources, |step, source, rec| {
+        // Steps before this one without a row of their own.
+        while k < steps.len() && (steps.get(k) as u64) < step {
+            write(&missing(k, steps.get(k)), &mut w)?;
+            k += 1;
+        }
+        if k < steps.len() && steps.get(k) as u64 == step {
+            k += 1;
+            last = Some((step, source));
+            write(&rows::parse_record(&rec, headers).map_err(io)?, &mut w)
+        } else {
+            unexpected(step, source, last.filter(|l| l.0 == step).map(|l| l.1))
+        }
+    })?;
+    while k < steps.len() {
+        write(&missing(k, steps.get(k)), &mut w)?;
+        k += 1;
+    }
+    w.flush()
+}
+
+/// A row that stops `merge_runs`: a step reported by two runs (`first`, `second` index
+/// `inputs`), or one outside the plan.
+#[derive(Debug)]
+pub struct Unexpected {
+    pub step: u64,
+    pub first: Option<usize>,
+    pub second: usize,
+}
+
+/// Merges the steps.csv files of several runs of parts of one plan (each in step order, with
+/// a header) into `out`: every step of `steps` exactly once, in step order; a step no run
+/// reported is made by `missing(k, idx)`. A step two runs reported fails with `Unexpected`.
+pub fn merge_runs(
+    inputs: &[PathBuf],
+    steps: &Steps,
+    out: &Path,
+    mut missing: impl FnMut(usize, usize) -> StepRow,
+    mut sink: impl FnMut(&StepRow),
+) -> std::io::Result<Result<(), Unexpected>> {
+    let mut headers: Option<csv::ByteRecord> = None;
+    let mut sources = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        let mut r = csv::Reader::from_reader(BufReader::new(File::open(p)?));
+        let h = r.byte_headers().map_err(io)?.clone();
+        match &headers {
+            Some(first) if *first != h => {
+                return Err(std::io::Error::other(format!(
+                    "{} has other columns than {}",
+                    p.display(),
+                    inputs[0].display()
+                )));
+            }
+            _ => headers = Some(h),
+        }
+        sources.push(Source::Headed(r));
+    }
+    let headers = headers.unwrap_or_default();
+    let tmp = out.with_extension("csv.tmp");
+    let mut bad: Option<Unexpected> = None;
+    let result = write_in_order(
+        sources,
+        &headers,
+        steps,
+        &tmp,
+        (&mut missing, &mut |r: &StepRow| sink(r)),
+        |step, source, earlier| {
+            bad = Some(Unexpected {
+                step,
+                first: earlier,
+                second: source,
+            });
+            Err(std::io::Error::other("unexpected row"))
+        },
+    );
+    match (result, bad) {
+        (_, Some(u)) => {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(Err(u))
+        }
+        (Err(e), None) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+        (Ok(()), None) => std::fs::rename(&tmp, out).map(Ok),
+    }
 }
 
 #[cfg(test)]

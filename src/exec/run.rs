@@ -38,6 +38,9 @@ pub struct Options {
     pub grace: Duration,
     /// Steps to execute (indices into the plan, in order); `None` = all.
     pub subset: Option<Vec<usize>>,
+    /// The wall-clock instant of the plan's 0 (`--start-at`, common to every shard); `None`:
+    /// as soon as the tasks are set up.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// What the executor produced.
@@ -62,6 +65,19 @@ pub struct Executed {
 /// Lead time between setting up the tasks and the plan's instant 0.
 const LEAD: Duration = Duration::from_millis(200);
 
+/// The plan's instant 0 on tokio's clock: `LEAD` from now, or the wall-clock `at` (even if it
+/// just passed: steps then fire late and their lateness says so).
+fn start_instant(at: Option<std::time::SystemTime>) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let Some(at) = at else {
+        return now + LEAD;
+    };
+    match at.duration_since(std::time::SystemTime::now()) {
+        Ok(ahead) => now + ahead,
+        Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+    }
+}
+
 /// Runs the plan on `chain`; wallets must be funded and contracts deployed.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
@@ -77,7 +93,7 @@ pub async fn execute(
     let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
     let calls = Arc::new(encode_calls(scenario, contracts, chain, wallets).await);
-    let start = tokio::time::Instant::now() + LEAD;
+    let start = start_instant(opts.start_at);
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
         provider: chain.provider.clone(),
@@ -172,6 +188,7 @@ pub async fn execute(
         let role = usize::from(plan.steps[idx].actor.role);
         let _ = mailboxes[role].send(ActorMsg::Step { idx });
         fired += 1;
+        super::live::fired();
     }
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
     let node_down = ctx.rpc_stats.is_down();

@@ -107,6 +107,84 @@ pub async fn fund(
     })
 }
 
+/// For a run of part of the plan (`--shard`, `--role`), which must not fund (the other parts
+/// run at the same time): checks that the contracts are deployed and that every wallet acting in
+/// `steps` holds what the plan makes it spend (values + gas at the current max fee). Sends
+/// nothing. A miss is exit 3 naming `loadrun fund`.
+pub async fn check_funded(
+    chain: &mut Chain,
+    scenario: &Scenario,
+    plan: &Plan,
+    wallets: &[Wallet],
+    steps: &[usize],
+    file: &str,
+) -> Result<Funded, Error> {
+    let fees = tx::fees(&chain.provider, chain.caps).await?;
+    let contracts = contracts::addresses(chain.funder.address());
+    let missing = |what: String| crate::chain::ChainError::NotFunded {
+        what,
+        scenario: file.to_string(),
+    };
+    if contracts::deploy_cost(chain, fees.max_fee_per_gas).await? > 0 {
+        return Err(missing(
+            "the contracts (Token, Disperse, Adjudicator) are not deployed on this chain".into(),
+        )
+        .into());
+    }
+    chain.gas = estimate::table(chain, &contracts, true).await;
+    let spend = wallet_spend(plan, fees.max_fee_per_gas, &chain.gas);
+    let mut acting: Vec<crate::plan::WalletRef> =
+        steps.iter().map(|&i| plan.steps[i].actor).collect();
+    acting.sort();
+    acting.dedup();
+    let dir = crate::wallets::Directory::new(scenario);
+    let addresses: Vec<_> = acting
+        .iter()
+        .map(|w| wallets[dir.index(*w)].address)
+        .collect();
+    let held = crate::chain::read::accounts(
+        &chain.provider,
+        &addresses,
+        Some((contracts.token, contracts.disperse)),
+    )
+    .await?;
+    let short: Vec<String> = acting
+        .iter()
+        .zip(&held)
+        .filter_map(|(w, a)| {
+            let s = spend.get(w).copied().unwrap_or_default();
+            (a.eth < s.eth || a.tokens < s.tokens).then(|| {
+                format!(
+                    "{}:{} holds {} and {} tokens, needs up to {} and {} tokens",
+                    scenario.role_name(w.role),
+                    w.index,
+                    format_wei(a.eth),
+                    format_scaled(a.tokens, 18),
+                    format_wei(s.eth),
+                    format_scaled(s.tokens, 18)
+                )
+            })
+        })
+        .collect();
+    if let Some(first) = short.first() {
+        return Err(missing(format!(
+            "{} of the {} wallets this part sends from are not funded for the plan (e.g. {first})",
+            short.len(),
+            acting.len()
+        ))
+        .into());
+    }
+    Ok(Funded {
+        contracts,
+        fees,
+        deploys: 0,
+        outcome: Outcome {
+            wallets: acting.len(),
+            ..Outcome::default()
+        },
+    })
+}
+
 /// Approves Disperse for the funder's tokens unless it already is; true when it sent the approve.
 async fn approve_disperse(
     chain: &Chain,

@@ -10,6 +10,7 @@ mod channel;
 pub mod load;
 pub mod output;
 pub(crate) mod rng;
+pub mod shard;
 mod transfer;
 
 use std::fmt;

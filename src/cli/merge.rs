@@ -1,0 +1,461 @@
+//! `loadrun merge RUN_DIR... --out DIR`: one run directory from the runs of the parts of one
+//! plan (`--shard`, `--role`): steps.csv with every plan step exactly once (a step no run
+//! reported is `not_sent`, its missing shard named), and the summary, expectations, sanity
+//! check over the union and report recomputed from it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, ExitCode};
+use crate::exec::order::{self, Steps};
+use crate::exec::run::Executed;
+use crate::exec::watcher::Span;
+use crate::plan::shard::Shard;
+use crate::report::rates::workload_windows;
+use crate::report::rows::{Status, StepRow};
+use crate::report::sanity::{self, Books, Snapshots};
+use crate::report::tally::Tally;
+use crate::report::verdict::Load;
+use crate::scenario::{self, DEFAULT_MAX_STEPS, Loaded};
+use crate::wallets::Directory;
+
+use super::write_output;
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The run directories of the parts (`loadrun run --shard I/N` or `--role R`).
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// The merged run directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print one machine-readable summary object on stdout at the end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a part's run.toml says about it.
+struct PartRun {
+    dir: PathBuf,
+    run_id: String,
+    scenario_toml: String,
+    seed: u64,
+    plan_format: u64,
+    chain_id: u64,
+    shard: Option<Shard>,
+    role: Option<String>,
+    first_block: Option<u64>,
+    last_block: Option<u64>,
+    wall_ms: f64,
+    block_time: String,
+}
+
+fn usage(msg: String) -> Error {
+    Error::Usage(msg)
+}
+
+fn read_part(dir: &Path) -> Result<PartRun, Error> {
+    let path = dir.join("run.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        usage(format!(
+            "cannot read {}: {e}\n  help: give the run directories written by `loadrun run --shard I/N` (or --role R)",
+            path.display()
+        ))
+    })?;
+    let t: toml::Table = text
+        .parse()
+        .map_err(|e| usage(format!("{} is not a loadrun run.toml: {e}", path.display())))?;
+    let s = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let n = |k: &str| t.get(k).and_then(|v| v.as_integer()).map(|v| v as u64);
+    let need = |k: &str| {
+        usage(format!(
+            "{} has no `{k}`\n  help: it was not written by `loadrun run` of this version",
+            path.display()
+        ))
+    };
+    let shard = match s("shard") {
+        Some(text) => Some(
+            text.parse::<Shard>()
+                .map_err(|e| usage(format!("{}: shard {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    Ok(PartRun {
+        dir: dir.to_path_buf(),
+        run_id: s("run_id").unwrap_or_default(),
+        scenario_toml: s("scenario_toml").ok_or_else(|| need("scenario_toml"))?,
+        seed: n("seed").ok_or_else(|| need("seed"))?,
+        plan_format: n("plan_format").ok_or_else(|| need("plan_format"))?,
+        chain_id: n("chain_id").unwrap_or(0),
+        shard,
+        role: s("role"),
+        first_block: n("first_block"),
+        last_block: n("last_block"),
+        wall_ms: t.get("wall_ms").and_then(|v| v.as_float()).unwrap_or(0.0),
+        block_time: s("block_time").unwrap_or_default(),
+    })
+}
+
+/// Refuses parts of different plans, whole runs, duplicates; names the missing shards.
+fn check_parts(parts: &[PartRun]) -> Result<Vec<Shard>, Error> {
+    let first = &parts[0];
+    for p in parts {
+        if p.shard.is_none() && p.role.is_none() {
+            return Err(usage(format!(
+                "{} ran the whole plan, not a part of it\n  help: merge the runs of `loadrun run --shard I/N` (or --role R) of one scenario",
+                p.dir.display()
+            )));
+        }
+        let differs = |what: &str, a: String, b: String| {
+            usage(format!(
+                "{} and {} are runs of different plans: {what} {a} vs {b}\n  help: merge only the parts of one run (same scenario file, seed and shard count)",
+                first.dir.display(),
+                p.dir.display()
+            ))
+        };
+        if p.scenario_toml != first.scenario_toml {
+            return Err(differs(
+                "the scenario differs:",
+                "(one text)".into(),
+                "(another)".into(),
+            ));
+        }
+        if p.seed != first.seed {
+            return Err(differs("seed", first.seed.to_string(), p.seed.to_string()));
+        }
+        if p.plan_format != first.plan_format {
+            return Err(differs(
+                "plan format",
+                first.plan_format.to_string(),
+                p.plan_format.to_string(),
+            ));
+        }
+        if p.chain_id != first.chain_id {
+            return Err(differs(
+                "chain id",
+                first.chain_id.to_string(),
+                p.chain_id.to_string(),
+            ));
+        }
+        let count = |r: &PartRun| r.shard.map(|s| s.count);
+        if count(p) != count(first) {
+            let show = |r: &PartRun| {
+                r.shard
+                    .map_or("no --shard".into(), |s| format!("of {}", s.count))
+            };
+            return Err(differs("shard count", show(first), show(p)));
+        }
+    }
+    let mut seen: BTreeMap<(Option<u32>, Option<String>), &Path> = BTreeMap::new();
+    for p in parts {
+        let key = (p.shard.map(|s| s.index), p.role.clone());
+        if let Some(other) = seen.insert(key, &p.dir) {
+            return Err(usage(format!(
+                "{} and {} ran the same part ({})\n  help: give each shard's run directory once",
+                other.display(),
+                p.dir.display(),
+                describe_part(p)
+            )));
+        }
+    }
+    let Some(count) = first.shard.map(|s| s.count) else {
+        return Ok(Vec::new());
+    };
+    Ok((1..=count)
+        .filter(|i| !parts.iter().any(|p| p.shard.is_some_and(|s| s.index == *i)))
+        .map(|index| Shard { index, count })
+        .collect())
+}
+
+fn describe_part(p: &PartRun) -> String {
+    match (&p.shard, &p.role) {
+        (Some(s), Some(r)) => format!("shard {s}, role {r}"),
+        (Some(s), None) => format!("shard {s}"),
+        (None, Some(r)) => format!("role {r}"),
+        (None, None) => "the whole plan".into(),
+    }
+}
+
+/// What the merged run.toml records.
+#[derive(Serialize)]
+struct MergedFacts<'a> {
+    loadrun_version: &'static str,
+    plan_format: u64,
+    run_id: String,
+    scenario_name: &'a str,
+    seed: u64,
+    chain_id: u64,
+    block_time: &'a str,
+    first_block: Option<u64>,
+    last_block: Option<u64>,
+    steps: usize,
+    wall_ms: f64,
+    merged_from: Vec<MergedPart>,
+    missing_shards: Vec<String>,
+    scenario_toml: &'a str,
+}
+
+#[derive(Serialize)]
+struct MergedPart {
+    dir: String,
+    run_id: String,
+    part: String,
+}
+
+/// The sum of a metric of `all` over the parts' summary.csv files.
+fn summed(parts: &[PartRun], metric: &str) -> u64 {
+    parts
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p.dir.join("summary.csv")).ok())
+        .filter_map(|t| crate::report::summary::read_summary(t.as_bytes()).ok())
+        .flat_map(|m| m.into_iter())
+        .filter(|m| m.metric == metric && m.kind == "all")
+        .map(|m| m.value as u64)
+        .sum()
+}
+
+/// The largest of a metric of `all` over the parts (a per-process figure such as CPU %).
+fn largest(parts: &[PartRun], metric: &str) -> Option<f64> {
+    parts
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p.dir.join("summary.csv")).ok())
+        .filter_map(|t| crate::report::summary::read_summary(t.as_bytes()).ok())
+        .flat_map(|m| m.into_iter())
+        .filter(|m| m.metric == metric && m.kind == "all")
+        .map(|m| m.value)
+        .reduce(f64::max)
+}
+
+/// The chain before the earliest part and after the latest, when every part read it.
+fn union_snapshots(parts: &[PartRun]) -> Option<Snapshots> {
+    let mut all: Vec<Snapshots> = Vec::new();
+    for p in parts {
+        let text = std::fs::read_to_string(p.dir.join("observed.json")).ok()?;
+        all.push(serde_json::from_str(&text).ok()?);
+    }
+    let before = all
+        .iter()
+        .min_by_key(|s| s.before_block.unwrap_or(u64::MAX))?;
+    let after = all.iter().max_by_key(|s| s.after_block.unwrap_or(0))?;
+    Some(Snapshots {
+        before_block: before.before_block,
+        before: before.before.clone(),
+        after_block: after.after_block,
+        after: after.after.clone(),
+    })
+}
+
+pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
+    let started = std::time::Instant::now();
+    let parts: Vec<PartRun> = args
+        .runs
+        .iter()
+        .map(|d| read_part(d))
+        .collect::<Result<_, _>>()?;
+    let missing_shards = check_parts(&parts)?;
+    let first = &parts[0];
+    let file = format!("{} (scenario_toml)", first.dir.join("run.toml").display());
+    let scenario = scenario::parse(&file, &first.scenario_toml, DEFAULT_MAX_STEPS)?;
+    let loaded = Loaded {
+        scenario,
+        file,
+        text: first.scenario_toml.clone(),
+    };
+    let plan = loaded.expand(first.seed)?;
+    for s in &missing_shards {
+        eprintln!("warning: no run of shard {s} was given: its steps are not_sent");
+    }
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Write {
+        path: args.out.display().to_string(),
+        source,
+    })?;
+    // The shard each wallet belongs to, to name a missing one in its steps' rows.
+    let dir_of = Directory::new(&loaded.scenario);
+    let total = loaded.scenario.total_wallets() as usize;
+    let shard_of = first
+        .shard
+        .map(|s| crate::plan::shard::assign(&plan, dir_of.offsets(), total, s.count));
+    let mut tally = Tally::new(workload_windows(&loaded.scenario));
+    let mut books = Books::new(total);
+    let inputs: Vec<PathBuf> = parts.iter().map(|p| p.dir.join("steps.csv")).collect();
+    let steps_csv = args.out.join("steps.csv");
+    let missing_row = |_, idx: usize| {
+        let s = &plan.steps[idx];
+        let why = match &shard_of {
+            Some(of) => format!(
+                "no run reported this step (shard {}/{})",
+                of[dir_of.index(s.actor)] + 1,
+                first.shard.map_or(1, |s| s.count)
+            ),
+            None => "no run reported this step (its role's run is missing)".into(),
+        };
+        StepRow {
+            step: idx as u64,
+            at_ms: s.at_ms.into(),
+            kind: s.kind.as_str().into(),
+            workload: s.workload.into(),
+            role: plan.roles[usize::from(s.actor.role)].clone(),
+            wallet: s.actor.index,
+            job: s.job.to_string(),
+            status: Status::NotSent,
+            error: why,
+            sent_ms: None,
+            lateness_ms: None,
+            tx_hash: String::new(),
+            block: None,
+            latency_ms: None,
+            gas_used: None,
+            fee_wei: None,
+        }
+    };
+    let merged = order::merge_runs(
+        &inputs,
+        &Steps::All(plan.steps.len()),
+        &steps_csv,
+        missing_row,
+        |r| {
+            tally.add(r);
+            books.add(&plan, r, |w| dir_of.index(w));
+        },
+    )
+    .map_err(|e| usage(format!("cannot merge the steps.csv files: {e}")))?;
+    if let Err(u) = merged {
+        let name = |i: usize| parts[i].dir.display().to_string();
+        return Err(usage(match u.first {
+            Some(f) => format!(
+                "step {} has a row in both {} and {}: the parts overlap\n  help: merge runs of disjoint parts (the shards of one --shard I/N set)",
+                u.step,
+                name(f),
+                name(u.second)
+            ),
+            None => format!(
+                "{} has a row for step {}, which the plan does not have",
+                name(u.second),
+                u.step
+            ),
+        }));
+    }
+    merge_blocks(&parts, &args.out)?;
+    let snapshots = union_snapshots(&parts);
+    let labels: Vec<String> = (0..loaded.scenario.roles.len())
+        .flat_map(|r| {
+            let role = &loaded.scenario.roles[r];
+            (0..role.wallets).map(move |i| format!("{}:{i}", role.name))
+        })
+        .collect();
+    let sanity = snapshots.as_ref().map(|s| {
+        sanity::compare(
+            &plan,
+            &books,
+            &labels,
+            (&s.before, &s.after),
+            sanity::Scope::default(),
+        )
+    });
+    if let Some(s) = &sanity {
+        write_output(Some(&args.out.join("sanity.md")), |w| {
+            w.write_all(sanity::markdown(s).as_bytes())
+        })?;
+        write_output(Some(&args.out.join("sanity.json")), |w| {
+            serde_json::to_writer_pretty(&mut *w, s).map_err(std::io::Error::other)
+        })?;
+    }
+    let first_block = parts.iter().filter_map(|p| p.first_block).min();
+    let last_block = parts.iter().filter_map(|p| p.last_block).max();
+    let wall_ms = parts.iter().map(|p| p.wall_ms).fold(0.0, f64::max);
+    let facts = MergedFacts {
+        loadrun_version: env!("CARGO_PKG_VERSION"),
+        plan_format: first.plan_format,
+        run_id: format!("merged-{}", first.run_id),
+        scenario_name: &loaded.scenario.name,
+        seed: first.seed,
+        chain_id: first.chain_id,
+        block_time: &first.block_time,
+        first_block,
+        last_block,
+        steps: plan.steps.len(),
+        wall_ms,
+        merged_from: parts
+            .iter()
+            .map(|p| MergedPart {
+                dir: p.dir.display().to_string(),
+                run_id: p.run_id.clone(),
+                part: describe_part(p),
+            })
+            .collect(),
+        missing_shards: missing_shards.iter().map(|s| s.to_string()).collect(),
+        scenario_toml: &first.scenario_toml,
+    };
+    let run_toml = toml::to_string(&facts).unwrap_or_default();
+    write_output(Some(&args.out.join("run.toml")), |w| {
+        w.write_all(run_toml.as_bytes())
+    })?;
+    let ex = Executed {
+        tally,
+        books,
+        wall_ms,
+        span: Span {
+            first_block,
+            last_block,
+            blocks: Vec::new(),
+        },
+        interrupted: false,
+        fired: 0,
+        resent: summed(&parts, "resent"),
+        node_down: false,
+        peak_rss_kb: None,
+    };
+    let load = Load {
+        block_ms: humantime::parse_duration(&first.block_time)
+            .ok()
+            .map(|d| d.as_millis() as u64),
+        loadrun_cpu_pct: largest(&parts, "loadrun_cpu_pct"),
+        node_cpu_peak_pct: None,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    };
+    eprintln!(
+        "merged {} runs into {} ({} steps) in {:.2} s",
+        parts.len(),
+        args.out.display(),
+        plan.steps.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let code = super::run::finish(
+        &loaded,
+        &plan,
+        (&ex, load),
+        (
+            summed(&parts, "rpc_retries"),
+            summed(&parts, "rpc_errors_transient"),
+        ),
+        sanity.as_ref(),
+        &args.out,
+        args.json,
+    )?;
+    if sanity.is_none() {
+        eprintln!("  (a part has no observed.json: the union was not checked against the chain)");
+    }
+    Ok(if missing_shards.is_empty() {
+        code
+    } else {
+        code.max(ExitCode::CHECK_FAILED)
+    })
+}
+
+/// blocks.csv of the union: every block any part saw, once, by number.
+fn merge_blocks(parts: &[PartRun], out: &Path) -> Result<(), Error> {
+    let mut blocks: BTreeMap<u64, crate::report::blocks::BlockRow> = BTreeMap::new();
+    for p in parts {
+        if let Ok(t) = std::fs::read_to_string(p.dir.join("blocks.csv")) {
+            for b in crate::report::blocks::read_csv(&t) {
+                blocks.entry(b.number).or_insert(b);
+            }
+        }
+    }
+    let rows: Vec<_> = blocks.into_values().collect();
+    write_output(Some(&out.join("blocks.csv")), |w| {
+        crate::report::blocks::write_csv(&rows, w).map_err(std::io::Error::other)
+    })
+}
