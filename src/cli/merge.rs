@@ -115,13 +115,6 @@ fn check_parts(parts: &[PartRun]) -> Result<Vec<Shard>, Error> {
                 p.dir.display()
             ))
         };
-        if p.scenario_toml != first.scenario_toml {
-            return Err(differs(
-                "the scenario differs:",
-                "(one text)".into(),
-                "(another)".into(),
-            ));
-        }
         if p.seed != first.seed {
             return Err(differs("seed", first.seed.to_string(), p.seed.to_string()));
         }
@@ -137,6 +130,20 @@ fn check_parts(parts: &[PartRun]) -> Result<Vec<Shard>, Error> {
                 "chain id",
                 first.chain_id.to_string(),
                 p.chain_id.to_string(),
+            ));
+        }
+        if p.scenario_toml != first.scenario_toml {
+            let (a, b) = (first.scenario_toml.lines(), p.scenario_toml.lines());
+            let (n, (x, y)) = a
+                .chain(std::iter::repeat(""))
+                .zip(b.chain(std::iter::repeat("")))
+                .enumerate()
+                .find(|(_, (x, y))| x != y)
+                .unwrap_or((0, ("", "")));
+            return Err(differs(
+                &format!("scenario line {}:", n + 1),
+                format!("`{x}`"),
+                format!("`{y}`"),
             ));
         }
         let count = |r: &PartRun| r.shard.map(|s| s.count);

@@ -56,8 +56,14 @@ pub fn serve(
 
 impl Served {
     /// Sets the step counters to the run's final counts (steps that never got a result are
-    /// counted too) and serves them `linger` longer.
-    pub async fn finish(self, tally: &Tally, rpc_retries: u64, linger: Duration) {
+    /// counted too) and serves them `linger` longer (or until Ctrl-C).
+    pub async fn finish(
+        self,
+        tally: &Tally,
+        rpc_retries: u64,
+        linger: Duration,
+        interrupt: &crate::exec::interrupt::Interrupt,
+    ) {
         for (kind, g) in &tally.kinds {
             for status in Status::ALL {
                 live::set_steps(kind, status, g.count(status));
@@ -70,6 +76,10 @@ impl Served {
             self.addr,
             humantime::format_duration(linger)
         );
-        tokio::time::sleep(linger).await;
+        // Ctrl-C ends the wait.
+        tokio::select! {
+            () = tokio::time::sleep(linger) => {}
+            () = interrupt.wait() => {}
+        }
     }
 }

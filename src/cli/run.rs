@@ -328,7 +328,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         })?;
         let code = finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), Some(&sanity), &dir, args.json)?;
         if let Some(m) = metrics {
-            m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger).await;
+            m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger, &interrupt).await;
         }
         Ok(code)
     })

@@ -194,6 +194,129 @@ pub fn part(
 mod tests {
     use super::*;
 
+    const MIXED: &str = r#"
+version = 1
+[scenario]
+name = "p"
+seed = 9
+duration = "20s"
+[roles.A]
+wallets = 12
+[roles.B]
+wallets = 12
+[roles.C]
+wallets = 5
+[funding]
+eth = "1 ether"
+[[workload]]
+type = "channel"
+funding = "direct"
+between = ["A", "B"]
+create_rate = 0.5
+close_rate = 0.2
+close_delay = "3s"
+update_rate = 2.0
+deposit = "1 gwei"
+[[workload]]
+type = "channel"
+funding = "ledger"
+between = ["A", "C"]
+create_rate = 0.5
+close_rate = 0.1
+close_delay = "2s"
+deposit = "1 gwei"
+ledger_rate = 1.0
+ledger_duration = "3s"
+ledger_delay = "4s"
+close_ledgers = true
+[[workload]]
+type = "transfer"
+from = "B"
+to = "C"
+rate = 10.0
+amount = "1 gwei"
+"#;
+
+    fn setup() -> (Plan, Vec<usize>, usize) {
+        let sc = crate::scenario::parse("p.toml", MIXED, 1_000_000).unwrap();
+        let plan = crate::plan::expand(&sc, sc.seed).unwrap();
+        (plan, vec![0, 12, 24], 29)
+    }
+
+    #[test]
+    fn every_step_is_in_one_shard_with_its_channel_and_ledger() {
+        let (plan, offsets, total) = setup();
+        let pos = |w: WalletRef| offsets[usize::from(w.role)] + w.index as usize;
+        for n in 1..=4u32 {
+            let of = assign(&plan, &offsets, total, n);
+            assert_eq!(of, assign(&plan, &offsets, total, n), "deterministic");
+            let parts: Vec<Part> = (1..=n)
+                .map(|i| {
+                    part(
+                        &plan,
+                        &offsets,
+                        total,
+                        Some(Shard { index: i, count: n }),
+                        None,
+                    )
+                })
+                .collect();
+            let mut seen = vec![0u32; plan.steps.len()];
+            for p in &parts {
+                for &i in &p.steps {
+                    seen[i] += 1;
+                }
+            }
+            assert!(
+                seen.iter().all(|c| *c == 1),
+                "each step in exactly one shard"
+            );
+            // A channel's steps (both parties) and its ledger's are in one shard.
+            let mut job_shard: HashMap<(u16, JobId), u32> = HashMap::new();
+            for s in plan.steps.iter().filter(|s| is_channel(s)) {
+                let sh = of[pos(s.actor)];
+                assert_eq!(of[pos(s.peer.unwrap())], sh, "{s:?}");
+                for job in std::iter::once(s.job).chain(s.ledger) {
+                    assert_eq!(
+                        *job_shard.entry((s.workload, job)).or_insert(sh),
+                        sh,
+                        "{s:?}"
+                    );
+                }
+            }
+            if n == 1 {
+                assert!(parts[0].own.iter().all(|o| *o) && parts[0].own_adjudicator);
+            }
+        }
+        // With two shards both get work, and a recipient of both is nobody's own.
+        let two: Vec<Part> = (1..=2)
+            .map(|i| {
+                part(
+                    &plan,
+                    &offsets,
+                    total,
+                    Some(Shard { index: i, count: 2 }),
+                    None,
+                )
+            })
+            .collect();
+        assert!(two.iter().all(|p| !p.steps.is_empty()));
+        let (a, b) = (two[0].steps.len() as f64, two[1].steps.len() as f64);
+        assert!(a.min(b) / a.max(b) > 0.5, "balanced: {a} vs {b}");
+    }
+
+    #[test]
+    fn a_role_part_has_that_roles_steps_only() {
+        let (plan, offsets, total) = setup();
+        let p = part(&plan, &offsets, total, None, Some(1));
+        assert!(!p.steps.is_empty());
+        assert!(p.steps.iter().all(|&i| plan.steps[i].actor.role == 1));
+        assert_eq!(
+            p.steps.len(),
+            plan.steps.iter().filter(|s| s.actor.role == 1).count()
+        );
+    }
+
     #[test]
     fn shards_parse_and_refuse_nonsense() {
         assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
