@@ -26,7 +26,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/loadrun /usr/local/bin/loadrun
 COPY --from=tools /opt/loadrun/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil /usr/local/bin/anvil
-RUN useradd --create-home loadrun
+RUN useradd --create-home --uid 1000 loadrun
 USER loadrun
 WORKDIR /home/loadrun
 ENTRYPOINT ["/usr/local/bin/loadrun"]

@@ -43,6 +43,18 @@ close_delay = "2s"
 update_rate = 1.0
 deposit = "0.01 ether"
 [[workload]]
+type = "channel"
+funding = "ledger"
+between = ["B", "C"]
+create_rate = 0.5
+close_rate = 0.2
+close_delay = "1s"
+deposit = "0.001 ether"
+ledger_rate = 1.0
+ledger_duration = "2s"
+ledger_delay = "3s"
+close_ledgers = true
+[[workload]]
 type = "transfer"
 from = "C"
 to = "A"
@@ -56,6 +68,39 @@ rate = 4.0
 amount = "1"
 [expect]
 max_failed = 0
+"#;
+
+/// Without channels, so `--role` may split it.
+const BY_ROLE: &str = r#"
+version = 1
+[scenario]
+name = "by-role"
+seed = 8
+duration = "6s"
+[chain]
+funder_key_env = "LOADRUN_FUNDER_KEY"
+[roles.A]
+wallets = 5
+[roles.B]
+wallets = 5
+[funding]
+eth = "1 ether"
+tokens = "100"
+[[workload]]
+type = "transfer"
+from = "A"
+to = "B"
+rate = 10.0
+amount = "1 gwei"
+[[workload]]
+type = "token_transfer"
+from = "B"
+to = "A"
+rate = 5.0
+amount = "1"
+[expect]
+max_failed = 0
+min_rate = { "0" = 5.0 }
 "#;
 
 fn rows(dir: &Path) -> Vec<StepRow> {
@@ -264,6 +309,74 @@ fn two_shards_at_a_common_start_merge_into_the_whole_plan() {
 }
 
 #[test]
+fn role_parts_run_at_a_common_start_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(dir.path(), "by-role", BY_ROLE);
+    let node = anvil(AnvilOptions {
+        block_time_ms: Some(1000),
+        ..Default::default()
+    });
+    let o = loadrun()
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
+        .args(["fund", "--rpc", &node.url])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let start_ms = (SystemTime::now() + Duration::from_secs(5))
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let dirs = [dir.path().join("a"), dir.path().join("b")];
+    let children: Vec<_> = [("A", &dirs[0]), ("B", &dirs[1])]
+        .iter()
+        .map(|(r, d)| {
+            run(&node.url, &file, d, &["--role", r, "--start-at", &start_ms])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        // Role A's min_rate is its whole workload; role B has none of workload 0's steps.
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    assert!(rows(&dirs[0]).iter().all(|r| r.role == "A"));
+    assert!(rows(&dirs[1]).iter().all(|r| r.role == "B"));
+    let merged = dir.path().join("merged");
+    let o = loadrun()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("sanity: ok"), "{}", text(&o));
+    assert!(
+        text(&o).contains("expectation met: expect.min_rate"),
+        "{}",
+        text(&o)
+    );
+    let m = rows(&merged);
+    assert_eq!(m.len(), 90);
+    assert!(m.iter().all(|r| r.status.as_str() == "ok"));
+    // Without role B's run, the merge is incomplete: exit 1, its steps named.
+    let o = loadrun()
+        .arg("merge")
+        .arg(&dirs[0])
+        .arg("--out")
+        .arg(dir.path().join("only-a"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("INCOMPLETE: 30 of 90"), "{}", text(&o));
+}
+
+#[test]
 fn parts_are_refused_before_any_chain_is_touched() {
     let dir = tempfile::tempdir().unwrap();
     let file = scenario(dir.path(), "sharded", SCENARIO);
@@ -289,12 +402,22 @@ fn parts_are_refused_before_any_chain_is_touched() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("in the past"), "{}", text(&o));
+    for bad in [
+        &["--shard", "3/2"][..],
+        &["--shard", "1/23"],
+        &["--shard", "1/2"],
+    ] {
+        // 3/2 is no shard, 23 shards exceed the 22 wallets, and no --rpc: a spawned chain
+        // would be this part's alone.
+        let o = loadrun().arg("run").args(bad).arg(&file).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
     let o = loadrun()
-        .args(["run", "--shard", "3/2"])
+        .args(["run", "--shard", "1/2"])
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no RPC is given"), "{}", text(&o));
 }
 
 /// A GET of http://addr/metrics with a plain TCP request; `None` while nothing listens.

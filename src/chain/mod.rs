@@ -75,7 +75,7 @@ pub enum ChainError {
     #[error("transaction {what} reverted (tx {hash})")]
     Reverted { what: String, hash: String },
     #[error(
-        "{what}\n  help: a run of part of the plan (--shard, --role) does not fund: run `loadrun fund {scenario}` once before starting the parts (it deploys what is missing and tops up every wallet; idempotent)"
+        "{what}\n  help: a run of part of the plan (--shard, --role) does not fund: run `loadrun fund {scenario}` once before starting the parts, with the same --rpc and --seed (it deploys what is missing and tops up every wallet; idempotent)"
     )]
     NotFunded { what: String, scenario: String },
     #[error("{0}")]

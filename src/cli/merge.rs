@@ -18,7 +18,7 @@ use crate::report::rows::{Status, StepRow};
 use crate::report::sanity::{self, Books, Snapshots};
 use crate::report::tally::Tally;
 use crate::report::verdict::Load;
-use crate::scenario::{self, DEFAULT_MAX_STEPS, Loaded};
+use crate::scenario::{self, Loaded};
 use crate::wallets::Directory;
 
 use super::write_output;
@@ -34,6 +34,8 @@ pub struct MergeArgs {
     /// Print one machine-readable summary object on stdout at the end.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
 }
 
 /// What a part's run.toml says about it.
@@ -50,6 +52,7 @@ struct PartRun {
     last_block: Option<u64>,
     wall_ms: f64,
     block_time: String,
+    start_at_ms: Option<u64>,
 }
 
 fn usage(msg: String) -> Error {
@@ -95,6 +98,7 @@ fn read_part(dir: &Path) -> Result<PartRun, Error> {
         last_block: n("last_block"),
         wall_ms: t.get("wall_ms").and_then(|v| v.as_float()).unwrap_or(0.0),
         block_time: s("block_time").unwrap_or_default(),
+        start_at_ms: n("start_at_ms"),
     })
 }
 
@@ -133,18 +137,27 @@ fn check_parts(parts: &[PartRun]) -> Result<Vec<Shard>, Error> {
             ));
         }
         if p.scenario_toml != first.scenario_toml {
-            let (a, b) = (first.scenario_toml.lines(), p.scenario_toml.lines());
-            let (n, (x, y)) = a
-                .chain(std::iter::repeat(""))
-                .zip(b.chain(std::iter::repeat("")))
-                .enumerate()
-                .find(|(_, (x, y))| x != y)
-                .unwrap_or((0, ("", "")));
-            return Err(differs(
-                &format!("scenario line {}:", n + 1),
-                format!("`{x}`"),
-                format!("`{y}`"),
-            ));
+            let (a, b): (Vec<&str>, Vec<&str>) = (
+                first.scenario_toml.lines().collect(),
+                p.scenario_toml.lines().collect(),
+            );
+            let at = (0..a.len().max(b.len()))
+                .find(|&i| a.get(i) != b.get(i))
+                .map(|i| {
+                    let show =
+                        |l: Option<&&str>| l.map_or("(end of file)".into(), |l| format!("`{l}`"));
+                    (
+                        format!("scenario line {}:", i + 1),
+                        show(a.get(i)),
+                        show(b.get(i)),
+                    )
+                })
+                .unwrap_or((
+                    "the scenario text differs in".into(),
+                    "whitespace".into(),
+                    "line endings".into(),
+                ));
+            return Err(differs(&at.0, at.1, at.2));
         }
         let count = |r: &PartRun| r.shard.map(|s| s.count);
         if count(p) != count(first) {
@@ -264,7 +277,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     let missing_shards = check_parts(&parts)?;
     let first = &parts[0];
     let file = format!("{} (scenario_toml)", first.dir.join("run.toml").display());
-    let scenario = scenario::parse(&file, &first.scenario_toml, DEFAULT_MAX_STEPS)?;
+    let scenario = scenario::parse(&file, &first.scenario_toml, args.limits.max_steps)?;
     let loaded = Loaded {
         scenario,
         file,
@@ -274,10 +287,27 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     for s in &missing_shards {
         eprintln!("warning: no run of shard {s} was given: its steps are not_sent");
     }
+    if parts.iter().any(|p| p.start_at_ms != first.start_at_ms) || first.start_at_ms.is_none() {
+        eprintln!(
+            "warning: the parts did not start at one --start-at instant: their rates per second and block times count from different origins"
+        );
+    }
+    if let Some(p) = parts.iter().find(|p| same_dir(&p.dir, &args.out)) {
+        return Err(usage(format!(
+            "--out {} is one of the runs to merge ({})
+  help: write the merged run to a new directory",
+            args.out.display(),
+            describe_part(p)
+        )));
+    }
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Write {
         path: args.out.display().to_string(),
         source,
     })?;
+    // A reused --out DIR must not mix this merge's files with an earlier one's.
+    for f in super::run::RESULT_FILES {
+        let _ = std::fs::remove_file(args.out.join(f));
+    }
     // The shard each wallet belongs to, to name a missing one in its steps' rows.
     let dir_of = Directory::new(&loaded.scenario);
     let total = loaded.scenario.total_wallets() as usize;
@@ -288,7 +318,9 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     let mut books = Books::new(total);
     let inputs: Vec<PathBuf> = parts.iter().map(|p| p.dir.join("steps.csv")).collect();
     let steps_csv = args.out.join("steps.csv");
+    let mut unreported = 0usize;
     let missing_row = |_, idx: usize| {
+        unreported += 1;
         let s = &plan.steps[idx];
         let why = match &shard_of {
             Some(of) => format!(
@@ -327,10 +359,18 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
             books.add(&plan, r, |w| dir_of.index(w));
         },
     )
-    .map_err(|e| usage(format!("cannot merge the steps.csv files: {e}")))?;
+    .map_err(|e| Error::Write {
+        path: steps_csv.display().to_string(),
+        source: e,
+    })?;
     if let Err(u) = merged {
         let name = |i: usize| parts[i].dir.display().to_string();
         return Err(usage(match u.first {
+            Some(f) if f == u.second => format!(
+                "{}/steps.csv is not in step order at step {} (a run cut short by SIGKILL?)\n  help: merge only runs that finished (their steps.csv is put in order at the end)",
+                name(f),
+                u.step
+            ),
             Some(f) => format!(
                 "step {} has a row in both {} and {}: the parts overlap\n  help: merge runs of disjoint parts (the shards of one --shard I/N set)",
                 u.step,
@@ -338,7 +378,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
                 name(u.second)
             ),
             None => format!(
-                "{} has a row for step {}, which the plan does not have",
+                "{}/steps.csv has a row for step {}, which the plan does not have, or is not in step order",
                 name(u.second),
                 u.step
             ),
@@ -444,11 +484,24 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     if sanity.is_none() {
         eprintln!("  (a part has no observed.json: the union was not checked against the chain)");
     }
-    Ok(if missing_shards.is_empty() {
+    if unreported > 0 {
+        eprintln!(
+            "INCOMPLETE: {unreported} of {} plan steps were in no run (not_sent, the missing part named in `error`)",
+            plan.steps.len()
+        );
+    }
+    Ok(if unreported == 0 && missing_shards.is_empty() {
         code
     } else {
         code.max(ExitCode::CHECK_FAILED)
     })
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// blocks.csv of the union: every block any part saw, once, by number.

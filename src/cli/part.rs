@@ -92,6 +92,13 @@ pub fn resolve(plan: &Plan, scenario: &Scenario, args: &PartArgs) -> Result<Opti
     };
     let dir = Directory::new(scenario);
     let total = scenario.total_wallets() as usize;
+    if let Some(s) = args.shard
+        && s.count as usize > total
+    {
+        return Err(Error::Usage(format!(
+            "--shard {s}: the scenario has {total} wallets, so at most {total} shards can have one each\n  help: use fewer shards"
+        )));
+    }
     Ok(Some(shard::part(
         plan,
         dir.offsets(),
@@ -99,6 +106,32 @@ pub fn resolve(plan: &Plan, scenario: &Scenario, args: &PartArgs) -> Result<Opti
         args.shard,
         role,
     )))
+}
+
+/// A part runs against a chain the other parts share: refused on a spawned anvil of its own.
+pub fn check_remote(part: Option<&Part>, rpc: Option<&str>) -> Result<(), Error> {
+    if part.is_some() && rpc.is_none() {
+        return Err(Error::Usage(
+            "--shard/--role run part of the plan against a chain the other parts share, but no RPC is given (a spawned anvil would be this process's alone)\n  help: give --rpc URL (or [chain].rpc / LOADRUN_RPC), after `loadrun fund SCENARIO --rpc URL`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `[expect].min_rate` of a part: the part's share of each workload's planned steps (a shard
+/// of a 100/s workload holding half its steps must reach 50/s); `loadrun merge` checks the
+/// whole rate.
+pub fn scale_expect(expect: &mut crate::scenario::Expect, plan: &Plan, part: &Part) {
+    for (w, min) in &mut expect.min_rate {
+        let of = |it: &mut dyn Iterator<Item = &crate::plan::Step>| {
+            it.filter(|s| u32::from(s.workload) == *w).count() as f64
+        };
+        let all = of(&mut plan.steps.iter());
+        let mine = of(&mut part.steps.iter().map(|&i| &plan.steps[i]));
+        if all > 0.0 {
+            *min *= mine / all;
+        }
+    }
 }
 
 /// "shard 1/2: 512 of 1,000 steps from 200 wallets", for the terminal.

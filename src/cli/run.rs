@@ -66,7 +66,7 @@ pub struct RunArgs {
 }
 
 /// The files a run writes into its directory.
-const RESULT_FILES: [&str; 11] = [
+pub(super) const RESULT_FILES: [&str; 11] = [
     "steps.csv",
     "blocks.csv",
     "summary.csv",
@@ -129,9 +129,16 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     eprintln!("{}", crate::plan::output::summary(&plan));
     super::part::check_start(args.part.start_at, "already")?;
     let part = super::part::resolve(&plan, &loaded.scenario, &args.part)?;
+    super::part::check_remote(
+        part.as_ref(),
+        crate::chain::rpc_url(&loaded.scenario.chain, args.chain.rpc.as_deref()),
+    )?;
+    let mut loaded = loaded;
     if let Some(p) = &part {
         eprintln!("{}", super::part::describe(&args.part, p, &plan));
+        super::part::scale_expect(&mut loaded.scenario.expect, &plan, p);
     }
+    let loaded = loaded;
     let started = SystemTime::now();
     let run_id = run_id(started, seed);
     let dir = match &args.out {
@@ -160,6 +167,11 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     let rt = runtime()?;
     rt.block_on(async {
         let interrupt = install_interrupt()?;
+        // Bound first: a busy port stops the run before it touches the chain.
+        let metrics = match args.metrics {
+            Some(addr) => Some(super::metrics::serve(addr, &loaded.scenario.name, &run_id, args.part.shard)?),
+            None => None,
+        };
         let mut chain_cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.chain.rpc.as_deref());
         if !args.node_log {
             chain_cfg.anvil_args.push("--quiet".into());
@@ -197,10 +209,6 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         let before_block = alloy::providers::Provider::get_block_number(&chain.provider).await.ok();
         let before = observe(&chain, &funded.contracts, &addresses).await?;
         super::part::check_start(args.part.start_at, "after the set-up")?;
-        let metrics = match args.metrics {
-            Some(addr) => Some(super::metrics::serve(addr, &loaded.scenario.name, &run_id, args.part.shard)?),
-            None => None,
-        };
         let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
         let cpu_before = own_cpu_s();
         let node_cpu_s = |c: &Chain| {
@@ -287,6 +295,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         if ex.node_down {
             // No sanity check (the chain cannot be read); every other result is written.
             finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), None, &dir, args.json)?;
+            if let Some(m) = metrics {
+                m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger, &interrupt).await;
+            }
             return Err(crate::chain::ChainError::NodeDown {
                 retry_for: humantime::format_duration(std::time::Duration::from_millis(
                     loaded.scenario.chain.retry_for_ms,
@@ -296,12 +307,14 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             }
             .into());
         }
-        let after_block = alloy::providers::Provider::get_block_number(&chain.provider).await.ok();
+        let mut after_block = alloy::providers::Provider::get_block_number(&chain.provider).await.ok();
+        let mut after_unread = false;
         let after = match observe(&chain, &funded.contracts, &addresses).await {
             Ok(a) => a,
             // After Ctrl-C, results still get written even if the node is gone.
             Err(e) if ex.interrupted => {
                 tracing::warn!("no sanity check: {e}");
+                after_unread = true;
                 before.clone()
             }
             Err(e) => return Err(e.into()),
@@ -310,6 +323,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             .iter()
             .map(|w| format!("{}:{}", loaded.scenario.role_name(w.at.role), w.at.index))
             .collect();
+        if after_unread {
+            after_block = None;
+        }
         let observed = sanity::Snapshots { before_block, before, after_block, after };
         write_output(Some(&dir.join("observed.json")), |w| {
             serde_json::to_writer(&mut *w, &observed).map_err(std::io::Error::other)

@@ -186,9 +186,10 @@ pub async fn execute(
             () = ctx.rpc_stats.wait_down() => { break; }
         }
         let role = usize::from(plan.steps[idx].actor.role);
+        // Counted before it is handed over, so its result cannot come first.
+        super::live::fired();
         let _ = mailboxes[role].send(ActorMsg::Step { idx });
         fired += 1;
-        super::live::fired();
     }
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
     let node_down = ctx.rpc_stats.is_down();

@@ -132,6 +132,8 @@ pub async fn check_funded(
         .into());
     }
     chain.gas = estimate::table(chain, &contracts, true).await;
+    // [funding] itself too small for the plan: funding again would not help (exit 2).
+    check_spend(plan, &scenario.funding, fees, &chain.gas)?;
     let spend = wallet_spend(plan, fees.max_fee_per_gas, &chain.gas);
     let mut acting: Vec<crate::plan::WalletRef> =
         steps.iter().map(|&i| plan.steps[i].actor).collect();
