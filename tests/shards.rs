@@ -126,6 +126,33 @@ fn run(url: &str, file: &Path, out: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// Two parts (`flag` = each of `values`) run at once from the common `start_ms`, each into its
+/// directory; their outputs once both ended.
+fn concurrently(
+    url: &str,
+    file: &Path,
+    dirs: &[std::path::PathBuf; 2],
+    flag: &str,
+    values: [&str; 2],
+    start_ms: &str,
+) -> Vec<std::process::Output> {
+    let children: Vec<_> = values
+        .iter()
+        .zip(dirs)
+        .map(|(v, d)| {
+            run(url, file, d, &[flag, v, "--start-at", start_ms])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 #[test]
 fn two_shards_at_a_common_start_merge_into_the_whole_plan() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,23 +215,14 @@ fn two_shards_at_a_common_start_merge_into_the_whole_plan() {
         .as_millis()
         .to_string();
     let shard_dirs = [dir.path().join("s1"), dir.path().join("s2")];
-    let children: Vec<_> = [("1/2", &shard_dirs[0]), ("2/2", &shard_dirs[1])]
-        .iter()
-        .map(|(s, d)| {
-            run(
-                &node.url,
-                &file,
-                d,
-                &["--shard", s, "--start-at", &start_ms],
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
+    for o in concurrently(
+        &node.url,
+        &file,
+        &shard_dirs,
+        "--shard",
+        ["1/2", "2/2"],
+        &start_ms,
+    ) {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         assert!(text(&o).contains("sanity: ok"), "{}", text(&o));
     }
@@ -329,18 +347,7 @@ fn role_parts_run_at_a_common_start_and_merge() {
         .as_millis()
         .to_string();
     let dirs = [dir.path().join("a"), dir.path().join("b")];
-    let children: Vec<_> = [("A", &dirs[0]), ("B", &dirs[1])]
-        .iter()
-        .map(|(r, d)| {
-            run(&node.url, &file, d, &["--role", r, "--start-at", &start_ms])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
+    for o in concurrently(&node.url, &file, &dirs, "--role", ["A", "B"], &start_ms) {
         // Role A's min_rate is its whole workload; role B has none of workload 0's steps.
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }

@@ -224,28 +224,25 @@ struct MergedPart {
     part: String,
 }
 
-/// The sum of a metric of `all` over the parts' summary.csv files.
-fn summed(parts: &[PartRun], metric: &str) -> u64 {
+/// A metric of `all` in each part's summary.csv.
+fn values<'a>(parts: &'a [PartRun], metric: &'a str) -> impl Iterator<Item = f64> + 'a {
     parts
         .iter()
         .filter_map(|p| std::fs::read_to_string(p.dir.join("summary.csv")).ok())
         .filter_map(|t| crate::report::summary::read_summary(t.as_bytes()).ok())
         .flat_map(|m| m.into_iter())
-        .filter(|m| m.metric == metric && m.kind == "all")
-        .map(|m| m.value as u64)
-        .sum()
+        .filter(move |m| m.metric == metric && m.kind == "all")
+        .map(|m| m.value)
 }
 
-/// The largest of a metric of `all` over the parts (a per-process figure such as CPU %).
+/// The sum of a count over the parts.
+fn summed(parts: &[PartRun], metric: &str) -> u64 {
+    values(parts, metric).map(|v| v as u64).sum()
+}
+
+/// The largest of a per-process figure (such as CPU %) over the parts.
 fn largest(parts: &[PartRun], metric: &str) -> Option<f64> {
-    parts
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p.dir.join("summary.csv")).ok())
-        .filter_map(|t| crate::report::summary::read_summary(t.as_bytes()).ok())
-        .flat_map(|m| m.into_iter())
-        .filter(|m| m.metric == metric && m.kind == "all")
-        .map(|m| m.value)
-        .reduce(f64::max)
+    values(parts, metric).reduce(f64::max)
 }
 
 /// The chain before the earliest part and after the latest, when every part read it.
