@@ -91,6 +91,19 @@ pub struct PlanArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Multiply every rate and stage target by F.
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_rate_scale)]
+    pub rate_scale: f64,
+}
+
+/// `--rate-scale F`: a finite factor above 0.
+pub fn parse_rate_scale(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!(
+            "`{s}` is not a rate factor: give a number above 0, e.g. 0.5 or 2"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -178,7 +191,7 @@ fn dispatch(command: Command) -> Result<u8, Error> {
 }
 
 fn plan_cmd(args: &PlanArgs) -> Result<u8, Error> {
-    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let plan = loaded.expand(seed)?;
     write_output(args.out.as_deref(), |w| match args.format {

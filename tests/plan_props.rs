@@ -34,6 +34,7 @@ fn rate_workload(duration: u64, roles: u16) -> impl Strategy<Value = RateWorkloa
                 from,
                 to,
                 rate,
+                stages: Vec::new(),
                 amount,
                 arrival,
                 start_ms,

@@ -496,3 +496,65 @@ fn extreme_rates_are_bounded_by_the_step_cap_at_their_key() {
         &["t.toml:", "`workload[0].rate`", "more than 10^19 steps"],
     );
 }
+
+/// A transfer without its rate (each test adds `rate` or `stages`).
+const UNRATED: &str = r#"
+[[workload]]
+type = "transfer"
+from = "A"
+to = "B"
+amount = "1 gwei"
+"#;
+
+#[test]
+fn stages_are_checked_and_located() {
+    let t = |body: &str| format!("{BASE}{UNRATED}{body}\n");
+    // Both, neither, too long, a bad stage.
+    assert_err(
+        &t("rate = 1.0\nstages = [{ duration = \"5s\", target = 2.0 }]"),
+        &[
+            "t.toml:",
+            "`workload[0].stages`",
+            "`stages` and `rate` are exclusive",
+        ],
+    );
+    assert_err(&t(""), &["`workload[0].rate`", "needs `rate` or `stages`"]);
+    assert_err(
+        &t("stages = [{ duration = \"8s\", target = 2.0 }, { duration = \"5s\", target = 0.0 }]"),
+        &[
+            "`workload[0].stages`",
+            "the stages last 13000ms, longer than the workload's window (10000ms from 0ms)",
+        ],
+    );
+    assert_err(
+        &t("stages = [{ duration = \"0s\", target = 2.0 }, { duration = \"1s\", target = -1.0 }]"),
+        &[
+            "`workload[0].stages[0].duration`",
+            "is zero",
+            "`workload[0].stages[1].target`",
+            "must be a finite number >= 0",
+        ],
+    );
+    assert_err(
+        &t("stages = [{ duration = \"1s\", target = 2.0, hold = true }]"),
+        &["unknown key `hold`", "valid keys here: duration, target"],
+    );
+}
+
+#[test]
+fn stages_count_their_integral_and_the_rate_scale_multiplies_them() {
+    let text = format!(
+        "{BASE}{UNRATED}stages = [{{ duration = \"4s\", target = 10.0 }}, {{ duration = \"4s\", target = 10.0 }}, {{ duration = \"2s\", target = 0.0 }}]\n"
+    );
+    let s = scenario::parse("t.toml", &text, DEFAULT_MAX_STEPS).unwrap();
+    let plan = loadrun::plan::expand(&s, 1).unwrap();
+    // 20 ramping up, 40 held, 10 ramping down.
+    assert_eq!(plan.steps.len(), 70);
+    let scaled = scenario::parse_scaled("t.toml", &text, DEFAULT_MAX_STEPS, 2.0).unwrap();
+    assert_eq!(loadrun::plan::expand(&scaled, 1).unwrap().steps.len(), 140);
+    // The cap sees the scaled plan.
+    let e = scenario::parse_scaled("t.toml", &text, 100, 2.0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("140 steps, more than the cap of 100"), "{e}");
+}

@@ -26,6 +26,10 @@ pub struct ChainArgs {
     pub rpc: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Multiply every rate and stage target by F (capacity search without editing the file;
+    /// recorded in run.toml). `fund` with the same F funds what that plan spends.
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = super::parse_rate_scale)]
+    pub rate_scale: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,7 +69,7 @@ pub fn wallets_cmd(args: &WalletsArgs) -> Result<u8, Error> {
 
 /// `loadrun fund`: the funding phase alone (checks, deploy, idempotent top-up).
 pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
-    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);

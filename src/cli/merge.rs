@@ -53,6 +53,7 @@ struct PartRun {
     wall_ms: f64,
     block_time: String,
     start_at_ms: Option<u64>,
+    rate_scale: f64,
 }
 
 fn usage(msg: String) -> Error {
@@ -99,6 +100,10 @@ fn read_part(dir: &Path) -> Result<PartRun, Error> {
         wall_ms: t.get("wall_ms").and_then(|v| v.as_float()).unwrap_or(0.0),
         block_time: s("block_time").unwrap_or_default(),
         start_at_ms: n("start_at_ms"),
+        rate_scale: t
+            .get("rate_scale")
+            .and_then(|v| v.as_float())
+            .unwrap_or(1.0),
     })
 }
 
@@ -127,6 +132,13 @@ fn check_parts(parts: &[PartRun]) -> Result<Vec<Shard>, Error> {
                 "plan format",
                 first.plan_format.to_string(),
                 p.plan_format.to_string(),
+            ));
+        }
+        if p.rate_scale != first.rate_scale {
+            return Err(differs(
+                "--rate-scale",
+                first.rate_scale.to_string(),
+                p.rate_scale.to_string(),
             ));
         }
         if p.chain_id != first.chain_id {
@@ -211,6 +223,7 @@ struct MergedFacts<'a> {
     first_block: Option<u64>,
     last_block: Option<u64>,
     steps: usize,
+    rate_scale: f64,
     wall_ms: f64,
     merged_from: Vec<MergedPart>,
     missing_shards: Vec<String>,
@@ -274,7 +287,12 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     let missing_shards = check_parts(&parts)?;
     let first = &parts[0];
     let file = format!("{} (scenario_toml)", first.dir.join("run.toml").display());
-    let scenario = scenario::parse(&file, &first.scenario_toml, args.limits.max_steps)?;
+    let scenario = scenario::parse_scaled(
+        &file,
+        &first.scenario_toml,
+        args.limits.max_steps,
+        first.rate_scale,
+    )?;
     let loaded = Loaded {
         scenario,
         file,
@@ -420,6 +438,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         first_block,
         last_block,
         steps: plan.steps.len(),
+        rate_scale: first.rate_scale,
         wall_ms,
         merged_from: parts
             .iter()

@@ -90,7 +90,11 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         })
     };
     let scenario_toml = text("scenario_toml").unwrap_or_default();
-    let parsed = scenario::parse("run.toml", &scenario_toml, DEFAULT_MAX_STEPS).ok();
+    let scale = run
+        .get("rate_scale")
+        .and_then(|v| v.as_float())
+        .unwrap_or(1.0);
+    let parsed = scenario::parse_scaled("run.toml", &scenario_toml, DEFAULT_MAX_STEPS, scale).ok();
     let windows = parsed
         .as_ref()
         .map(crate::report::rates::workload_windows)

@@ -107,6 +107,8 @@ struct RunFacts<'a> {
     part_steps: usize,
     /// `--start-at`, UNIX milliseconds.
     start_at_ms: Option<u64>,
+    /// `--rate-scale`: every rate and stage target was multiplied by it.
+    rate_scale: f64,
     fired: usize,
     interrupted: bool,
     wall_ms: f64,
@@ -123,7 +125,11 @@ struct RunFacts<'a> {
 }
 
 pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
-    let loaded = scenario::load(&args.chain.scenario, args.chain.limits.max_steps)?;
+    let loaded = scenario::load_scaled(
+        &args.chain.scenario,
+        args.chain.limits.max_steps,
+        args.chain.rate_scale,
+    )?;
     let seed = args.chain.seed.unwrap_or(loaded.scenario.seed);
     let plan = Arc::new(loaded.expand(seed)?);
     eprintln!("{}", crate::plan::output::summary(&plan));
@@ -280,6 +286,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             role: args.part.role.clone(),
             part_steps: part.as_ref().map_or(plan.steps.len(), |p| p.steps.len()),
             start_at_ms: args.part.start_at.map(super::part::unix_ms),
+            rate_scale: args.chain.rate_scale,
             fired: ex.fired,
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,

@@ -1,7 +1,69 @@
 //! Arrival processes: the instants at which a rate-driven kind fires inside a window.
 
 use super::rng::Draw;
-use crate::scenario::{Arrival, count_for};
+use crate::scenario::poisson_bound;
+use crate::scenario::{Arrival, Stage, count_for, stage_count};
+
+/// The instants of a rate-driven workload: `staged` when it has stages, else `instants`.
+pub fn schedule(
+    draw: &mut Draw,
+    arrival: Arrival,
+    (rate, stages): (f64, &[Stage]),
+    start: u64,
+    stop: u64,
+) -> Vec<u64> {
+    if stages.is_empty() {
+        instants(draw, arrival, rate, start, stop)
+    } else {
+        staged(draw, arrival, stages, start)
+    }
+}
+
+/// Sorted instants (ms) of a piecewise-linear rate from `start` (k6's stages): stage i goes
+/// linearly from the previous target (0 before the first) to its target over its duration and
+/// holds round(its integral) events (`uniform`: drawn from the ramp's density; `constant`:
+/// evenly spaced in the ramp's cumulative count), or a Poisson number of them with that mean.
+/// Each instant is the exact inverse of the cumulative rate, floored to the millisecond.
+pub fn staged(draw: &mut Draw, arrival: Arrival, stages: &[Stage], start: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let (mut from, mut t0) = (0.0f64, start);
+    for s in stages {
+        // Rates per ms at the stage's start and end, its length, its cumulative count Λ(len).
+        let (a, b, len) = (from / 1000.0, s.target / 1000.0, s.duration_ms as f64);
+        let total = (a + b) / 2.0 * len;
+        // Λ⁻¹(u): the offset x with a·x + (b−a)·x²/(2·len) = u, in the form stable for both
+        // ramp directions.
+        let at = |u: f64| -> u64 {
+            let root = (a * a + 2.0 * (b - a) * u / len).max(0.0).sqrt();
+            let x = if a + root > 0.0 {
+                2.0 * u / (a + root)
+            } else {
+                0.0
+            };
+            t0 + (x.max(0.0).floor() as u64).min(s.duration_ms.saturating_sub(1))
+        };
+        let n = stage_count(from, *s);
+        match arrival {
+            Arrival::Uniform => out.extend((0..n).map(|_| at(draw.unit() * total))),
+            Arrival::Constant => out.extend((0..n).map(|k| at(k as f64 * total / n as f64))),
+            Arrival::Poisson => {
+                let (bound, mut u, mut k) = (poisson_bound(n, arrival), 0.0, 0u64);
+                while total > 0.0 && k < bound {
+                    u += draw.exponential(1.0);
+                    if u >= total {
+                        break;
+                    }
+                    out.push(at(u));
+                    k += 1;
+                }
+            }
+        }
+        from = s.target;
+        t0 += s.duration_ms;
+    }
+    out.sort_unstable();
+    out
+}
 
 /// Sorted instants (ms) in `[start, stop)` for `rate` events per second.
 ///
@@ -42,6 +104,85 @@ pub fn instants(draw: &mut Draw, arrival: Arrival, rate: f64, start: u64, stop: 
 mod tests {
     use super::*;
     use crate::plan::rng::{Purpose, stream};
+    use proptest::prelude::*;
+
+    fn stage() -> impl Strategy<Value = Stage> {
+        (1u64..20_000, prop_oneof![Just(0.0), 0.0f64..400.0]).prop_map(|(duration_ms, target)| {
+            Stage {
+                duration_ms,
+                target,
+            }
+        })
+    }
+
+    proptest! {
+        /// Every stage holds round(its integral) instants, all inside it, in order; a constant
+        /// arrival follows the ramp (no more events in the slower half of a stage).
+        #[test]
+        fn stages_hold_their_integral_and_follow_the_ramp(
+            stages in proptest::collection::vec(stage(), 1..5),
+            start in 0u64..5_000,
+            seed in 0u64..1_000,
+            constant in any::<bool>(),
+        ) {
+            let arrival = if constant { Arrival::Constant } else { Arrival::Uniform };
+            let mut d = stream(seed, 0, Purpose::Times);
+            let v = staged(&mut d, arrival, &stages, start);
+            prop_assert!(v.windows(2).all(|w| w[0] <= w[1]));
+            let (mut from, mut t0) = (0.0, start);
+            for s in &stages {
+                let inside: Vec<u64> = v.iter().copied().filter(|t| (t0..t0 + s.duration_ms).contains(t)).collect();
+                prop_assert_eq!(inside.len() as u64, stage_count(from, *s));
+                if constant && s.duration_ms >= 2 && inside.len() >= 20 && (s.target - from).abs() > 1.0 {
+                    let mid = t0 + s.duration_ms / 2;
+                    let first = inside.iter().filter(|t| **t < mid).count() as i64;
+                    let second = inside.len() as i64 - first;
+                    // The faster half holds more, up to rounding at the midpoint.
+                    if s.target > from {
+                        prop_assert!(first <= second + 1, "{first} vs {second} on {s:?} from {from}");
+                    } else {
+                        prop_assert!(second <= first + 1, "{first} vs {second} on {s:?} from {from}");
+                    }
+                }
+                from = s.target;
+                t0 += s.duration_ms;
+            }
+            prop_assert!(v.iter().all(|t| *t < t0));
+        }
+    }
+
+    #[test]
+    fn a_ramp_up_hold_and_down_are_k6_stages() {
+        let stages = [
+            Stage {
+                duration_ms: 10_000,
+                target: 100.0,
+            },
+            Stage {
+                duration_ms: 20_000,
+                target: 100.0,
+            },
+            Stage {
+                duration_ms: 10_000,
+                target: 0.0,
+            },
+        ];
+        let mut d = stream(3, 0, Purpose::Times);
+        let v = staged(&mut d, Arrival::Constant, &stages, 0);
+        // 500 ramping up, 2,000 held, 500 ramping down.
+        assert_eq!(v.len(), 3_000);
+        assert_eq!(v.iter().filter(|t| **t < 10_000).count(), 500);
+        assert_eq!(
+            v.iter().filter(|t| (10_000..30_000).contains(*t)).count(),
+            2_000
+        );
+        // The ramp: the first second of it holds 1 %, its last second 19 % of its 500.
+        assert_eq!(v.iter().filter(|t| **t < 1_000).count(), 5);
+        assert_eq!(
+            v.iter().filter(|t| (9_000..10_000).contains(*t)).count(),
+            95
+        );
+    }
 
     #[test]
     fn constant_is_evenly_spaced() {

@@ -1,6 +1,6 @@
 //! Expansion of `call` workloads: one contract call per arrival, from a random wallet of `from`.
 
-use super::arrival::instants;
+use super::arrival::schedule;
 use super::rng::{Purpose, stream};
 use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef, offset};
 use crate::scenario::CallWorkload;
@@ -9,9 +9,15 @@ pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
     let mut times = stream(cx.seed, cx.workload, Purpose::Times);
     let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
     let wallets = u64::from(cx.wallets[usize::from(c.from)]);
-    for (n, at_ms) in instants(&mut times, c.arrival, c.rate, c.start_ms, c.stop_ms)
-        .into_iter()
-        .enumerate()
+    for (n, at_ms) in schedule(
+        &mut times,
+        c.arrival,
+        (c.rate, &c.stages),
+        c.start_ms,
+        c.stop_ms,
+    )
+    .into_iter()
+    .enumerate()
     {
         out.push(Step {
             at_ms: offset(at_ms),

@@ -4,7 +4,7 @@
 //! platform. Steps are sorted by (at_ms, workload, job, kind) plus a generation counter, a
 //! total order. No tokio, no RPC.
 
-mod arrival;
+pub mod arrival;
 mod call;
 mod channel;
 pub mod load;

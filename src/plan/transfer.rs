@@ -1,6 +1,6 @@
 //! Expansion of `transfer` and `token_transfer` workloads: one step per arrival.
 
-use super::arrival::instants;
+use super::arrival::schedule;
 use super::rng::{Purpose, stream};
 use super::{Cx, JobId, JobPrefix, Step, StepKind, offset};
 use crate::scenario::RateWorkload;
@@ -13,9 +13,15 @@ pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<St
     } else {
         JobPrefix::Tk
     };
-    for (n, at_ms) in instants(&mut times, t.arrival, t.rate, t.start_ms, t.stop_ms)
-        .into_iter()
-        .enumerate()
+    for (n, at_ms) in schedule(
+        &mut times,
+        t.arrival,
+        (t.rate, &t.stages),
+        t.start_ms,
+        t.stop_ms,
+    )
+    .into_iter()
+    .enumerate()
     {
         let (actor, peer) = cx.pair(&mut parties, t.from, t.to);
         out.push(Step {

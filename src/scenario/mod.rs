@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub use diag::Diagnostic;
 pub use model::*;
-pub use validate::estimated_steps;
+pub use validate::{estimated_steps, poisson_bound, staged_count};
 
 use diag::SourceMap;
 use raw::RawScenario;
@@ -86,12 +86,18 @@ impl Loaded {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, max_steps: u64) -> Result<Loaded, ScenarioError> {
+    load_scaled(path, max_steps, 1.0)
+}
+
+/// `load` with every rate and stage target multiplied by `rate_scale` (`--rate-scale`), before
+/// the step cap is checked.
+pub fn load_scaled(path: &Path, max_steps: u64, rate_scale: f64) -> Result<Loaded, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: file.clone(),
         source,
     })?;
-    let scenario = parse(&file, &text, max_steps)?;
+    let scenario = parse_scaled(&file, &text, max_steps, rate_scale)?;
     Ok(Loaded {
         scenario,
         file,
@@ -101,11 +107,22 @@ pub fn load(path: &Path, max_steps: u64) -> Result<Loaded, ScenarioError> {
 
 /// Parses and validates scenario text; `file` is used only in messages.
 pub fn parse(file: &str, text: &str, max_steps: u64) -> Result<Scenario, ScenarioError> {
+    parse_scaled(file, text, max_steps, 1.0)
+}
+
+/// `parse` with every rate scaled by `rate_scale`.
+pub fn parse_scaled(
+    file: &str,
+    text: &str,
+    max_steps: u64,
+    rate_scale: f64,
+) -> Result<Scenario, ScenarioError> {
     let map = SourceMap::new(file, text);
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         ScenarioError::Invalid(Diagnostics(vec![map.at_span(e.span(), e.message())]))
     })?;
-    validate::validate(&raw, &map, max_steps).map_err(|d| ScenarioError::Invalid(Diagnostics(d)))
+    validate::validate(&raw, &map, (max_steps, rate_scale))
+        .map_err(|d| ScenarioError::Invalid(Diagnostics(d)))
 }
 
 /// The JSON Schema of the scenario format, pretty-printed with a trailing newline.

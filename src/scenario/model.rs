@@ -23,6 +23,32 @@ impl Scenario {
     pub fn role_name(&self, id: RoleId) -> &str {
         &self.roles[usize::from(id)].name
     }
+    /// Multiplies every rate and stage target by `f` (`--rate-scale`): capacity search without
+    /// editing the file. Windows and counts then follow from the scaled rates as usual.
+    pub fn scale_rates(&mut self, f: f64) {
+        let stages = |v: &mut Vec<Stage>| v.iter_mut().for_each(|s| s.target *= f);
+        for w in &mut self.workloads {
+            match &mut w.kind {
+                WorkloadKind::Channel(c) => {
+                    c.create_rate *= f;
+                    c.close_rate *= f;
+                    c.update_rate *= f;
+                    if let Some(l) = &mut c.ledger {
+                        l.rate *= f;
+                    }
+                }
+                WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
+                    t.rate *= f;
+                    stages(&mut t.stages);
+                }
+                WorkloadKind::Call(c) => {
+                    c.rate *= f;
+                    stages(&mut c.stages);
+                }
+            }
+        }
+    }
+
     pub fn total_wallets(&self) -> u64 {
         self.roles.iter().map(|r| u64::from(r.wallets)).sum()
     }
@@ -143,12 +169,29 @@ pub enum Arrival {
     Constant,
 }
 
+/// One stage of a ramped rate (k6 style): over `duration_ms` the rate goes linearly from the
+/// previous stage's target (0 before the first) to `target` events per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration_ms: u64,
+    pub target: f64,
+}
+
+/// Events a stage holds: round(its integral), the plan's count rule per stage.
+pub fn stage_count(from: f64, s: Stage) -> u64 {
+    count_for((from + s.target) / 2.0, s.duration_ms)
+}
+
 /// A rate-driven workload between two roles (transfer, token_transfer).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateWorkload {
     pub from: RoleId,
     pub to: RoleId,
+    /// Events per second; with `stages`, their mean over the stages (for display).
     pub rate: f64,
+    /// A piecewise-linear rate from `start_ms` instead of `rate` (empty: constant `rate`);
+    /// `stop_ms` is then where the last stage ends.
+    pub stages: Vec<Stage>,
     /// Wei (transfer) or token base units (token_transfer).
     pub amount: u128,
     pub arrival: Arrival,
@@ -196,6 +239,8 @@ pub struct CallWorkload {
     pub args: Vec<String>,
     pub value: u128,
     pub rate: f64,
+    /// As `RateWorkload::stages`.
+    pub stages: Vec<Stage>,
     pub arrival: Arrival,
     pub start_ms: u64,
     pub stop_ms: u64,

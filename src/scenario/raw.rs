@@ -159,8 +159,11 @@ pub struct RawTransfer {
     pub from: String,
     /// Receiving role (may equal `from`; then sender and receiver are distinct wallets).
     pub to: String,
-    /// Transfers per second.
-    pub rate: f64,
+    /// Transfers per second (or `stages`).
+    pub rate: Option<f64>,
+    /// A ramped rate instead of `rate`: `[{ duration = "30s", target = 100.0 }, …]`, linear
+    /// from the previous target (0 at the start) to each stage's target over its duration.
+    pub stages: Option<Vec<RawStage>>,
     /// Per transfer: ETH with a unit ("1 gwei") for transfer, whole tokens ("1") for token_transfer.
     pub amount: String,
     /// "uniform" (random instants, exact count), "poisson" (exponential gaps), "constant".
@@ -169,6 +172,16 @@ pub struct RawTransfer {
     pub start: Option<String>,
     /// Window end inside the duration (default: the duration).
     pub stop: Option<String>,
+}
+
+/// One stage of `stages`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// How long the stage lasts, e.g. "30s".
+    pub duration: String,
+    /// The rate (per second) reached at the end of the stage.
+    pub target: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -194,8 +207,10 @@ pub struct RawCall {
     pub args: Vec<String>,
     /// ETH sent with each call (default "0 ether").
     pub value: Option<String>,
-    /// Calls per second.
-    pub rate: f64,
+    /// Calls per second (or `stages`).
+    pub rate: Option<f64>,
+    /// A ramped rate instead of `rate`, as for transfers.
+    pub stages: Option<Vec<RawStage>>,
     pub arrival: Option<RawArrival>,
     pub start: Option<String>,
     pub stop: Option<String>,

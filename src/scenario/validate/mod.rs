@@ -81,6 +81,79 @@ impl Ctx<'_, '_> {
     }
 
     /// `[start, stop)` inside `[0, duration]`.
+    /// `rate` or `stages` (exactly one) over `window`: (rate, stages, the window's new stop —
+    /// where the last stage ends).
+    pub fn rate_or_stages(
+        &mut self,
+        path: &KeyPath,
+        rate: Option<f64>,
+        stages: &Option<Vec<crate::scenario::raw::RawStage>>,
+        (start, stop): (u64, u64),
+    ) -> Option<(f64, Vec<crate::scenario::Stage>, u64)> {
+        match (rate, stages) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    path.key("stages"),
+                    "`stages` and `rate` are exclusive",
+                    Some("keep `rate` for a constant rate, or `stages` for a ramped one".into()),
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    path.key("rate"),
+                    "a rate-driven workload needs `rate` or `stages`",
+                    Some(
+                        "add e.g. rate = 10.0, or stages = [{ duration = \"10s\", target = 10.0 }]"
+                            .into(),
+                    ),
+                );
+                None
+            }
+            (Some(r), None) => Some((self.rate(path.key("rate"), r)?, Vec::new(), stop)),
+            (None, Some(raw)) => {
+                if raw.is_empty() {
+                    self.err(
+                        path.key("stages"),
+                        "`stages` is empty",
+                        Some("give at least one { duration, target }".into()),
+                    );
+                    return None;
+                }
+                let mut out = Vec::with_capacity(raw.len());
+                for (i, st) in raw.iter().enumerate() {
+                    let p = path.key("stages").index(i);
+                    let d = self.duration(p.key("duration"), &st.duration, false);
+                    let t = self.rate(p.key("target"), st.target);
+                    if let (Some(duration_ms), Some(target)) = (d, t) {
+                        out.push(crate::scenario::Stage {
+                            duration_ms,
+                            target,
+                        });
+                    }
+                }
+                if out.len() != raw.len() {
+                    return None;
+                }
+                let total: u64 = out.iter().map(|s| s.duration_ms).sum();
+                if total > stop - start {
+                    self.err(
+                        path.key("stages"),
+                        format!(
+                            "the stages last {total}ms, longer than the workload's window ({}ms from {start}ms)",
+                            stop - start
+                        ),
+                        Some("shorten the stages, or lengthen [scenario].duration or the workload's stop".into()),
+                    );
+                    return None;
+                }
+                let n: u64 = staged_count(&out);
+                let mean = n as f64 * 1000.0 / total as f64;
+                Some((mean, out, start + total))
+            }
+        }
+    }
+
     pub fn window(
         &mut self,
         path: &KeyPath,
@@ -131,6 +204,17 @@ impl Ctx<'_, '_> {
 }
 
 /// Validates a parsed scenario. `max_steps` caps the plan size, checked before anything is allocated.
+/// Events over a sequence of stages: the sum of each stage's rounded integral.
+pub fn staged_count(stages: &[crate::scenario::Stage]) -> u64 {
+    let mut from = 0.0;
+    let mut n = 0u64;
+    for s in stages {
+        n = n.saturating_add(crate::scenario::stage_count(from, *s));
+        from = s.target;
+    }
+    n
+}
+
 /// The longest `[scenario].duration`: step offsets are u32 milliseconds.
 pub const MAX_DURATION_MS: u64 = u32::MAX as u64;
 /// The most `[[workload]]` entries: a step holds its workload index as u16.
@@ -139,7 +223,7 @@ pub const MAX_WORKLOADS: usize = u16::MAX as usize;
 pub fn validate(
     raw: &RawScenario,
     map: &SourceMap<'_>,
-    max_steps: u64,
+    (max_steps, rate_scale): (u64, f64),
 ) -> Result<Scenario, Vec<Diagnostic>> {
     let root = KeyPath::root();
     let mut cx = Ctx {
@@ -250,7 +334,7 @@ pub fn validate(
         raw.workload.len(),
     );
 
-    let scenario = Scenario {
+    let mut scenario = Scenario {
         name: raw.scenario.name.clone(),
         seed: raw.scenario.seed,
         duration_ms,
@@ -260,6 +344,9 @@ pub fn validate(
         workloads,
         expect,
     };
+    if rate_scale != 1.0 {
+        scenario.scale_rates(rate_scale);
+    }
     if cx.errors.is_empty() {
         // The workload that alone breaks the cap is named at its rate; otherwise the sum is.
         for w in &scenario.workloads {
@@ -487,20 +574,35 @@ pub fn estimated_steps(s: &Scenario) -> u64 {
         .fold(0u64, u64::saturating_add)
 }
 
+/// The most events an arrival process makes for a mean count `n`: a Poisson count exceeds
+/// mean + 10·sqrt(mean) + 10 with negligible probability (the expansion enforces the bound
+/// exactly); the others make exactly `n`.
+pub fn poisson_bound(n: u64, arrival: Arrival) -> u64 {
+    match arrival {
+        Arrival::Poisson => n
+            .saturating_add(10u64.saturating_mul((n as f64).sqrt().ceil() as u64))
+            .saturating_add(10),
+        _ => n,
+    }
+}
+
 /// Upper bound of one workload's step count, in saturating arithmetic: extreme rates (1e308)
 /// give `u64::MAX`, never a wrapped small number.
 pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
-    let rate_steps = |rate: f64, arrival: Arrival, window: u64| {
-        let n = count_for(rate, window);
-        match arrival {
-            // A Poisson count exceeds mean + 10·sqrt(mean) + 10 with negligible probability;
-            // the expansion enforces the bound exactly.
-            Arrival::Poisson => n
-                .saturating_add(10u64.saturating_mul((n as f64).sqrt().ceil() as u64))
-                .saturating_add(10),
-            _ => n,
-        }
+    let bound = |n: u64, arrival: Arrival| poisson_bound(n, arrival);
+    // With stages: each stage's count (bounded per stage for Poisson), summed.
+    let staged_steps = |stages: &[crate::scenario::Stage], arrival: Arrival| {
+        (!stages.is_empty()).then(|| {
+            let mut from = 0.0;
+            stages.iter().fold(0u64, |acc, s| {
+                let n = crate::scenario::stage_count(from, *s);
+                from = s.target;
+                acc.saturating_add(bound(n, arrival))
+            })
+        })
     };
+    let rate_steps =
+        |rate: f64, arrival: Arrival, window: u64| bound(count_for(rate, window), arrival);
     match &w.kind {
         WorkloadKind::Channel(c) => {
             let ledgers = c.ledger.as_ref().map_or(0, |l| {
@@ -521,11 +623,12 @@ pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
             .fold(0u64, u64::saturating_add)
         }
         WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
-            rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
+            staged_steps(&t.stages, t.arrival).unwrap_or_else(|| {
+                rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
+            })
         }
-        WorkloadKind::Call(c) => {
-            rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))
-        }
+        WorkloadKind::Call(c) => staged_steps(&c.stages, c.arrival)
+            .unwrap_or_else(|| rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))),
     }
 }
 

@@ -53,15 +53,17 @@ fn validate_rate_workload(
 ) -> Option<RateWorkload> {
     let from = cx.role(path.key("from"), &t.from);
     let to = cx.role(path.key("to"), &t.to);
-    let rate = cx.rate(path.key("rate"), t.rate);
     let window = cx.window(path, &t.start, &t.stop, duration);
+    let rate = window.and_then(|w| cx.rate_or_stages(path, t.rate, &t.stages, w));
     let (from, to) = (from?, to?);
     cx.check_pair(path.key("to"), from, to, wallets);
-    let (start_ms, stop_ms) = window?;
+    let (start_ms, _) = window?;
+    let (rate, stages, stop_ms) = rate?;
     Some(RateWorkload {
         from,
         to,
-        rate: rate?,
+        rate,
+        stages,
         amount: amount?,
         arrival: Ctx::arrival(t.arrival),
         start_ms,
@@ -71,8 +73,8 @@ fn validate_rate_workload(
 
 fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Option<CallWorkload> {
     let from = cx.role(path.key("from"), &c.from);
-    let rate = cx.rate(path.key("rate"), c.rate);
     let window = cx.window(path, &c.start, &c.stop, duration);
+    let rate = window.and_then(|w| cx.rate_or_stages(path, c.rate, &c.stages, w));
     let value = match &c.value {
         Some(v) => cx.wei(path.key("value"), v),
         None => Some(0),
@@ -130,14 +132,16 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
             );
         }
     }
-    let (start_ms, stop_ms) = window?;
+    let (start_ms, _) = window?;
+    let (rate, stages, stop_ms) = rate?;
     Some(CallWorkload {
         from: from?,
         to: to?,
         signature: function.signature(),
         args: c.args.clone(),
         value: value?,
-        rate: rate?,
+        rate,
+        stages,
         arrival: Ctx::arrival(c.arrival),
         start_ms,
         stop_ms,
