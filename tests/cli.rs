@@ -19,7 +19,9 @@ fn plan_prints_csv_on_stdout_and_counts_on_stderr() {
     let out = loadrun(&["plan", "scenarios/direct.toml"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with("step,at_ms,kind,workload,role,wallet,job,ledger,peer,amount\n"));
+    assert!(
+        stdout.starts_with("step,at_ms,kind,workload,role,wallet,job,ledger,peer,amount,args\n")
+    );
     assert_eq!(stdout.lines().count(), 151);
     assert!(
         text(&out.stderr)
@@ -38,7 +40,7 @@ fn ledger_example_counts() {
         stderr.contains("30 channels will be created") && stderr.contains("5 ledger channels"),
         "{stderr}"
     );
-    assert!(text(&out.stdout).starts_with("{\"format\":\"loadrun-plan\",\"version\":1,"));
+    assert!(text(&out.stdout).starts_with("{\"format\":\"loadrun-plan\",\"version\":2,"));
 }
 
 #[test]

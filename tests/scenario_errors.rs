@@ -558,3 +558,80 @@ fn stages_count_their_integral_and_the_rate_scale_multiplies_them() {
         .to_string();
     assert!(e.contains("140 steps, more than the cap of 100"), "{e}");
 }
+
+const CALL: &str = r#"
+[[workload]]
+type = "call"
+from = "A"
+to = "0x000000000000000000000000000000000000dEaD"
+signature = "add(uint8,address,int16,bytes32)"
+rate = 5.0
+"#;
+
+#[test]
+fn call_templates_are_checked_and_located() {
+    let t = |args: &str, extra: &str| format!("{BASE}{CALL}args = {args}\n{extra}");
+    assert_err(
+        &t(r#"["{uint:1..300}", "{sender}", "1", "{bytes:32}"]"#, ""),
+        &["`workload[0].args[0]`", "300 does not fit in a uint8"],
+    );
+    assert_err(
+        &t(r#"["1", "{peer}", "1", "{bytes:32}"]"#, ""),
+        &["`workload[0].args[1]`", "peers"],
+    );
+    assert_err(
+        &t(r#"["1", "{uint:1..2}", "1", "{bytes:32}"]"#, ""),
+        &[
+            "`workload[0].args[1]`",
+            "makes an unsigned integer, but the parameter is a address",
+        ],
+    );
+    assert_err(
+        &t(r#"["1", "{sender}", "{nonsense}", "{bytes:32}"]"#, ""),
+        &["`workload[0].args[2]`", "is not a template"],
+    );
+    assert_err(
+        &t(r#"["1", "{sender}", "1"]"#, ""),
+        &["`workload[0].args`", "takes 4 argument(s) but args has 3"],
+    );
+}
+
+#[test]
+fn templated_arguments_are_in_the_plan_and_follow_the_seed() {
+    let text = format!(
+        "{BASE}{CALL}args = [\"{{uint:1..100}}\", \"{{peer}}\", \"{{int:-5..5}}\", \"{{bytes:32}}\"]\npeers = \"B\"\n"
+    );
+    let s = scenario::parse("t.toml", &text, DEFAULT_MAX_STEPS).unwrap();
+    let csv = |seed: u64| {
+        let plan = loadrun::plan::expand(&s, seed).unwrap();
+        let mut out = Vec::new();
+        loadrun::plan::output::write_csv(&plan, &mut out).unwrap();
+        (plan, String::from_utf8(out).unwrap())
+    };
+    let (plan, a) = csv(1);
+    assert_eq!(a, csv(1).1, "same seed, byte-identical plan");
+    assert_ne!(a, csv(2).1, "another seed, other arguments");
+    let b_addresses: Vec<String> = (0..2)
+        .map(|i| {
+            loadrun::wallets::derive(1, "B", i)
+                .address()
+                .to_checksum(None)
+        })
+        .collect();
+    for i in 0..plan.steps.len() {
+        let args = plan.call_args(i).unwrap();
+        let n: u64 = args[0].parse().unwrap();
+        assert!((1..=100).contains(&n));
+        assert!(b_addresses.contains(&args[1]), "{args:?}");
+        let k: i64 = args[2].parse().unwrap();
+        assert!((-5..=5).contains(&k));
+        assert_eq!(args[3].len(), 66);
+    }
+    assert!(a.lines().nth(1).unwrap().ends_with(&format!(
+        "\"[\"\"{}\"\",\"\"{}\"\",\"\"{}\"\",\"\"{}\"\"]\"",
+        plan.call_args(0).unwrap()[0],
+        plan.call_args(0).unwrap()[1],
+        plan.call_args(0).unwrap()[2],
+        plan.call_args(0).unwrap()[3]
+    )));
+}

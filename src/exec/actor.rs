@@ -297,10 +297,33 @@ impl Running {
                     to,
                     input,
                     gas_limit,
+                    per_step,
                 }) = self.a.calls[s.workload as usize].clone()
                 else {
                     self.fail(idx, ctx.now_ms(), "other: no encoded call".into());
                     return;
+                };
+                // A templated call: this step's planned arguments.
+                let input = match (&per_step, ctx.plan.call_args(idx)) {
+                    (Some(c), Some(args)) => {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        match c.input_for(&args) {
+                            Some(i) => i.into(),
+                            None => {
+                                self.fail(
+                                    idx,
+                                    ctx.now_ms(),
+                                    format!(
+                                        "other: cannot encode {}({})",
+                                        c.signature,
+                                        args.join(", ")
+                                    ),
+                                );
+                                return;
+                            }
+                        }
+                    }
+                    _ => input,
                 };
                 let call = Call {
                     to: Some(to),

@@ -92,7 +92,7 @@ pub async fn execute(
 ) -> Result<Executed, ChainError> {
     let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
-    let calls = Arc::new(encode_calls(scenario, contracts, chain, wallets).await);
+    let calls = Arc::new(encode_calls(scenario, &plan, contracts, chain, wallets).await);
     let start = start_instant(opts.start_at);
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
@@ -273,12 +273,15 @@ pub struct EncodedCall {
     /// `eth_estimateGas` from the workload's first wallet + 20 %, or the table's `call_default` when the
     /// estimate fails (the call would revert: its steps then fail as `reverted`, honestly).
     pub gas_limit: u64,
+    /// A templated workload: each step's input is encoded from its planned arguments.
+    pub per_step: Option<Arc<crate::scenario::CallWorkload>>,
 }
 
 /// Each `call` workload encoded (validated at load time, so encoding cannot fail here except for
 /// a bug, which then fails only that workload's steps) and its gas estimated once.
 async fn encode_calls(
     scenario: &Scenario,
+    plan: &Plan,
     contracts: Contracts,
     chain: &Chain,
     wallets: &[Wallet],
@@ -294,7 +297,16 @@ async fn encode_calls(
             CallTarget::Token => contracts.token,
             CallTarget::Adjudicator => contracts.adjudicator,
         };
-        let input = c.input();
+        // A templated workload's gas is estimated on its first planned call's arguments.
+        let first = plan
+            .steps
+            .iter()
+            .position(|s| usize::from(s.workload) == w.index)
+            .and_then(|i| plan.call_args(i));
+        let input = match &first {
+            Some(a) => c.input_for(&a.iter().map(String::as_str).collect::<Vec<_>>()),
+            None => c.input(),
+        };
         let Some(input) = input.map(Bytes::from) else {
             out.push(None);
             continue;
@@ -325,6 +337,7 @@ async fn encode_calls(
             to,
             input,
             gas_limit,
+            per_step: c.templated().then(|| Arc::new(c.clone())),
         }));
     }
     out

@@ -1,13 +1,22 @@
 //! Expansion of `call` workloads: one contract call per arrival, from a random wallet of `from`.
 
+use super::args::{Args, Resolver};
 use super::arrival::schedule;
 use super::rng::{Purpose, stream};
 use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef, offset};
 use crate::scenario::CallWorkload;
 
-pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
+/// Returns the calls' arguments when some are templates.
+pub(crate) fn expand(
+    cx: &Cx,
+    c: &CallWorkload,
+    out: &mut Vec<Step>,
+    resolver: &mut Resolver<'_>,
+) -> Option<Args> {
     let mut times = stream(cx.seed, cx.workload, Purpose::Times);
     let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
+    let mut draw = stream(cx.seed, cx.workload, Purpose::Args);
+    let mut args = c.templated().then(|| Args::new(c.arg_specs.len()));
     let wallets = u64::from(cx.wallets[usize::from(c.from)]);
     for (n, at_ms) in schedule(
         &mut times,
@@ -19,6 +28,13 @@ pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
     .into_iter()
     .enumerate()
     {
+        let actor = WalletRef {
+            role: c.from,
+            index: parties.below(wallets) as u32,
+        };
+        if let Some(a) = &mut args {
+            resolver.push(a, &c.arg_specs, (actor, c.peers), &mut draw);
+        }
         out.push(Step {
             at_ms: offset(at_ms),
             kind: StepKind::Call,
@@ -27,14 +43,12 @@ pub(crate) fn expand(cx: &Cx, c: &CallWorkload, out: &mut Vec<Step>) {
                 prefix: JobPrefix::Cl,
                 n: n as u32,
             },
-            actor: WalletRef {
-                role: c.from,
-                index: parties.below(wallets) as u32,
-            },
+            actor,
             ledger: None,
             peer: None,
             amount: c.value.into(),
             seq: n as u32,
         });
     }
+    args
 }

@@ -4,6 +4,7 @@
 //! platform. Steps are sorted by (at_ms, workload, job, kind) plus a generation counter, a
 //! total order. No tokio, no RPC.
 
+pub mod args;
 pub mod arrival;
 mod call;
 mod channel;
@@ -18,7 +19,7 @@ use std::fmt;
 use crate::scenario::{RoleId, Scenario, WorkloadKind};
 
 /// Version of the plan's semantics and columns; bump when any plan output changes.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What a step does. The declaration order is the tie-break order within a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -184,6 +185,17 @@ pub struct Plan {
     pub roles: Vec<String>,
     /// Sorted; a step's index is its `step` number.
     pub steps: Vec<Step>,
+    /// By workload: the arguments of a templated call workload's calls, by job number.
+    pub args: Vec<Option<args::Args>>,
+}
+
+impl Plan {
+    /// The resolved arguments of step `idx`, if it is a call of a templated workload.
+    pub fn call_args(&self, idx: usize) -> Option<Vec<String>> {
+        let s = self.steps.get(idx)?;
+        let a = self.args.get(usize::from(s.workload))?.as_ref()?;
+        Some(a.of(s.job.n as usize, idx))
+    }
 }
 
 /// A plan that cannot be made from a valid scenario for this seed (e.g. too few closable channels).
@@ -201,6 +213,9 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
     let wallets: Vec<u32> = scenario.roles.iter().map(|r| r.wallets).collect();
     let mut steps =
         Vec::with_capacity(crate::scenario::estimated_steps(scenario).min(1 << 26) as usize);
+    let roles: Vec<String> = scenario.roles.iter().map(|r| r.name.clone()).collect();
+    let mut resolver = args::Resolver::new(seed, &roles, &wallets);
+    let mut all_args = vec![None; scenario.workloads.len()];
     for w in &scenario.workloads {
         let cx = Cx {
             seed,
@@ -214,7 +229,9 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
             WorkloadKind::TokenTransfer(t) => {
                 transfer::expand(&cx, t, StepKind::TokenTransfer, &mut steps)
             }
-            WorkloadKind::Call(c) => call::expand(&cx, c, &mut steps),
+            WorkloadKind::Call(c) => {
+                all_args[w.index] = call::expand(&cx, c, &mut steps, &mut resolver);
+            }
         }
     }
     steps.sort_unstable_by_key(Step::sort_key);
@@ -222,8 +239,9 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
         scenario: scenario.name.clone(),
         seed,
         duration_ms: scenario.duration_ms,
-        roles: scenario.roles.iter().map(|r| r.name.clone()).collect(),
+        roles,
         steps,
+        args: all_args,
     })
 }
 

@@ -6,14 +6,27 @@ use std::io::{self, Write};
 use super::{Plan, StepKind, WalletRef};
 
 /// Columns of `loadrun plan --format csv`.
-pub const CSV_HEADER: &str = "step,at_ms,kind,workload,role,wallet,job,ledger,peer,amount";
+pub const CSV_HEADER: &str = "step,at_ms,kind,workload,role,wallet,job,ledger,peer,amount,args";
 
 /// Renders a wallet as `ROLE:INDEX`, e.g. `B:3`.
 pub fn wallet_label(plan: &Plan, w: WalletRef) -> String {
     format!("{}:{}", plan.roles[usize::from(w.role)], w.index)
 }
 
-/// Writes the plan as CSV. Role names are validated identifiers, so no field needs quoting.
+/// A templated call's arguments as a CSV field: a JSON array of strings, quoted for CSV (empty
+/// for every other step).
+fn args_field(plan: &Plan, i: usize) -> String {
+    match plan.call_args(i) {
+        None => String::new(),
+        Some(a) => {
+            let json = serde_json::to_string(&a).unwrap_or_default();
+            format!("\"{}\"", json.replace('"', "\"\""))
+        }
+    }
+}
+
+/// Writes the plan as CSV. Role names are validated identifiers, so no field but `args`
+/// needs quoting.
 pub fn write_csv<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()> {
     writeln!(out, "{CSV_HEADER}")?;
     for (i, s) in plan.steps.iter().enumerate() {
@@ -34,7 +47,7 @@ pub fn write_csv<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()> 
         if let Some(p) = s.peer {
             write!(out, "{}:{}", plan.roles[usize::from(p.role)], p.index)?;
         }
-        writeln!(out, ",{}", s.amount.get())?;
+        writeln!(out, ",{},{}", s.amount.get(), args_field(plan, i))?;
     }
     Ok(())
 }
@@ -64,6 +77,9 @@ struct JsonStep<'a> {
     peer: Option<String>,
     /// A string: wei amounts exceed JSON's safe integer range.
     amount: String,
+    /// A templated call's resolved arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<Vec<String>>,
 }
 
 /// Writes the plan as JSON lines: a header object, then one object per step.
@@ -90,6 +106,7 @@ pub fn write_jsonl<W: Write + ?Sized>(plan: &Plan, out: &mut W) -> io::Result<()
             ledger: s.ledger.map(|l| l.to_string()),
             peer: s.peer.map(|p| wallet_label(plan, p)),
             amount: s.amount.get().to_string(),
+            args: plan.call_args(i),
         };
         serde_json::to_writer(&mut *out, &row)?;
         out.write_all(b"\n")?;

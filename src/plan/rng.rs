@@ -16,6 +16,8 @@ pub enum Purpose {
     LedgerParties = 3,
     Closes = 4,
     Updates = 5,
+    /// Templated call arguments.
+    Args = 6,
 }
 
 /// The stream for one workload and purpose. Key = seed; stream id = (workload << 8) | purpose.

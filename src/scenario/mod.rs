@@ -5,6 +5,7 @@
 pub mod diag;
 pub mod model;
 pub mod raw;
+pub mod template;
 pub mod units;
 mod validate;
 

@@ -215,6 +215,24 @@ pub fn coerce_arg(ty: &str, arg: &str) -> Option<alloy::dyn_abi::DynSolValue> {
 }
 
 impl CallWorkload {
+    /// Whether some argument changes per step (then the plan holds each step's arguments).
+    pub fn templated(&self) -> bool {
+        self.arg_specs.iter().any(|a| a.varies())
+    }
+
+    /// The input for `args` (one resolved value per parameter).
+    pub fn input_for(&self, args: &[&str]) -> Option<Vec<u8>> {
+        use alloy::dyn_abi::JsonAbiExt;
+        let f = alloy::json_abi::Function::parse(&self.signature).ok()?;
+        let values = f
+            .inputs
+            .iter()
+            .zip(args)
+            .map(|(input, arg)| coerce_arg(&input.selector_type(), arg))
+            .collect::<Option<Vec<_>>>()?;
+        f.abi_encode_input(&values).ok()
+    }
+
     /// The call's input (selector + ABI-encoded args). Validation checked every piece, so this
     /// is `None` only for a `CallWorkload` built by hand with bad values.
     pub fn input(&self) -> Option<Vec<u8>> {
@@ -237,6 +255,10 @@ pub struct CallWorkload {
     /// Canonical signature, e.g. `deposit(uint256)`.
     pub signature: String,
     pub args: Vec<String>,
+    /// Each argument as a literal or a template (`scenario::template`), resolved at plan time.
+    pub arg_specs: Vec<super::template::ArgSpec>,
+    /// The role `{peer}` draws from.
+    pub peers: Option<RoleId>,
     pub value: u128,
     pub rate: f64,
     /// As `RateWorkload::stages`.

@@ -202,9 +202,13 @@ pub struct RawCall {
     pub to: String,
     /// Solidity function signature, e.g. "deposit(uint256)".
     pub signature: String,
-    /// Arguments as strings, one per parameter.
+    /// Arguments as strings, one per parameter: literals or templates resolved per step at
+    /// plan time ({sender}, {peer}, {step}, {uint:LO..HI}, {int:LO..HI}, {pick:a|b},
+    /// {bytes:N}, {amount:LO..HI unit}).
     #[serde(default)]
     pub args: Vec<String>,
+    /// The role `{peer}` draws a random wallet from.
+    pub peers: Option<String>,
     /// ETH sent with each call (default "0 ether").
     pub value: Option<String>,
     /// Calls per second (or `stages`).

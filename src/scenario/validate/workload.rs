@@ -122,14 +122,17 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         );
         return None;
     }
+    let peers = c.peers.as_ref().and_then(|p| cx.role(path.key("peers"), p));
+    let mut arg_specs = Vec::with_capacity(c.args.len());
     for (i, (input, arg)) in function.inputs.iter().zip(&c.args).enumerate() {
-        let ok = coerce_arg(&input.selector_type(), arg).is_some();
-        if !ok {
-            cx.err(
+        match crate::scenario::template::parse(&input.selector_type(), arg) {
+            Ok(crate::scenario::template::ArgSpec::Peer) if c.peers.is_none() => cx.err(
                 path.key("args").index(i),
-                format!("\"{arg}\" is not a valid {}", input.selector_type()),
-                None,
-            );
+                "{peer} draws from the role named by `peers`, which this workload does not set",
+                Some("add e.g. peers = \"B\"".into()),
+            ),
+            Ok(spec) => arg_specs.push(spec),
+            Err(e) => cx.err(path.key("args").index(i), e, None),
         }
     }
     let (start_ms, _) = window?;
@@ -139,6 +142,8 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         to: to?,
         signature: function.signature(),
         args: c.args.clone(),
+        arg_specs,
+        peers,
         value: value?,
         rate,
         stages,
