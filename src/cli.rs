@@ -15,6 +15,7 @@ mod fit;
 pub mod log;
 mod merge;
 mod metrics;
+mod names;
 mod part;
 mod results;
 mod run;

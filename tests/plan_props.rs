@@ -114,6 +114,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
                     .map(|(index, kind)| Workload { index, kind })
                     .collect(),
                 expect: Expect::default(),
+                contracts: Vec::new(),
             };
             (scenario, seed)
         })

@@ -128,6 +128,12 @@ fn ledger_example_end_to_end() {
 }
 
 #[test]
+fn dapp_example_end_to_end() {
+    // A user contract from an artifact, templated arguments on a ramp, view expectations.
+    end_to_end("scenarios/dapp.toml");
+}
+
+#[test]
 fn mixed_workloads_end_to_end() {
     end_to_end("scenarios/mixed.toml");
 }

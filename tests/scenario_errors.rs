@@ -1,6 +1,6 @@
 //! Every validation rule: the message names the key path, the rule, and where it applies.
 
-use loadrun::scenario::{self, DEFAULT_MAX_STEPS, ScenarioError};
+use loadrun::scenario::{self, DEFAULT_MAX_STEPS, ScenarioError, WorkloadKind};
 
 const BASE: &str = r#"version = 1
 
@@ -634,4 +634,140 @@ fn templated_arguments_are_in_the_plan_and_follow_the_seed() {
         plan.call_args(0).unwrap()[2],
         plan.call_args(0).unwrap()[3]
     )));
+}
+
+/// A scenario calling the Counter test dapp (artifact relative to `tests/t.toml`).
+fn dapp(call: &str) -> String {
+    format!(
+        "{BASE}[contracts.counter]\nartifact = \"fixtures/out/Counter.sol/Counter.json\"\nargs = [\"5\"]\n[[workload]]\ntype = \"call\"\nfrom = \"A\"\nto = \"counter\"\nrate = 1.0\n{call}\n"
+    )
+}
+
+fn dapp_errors(call: &str) -> String {
+    match scenario::parse("tests/t.toml", &dapp(call), DEFAULT_MAX_STEPS) {
+        Ok(_) => panic!("expected an error for {call}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn calls_to_a_user_contract_are_checked_against_its_abi() {
+    let ok = scenario::parse(
+        "tests/t.toml",
+        &dapp("signature = \"add\"\nargs = [\"{uint:1..9}\", \"{contract:counter}\"]"),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    let WorkloadKind::Call(c) = &ok.workloads[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        c.signature, "add(uint256,address)",
+        "a bare name is looked up"
+    );
+    for (call, needles) in [
+        (
+            "signature = \"sub\"",
+            &[
+                "`workload[0].signature`",
+                "`counter` has no function sub",
+                "it has: add(uint256,address)",
+            ][..],
+        ),
+        (
+            "signature = \"add(uint256)\"\nargs = [\"1\"]",
+            &["`workload[0].signature`", "has no function add(uint256)"],
+        ),
+        (
+            "signature = \"add\"\nargs = [\"1\"]",
+            &["`workload[0].args`", "takes 2 argument(s) but args has 1"],
+        ),
+        (
+            "signature = \"add\"\nargs = [\"x\", \"{sender}\"]",
+            &["`workload[0].args[0]`", "\"x\" is not a valid uint256"],
+        ),
+        (
+            "signature = \"add\"\nargs = [\"1\", \"{contract:nope}\"]",
+            &[
+                "`workload[0].args[1]`",
+                "no [contracts.nope] (the scenario has: counter)",
+            ],
+        ),
+    ] {
+        let e = dapp_errors(call);
+        for n in needles {
+            assert!(e.contains(n), "{call}: missing {n:?} in\n{e}");
+        }
+    }
+    let e = match scenario::parse(
+        "tests/t.toml",
+        &dapp("signature = \"add\"\nargs = [\"1\", \"{sender}\"]")
+            .replace("args = [\"5\"]", "args = []"),
+        DEFAULT_MAX_STEPS,
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("constructor arity"),
+    };
+    assert!(
+        e.contains("`contracts.counter.args`") && e.contains("the constructor takes 1 argument(s)"),
+        "{e}"
+    );
+    let e = match scenario::parse(
+        "tests/t.toml",
+        &dapp("signature = \"add\"").replace("fixtures/out", "fixtures/nowhere"),
+        DEFAULT_MAX_STEPS,
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("missing artifact"),
+    };
+    assert!(
+        e.contains("`contracts.counter.artifact`") && e.contains("cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn view_expectations_are_checked_and_located() {
+    let base = dapp("signature = \"add\"\nargs = [\"1\", \"{sender}\"]");
+    let view = |body: &str| format!("{base}[[expect.view]]\nto = \"counter\"\n{body}\n");
+    let err = |body: &str| match scenario::parse("tests/t.toml", &view(body), DEFAULT_MAX_STEPS) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("expected an error for {body}"),
+    };
+    assert!(
+        scenario::parse(
+            "tests/t.toml",
+            &view("call = \"count()(uint256)\"\nequals = \"{ok:0}\""),
+            DEFAULT_MAX_STEPS
+        )
+        .is_ok()
+    );
+    for (body, needle) in [
+        (
+            "call = \"nope()(uint256)\"\nequals = \"1\"",
+            "`counter` has no function nope()",
+        ),
+        (
+            "call = \"count()(uint256)\"\nequals = \"{ok:3}\"",
+            "no workload 3",
+        ),
+        (
+            "call = \"count()(uint256)\"",
+            "exactly one of `equals`, `at_least`, `at_most`",
+        ),
+        (
+            "call = \"count()\"\nequals = \"1\"",
+            "must return exactly one value",
+        ),
+        (
+            "call = \"count()(uint256)\"\nequals = \"many\"",
+            "\"many\" is not a valid uint256",
+        ),
+    ] {
+        let e = err(body);
+        assert!(
+            e.contains("`expect.view[0]") && e.contains(needle),
+            "{body}: {e}"
+        );
+    }
 }

@@ -82,3 +82,97 @@ async fn templated_calls_send_their_planned_arguments() {
         last.len()
     );
 }
+
+/// The dapp example on a chain the test keeps: deployed by the first run, reused by the second;
+/// the contract's total equals its start plus every planned argument of the ok calls; the
+/// second run's `count == {ok:0}` no longer holds (the reused contract counts both runs) and
+/// the run exits 1 naming the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/scenarios/dapp.toml"))
+        .unwrap()
+        .replace(
+            "../tests/fixtures/out/Counter.sol/Counter.json",
+            &format!("{root}/tests/fixtures/out/Counter.sol/Counter.json"),
+        )
+        .replace(
+            "[roles.A]",
+            "[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n\n[roles.A]",
+        );
+    let file = scenario(dir.path(), "dapp", &text);
+    let node = anvil(AnvilOptions {
+        block_time_ms: Some(1000),
+        ..Default::default()
+    });
+    let run = |out: &str| {
+        loadrun()
+            .env("LOADRUN_FUNDER_KEY", DEV_KEY)
+            .args(["run", "--rpc", &node.url, "--out"])
+            .arg(dir.path().join(out))
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let first = run("first");
+    let t = text_of(&first);
+    assert_eq!(first.status.code(), Some(0), "{t}");
+    assert!(t.contains("(deployed)"), "{t}");
+    assert!(
+        t.contains("expectation met: expect.view counter.count()(uint256) = 150"),
+        "{t}"
+    );
+
+    let l = loadrun::scenario::load(&file, 1_000_000).unwrap();
+    let plan = l.expand(l.scenario.seed).unwrap();
+    let sum: u64 = (0..plan.steps.len())
+        .filter_map(|i| plan.call_args(i))
+        .map(|a| a[0].parse::<u64>().unwrap())
+        .sum();
+    let at = Address::from(l.scenario.contracts[0].address);
+    let p = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let total = total_of(&p, at).await;
+    assert_eq!(
+        total,
+        U256::from(1000 + sum),
+        "start + every planned argument"
+    );
+
+    let second = run("second");
+    let t = text_of(&second);
+    assert_eq!(second.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!("contract counter: {at} (reused)")),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "EXPECTATION MISSED: expect.view counter.count()(uint256): expected = 150, observed 300"
+        ),
+        "{t}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("second/sanity.md")).unwrap();
+    assert!(
+        md.contains("| counter.count()(uint256) | = 150 | 300 | **no** |"),
+        "{md}"
+    );
+    assert_eq!(total_of(&p, at).await, U256::from(1000 + 2 * sum));
+}
+
+fn text_of(o: &std::process::Output) -> String {
+    text(o)
+}
+
+async fn total_of(p: &impl alloy::providers::Provider, at: Address) -> U256 {
+    let input = alloy::primitives::keccak256("total()")[..4].to_vec();
+    let raw = p
+        .call(
+            alloy::rpc::types::TransactionRequest::default()
+                .to(at)
+                .input(alloy::primitives::Bytes::from(input).into()),
+        )
+        .await
+        .unwrap();
+    U256::from_be_slice(&raw)
+}

@@ -243,3 +243,72 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         gas_used,
     })
 }
+
+/// Deploys the scenario's `[contracts]` that are not on chain yet, through the CREATE2
+/// deployer from the funder (gas estimated + 20 %), and checks their code. Returns
+/// (name, address, deployed now) of each.
+pub async fn ensure_user(
+    chain: &Chain,
+    specs: &[crate::scenario::ContractSpec],
+    nonces: &mut Nonces,
+) -> Result<Vec<(String, Address, bool)>, ChainError> {
+    let p = &chain.provider;
+    let mut out = Vec::new();
+    let mut todo = Vec::new();
+    for s in specs {
+        let at = Address::from(s.address);
+        let fresh = !has_code(p, at).await?;
+        out.push((s.name.clone(), at, fresh));
+        if fresh {
+            todo.push((s, at));
+        }
+    }
+    if todo.is_empty() {
+        return Ok(out);
+    }
+    ensure_deployer(chain, nonces).await?;
+    let fees = fees(p, chain.caps).await?;
+    let mut watch = ReceiptWatch::start(p, chain.caps).await?;
+    let mut sent = Vec::new();
+    for (s, at) in &todo {
+        let mut input = s.salt.to_vec();
+        input.extend_from_slice(&s.init_code);
+        let request = alloy::rpc::types::TransactionRequest::default()
+            .from(chain.funder.address())
+            .to(CREATE2_DEPLOYER)
+            .value(U256::from(s.value))
+            .input(Bytes::from(input.clone()).into());
+        let gas = p.estimate_gas(request).await.map_err(|e| {
+            ChainError::Other(format!(
+                "deploying [contracts.{}]: the deployment would fail ({e})\n  help: check its constructor args and value",
+                s.name
+            ))
+        })?;
+        let call = Call {
+            to: Some(CREATE2_DEPLOYER),
+            value: U256::from(s.value),
+            input: input.into(),
+            gas_limit: gas + gas / 5,
+        };
+        let nonce = nonces.next(p, chain.funder.address()).await?;
+        let (hash, raw) = sign(&chain.funder, chain.chain_id, nonce, fees, &call)?;
+        send_once(p, hash, &raw).await.map_err(|e| {
+            ChainError::rpc(format!("deploying [contracts.{}]", s.name), e.message())
+        })?;
+        tracing::info!(contract = %s.name, address = %at, "deploying");
+        sent.push((hash, raw));
+    }
+    let receipts = watch
+        .wait_rebroadcasting(p, &sent, Duration::from_secs(60))
+        .await?;
+    for ((s, at), (hash, _)) in todo.iter().zip(&sent) {
+        let ok = receipts.get(hash).is_some_and(|r| r.status());
+        if !ok || !has_code(p, *at).await? {
+            return Err(ChainError::Reverted {
+                what: format!("deploying [contracts.{}]", s.name),
+                hash: hash.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -27,6 +27,7 @@ use crate::scenario::{self, Loaded};
 use crate::wallets;
 
 use super::chain::ChainArgs;
+use super::names::{redacted_scenario, run_id, unique_dir};
 use super::write_output;
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +123,8 @@ struct RunFacts<'a> {
     loadrun_exec_peak_rss_kb: Option<u64>,
     loadrun_peak_rss_kb: Option<u64>,
     scenario_toml: String,
+    /// `[contracts.NAME]` addresses (a table: last, as TOML requires).
+    contracts: std::collections::BTreeMap<String, String>,
 }
 
 pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
@@ -197,6 +200,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             } => f.map_err(|e| located(&loaded, e))?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
+        for (name, at, fresh) in &funded.user {
+            eprintln!("contract {name}: {at} ({})", if *fresh { "deployed" } else { "reused" });
+        }
         if part.is_some() {
             eprintln!("funded: the {} wallets this part sends from hold what the plan needs", funded.outcome.wallets);
         } else {
@@ -287,6 +293,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             part_steps: part.as_ref().map_or(plan.steps.len(), |p| p.steps.len()),
             start_at_ms: args.part.start_at.map(super::part::unix_ms),
             rate_scale: args.chain.rate_scale,
+            contracts: funded.user.iter().map(|(n, a, _)| (n.clone(), a.to_string())).collect(),
             fired: ex.fired,
             interrupted: ex.interrupted,
             wall_ms: ex.wall_ms,
@@ -342,7 +349,11 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             own: part.as_ref().map(|p| p.own.as_slice()),
             skip_adjudicator: part.as_ref().is_some_and(|p| !p.own_adjudicator),
         };
-        let sanity = sanity::compare(&plan, &ex.books, &labels, (&observed.before, &observed.after), scope);
+        let mut sanity = sanity::compare(&plan, &ex.books, &labels, (&observed.before, &observed.after), scope);
+        // Contract state is shared by every part: views are checked on whole runs.
+        if part.is_none() {
+            sanity.views = crate::exec::views::check(&chain, &loaded.scenario, &funded.contracts, &plan, &ex.tally).await;
+        }
         write_output(Some(&dir.join("sanity.md")), |w| {
             w.write_all(sanity::markdown(&sanity).as_bytes())
         })?;
@@ -414,6 +425,9 @@ pub(super) fn finish(
                 v.name, v.limit, v.measured
             );
         }
+    }
+    if sanity.is_some_and(|s| !crate::exec::views::print(&s.views)) {
+        code = ExitCode::CHECK_FAILED;
     }
     super::results::write_report(dir)?;
     eprintln!("results: {} (report.html)", dir.display());
@@ -524,68 +538,5 @@ pub(super) fn shown_url(chain: &Chain) -> String {
         format!("spawned anvil on {}", at.split(' ').next().unwrap_or(""))
     } else {
         at
-    }
-}
-
-/// The scenario text with the value of an `rpc = "…"` line redacted to host and port.
-fn redacted_scenario(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let t = line.trim_start();
-            match t.strip_prefix("rpc").map(str::trim_start) {
-                Some(rest) if rest.starts_with('=') => {
-                    let value = rest[1..].trim().trim_matches(|c| c == '"' || c == '\'');
-                    let value = value
-                        .split('#')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .trim_matches('"');
-                    // Still a URL, so the scenario parses again (`loadrun report`, `merge`).
-                    let (scheme, _) = value.split_once("://").unwrap_or(("http", ""));
-                    let host = crate::chain::redact_url(value);
-                    let host = host.split(' ').next().unwrap_or("");
-                    format!(
-                        "rpc = \"{scheme}://{host}\"  # path, query and user redacted by loadrun"
-                    )
-                }
-                _ => line.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// `2026-11-23T00-25-00Z-s42`: sortable, filesystem-safe, names the seed.
-fn run_id(t: SystemTime, seed: u64) -> String {
-    format!(
-        "{}-s{seed}",
-        humantime::format_rfc3339_seconds(t)
-            .to_string()
-            .replace(':', "-")
-    )
-}
-
-fn unique_dir(base: &Path) -> PathBuf {
-    let mut p = base.to_path_buf();
-    let mut n = 2;
-    while p.exists() {
-        p = PathBuf::from(format!("{}-{n}", base.display()));
-        n += 1;
-    }
-    p
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redacted_scenario;
-
-    #[test]
-    fn rpc_urls_lose_their_path_and_query() {
-        let t = "[chain]\nrpc = \"https://user:pw@rpc.example.org:8443/v3/SECRETKEY?x=1\"\nblock_time = \"1s\"";
-        let r = redacted_scenario(t);
-        assert!(!r.contains("SECRETKEY") && !r.contains("pw@"), "{r}");
-        assert!(r.contains("rpc = \"https://rpc.example.org:8443\""), "{r}");
-        assert!(r.contains("block_time = \"1s\""));
     }
 }

@@ -16,4 +16,5 @@ pub mod progress;
 pub mod run;
 pub mod setup;
 pub mod states;
+pub mod views;
 pub mod watcher;

@@ -294,6 +294,7 @@ async fn encode_calls(
         };
         let to = match &c.to {
             CallTarget::Address(a) => Address::from(*a),
+            CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
             CallTarget::Token => contracts.token,
             CallTarget::Adjudicator => contracts.adjudicator,
         };

@@ -20,6 +20,8 @@ use crate::wallets::Wallet;
 #[derive(Debug, Clone)]
 pub struct Funded {
     pub contracts: Contracts,
+    /// `[contracts]`: (name, address, deployed by this call).
+    pub user: Vec<(String, alloy::primitives::Address, bool)>,
     pub fees: Fees,
     pub deploys: usize,
     pub outcome: Outcome,
@@ -82,6 +84,7 @@ pub async fn fund(
     // The funder's allowance to Disperse (funding would give it in its first level anyway)
     // lets the token Disperse be estimated exactly.
     let approved = need.tokens > 0 && approve_disperse(chain, &contracts, &mut nonces).await?;
+    let user = contracts::ensure_user(chain, &scenario.contracts, &mut nonces).await?;
     let (funding, accounts) = if deployment.sent > 0 || approved {
         tracing::info!(
             sent = deployment.sent,
@@ -101,6 +104,7 @@ pub async fn fund(
     let outcome = fund::execute(chain, &contracts, wallets, &funding, &accounts, fees).await?;
     Ok(Funded {
         contracts,
+        user,
         fees,
         deploys: deployment.sent,
         outcome,
@@ -130,6 +134,17 @@ pub async fn check_funded(
             "the contracts (Token, Disperse, Adjudicator) are not deployed on this chain".into(),
         )
         .into());
+    }
+    let mut user = Vec::new();
+    for s in &scenario.contracts {
+        let at = alloy::primitives::Address::from(s.address);
+        let code = alloy::providers::Provider::get_code_at(&chain.provider, at)
+            .await
+            .map_err(|e| crate::chain::ChainError::rpc(format!("code at {at}"), e))?;
+        if code.is_empty() {
+            return Err(missing(format!("[contracts.{}] is not deployed at {at}", s.name)).into());
+        }
+        user.push((s.name.clone(), at, false));
     }
     chain.gas = estimate::table(chain, &contracts, true).await;
     // [funding] itself too small for the plan: funding again would not help (exit 2).
@@ -178,6 +193,7 @@ pub async fn check_funded(
     }
     Ok(Funded {
         contracts,
+        user,
         fees,
         deploys: 0,
         outcome: Outcome {

@@ -113,6 +113,7 @@ mod tests {
             max_p99_inclusion_ms: Some(2000),
             max_p99_lateness_ms: Some(50),
             min_rate: vec![(1, 1.0), (1, 0.5)],
+            views: Vec::new(),
         };
         let v = evaluate(&e, &Tally::of(&rows, Vec::new()), 2000);
         let met: Vec<(&str, bool)> = v.iter().map(|x| (x.name.as_str(), x.met)).collect();
@@ -130,6 +131,7 @@ mod tests {
         assert_eq!(v[3].measured, "1.000/s");
         let strict = Expect {
             min_rate: vec![(1, 1.5)],
+            views: Vec::new(),
             ..Expect::default()
         };
         assert!(!evaluate(&strict, &Tally::of(&rows, Vec::new()), 2000)[0].met);

@@ -90,6 +90,11 @@ pub struct RateAcc {
 }
 
 impl RateAcc {
+    /// Ok steps added.
+    pub fn ok(&self) -> u64 {
+        self.ok
+    }
+
     pub fn add(&mut self, r: &StepRow) {
         // A step skipped because its channel never opened is the failure's consequence, not
         // a send loadrun owed: it counts in neither the target nor the sends.

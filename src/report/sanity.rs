@@ -50,6 +50,9 @@ pub struct Sanity {
     /// Wallets whose ETH or token delta differs, e.g. "A:3 ETH expected -0.01 ether …".
     pub wallet_mismatches: Vec<String>,
     pub ok: bool,
+    /// `[[expect.view]]` results (an expectation each: a miss makes the run exit 1).
+    #[serde(default)]
+    pub views: Vec<Line>,
 }
 
 fn signed(v: i128) -> String {
@@ -325,6 +328,7 @@ pub fn compare(
         lines,
         wallet_mismatches: mismatches,
         ok,
+        views: Vec::new(),
     }
 }
 
@@ -346,6 +350,18 @@ pub fn markdown(s: &Sanity) -> String {
             l.difference,
             if l.ok { "yes" } else { "**no**" }
         ));
+    }
+    if !s.views.is_empty() {
+        out.push_str("\n## View expectations (`[[expect.view]]`)\n\n| call | expected | observed | ok |\n|---|---:|---:|:-:|\n");
+        for l in &s.views {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                l.check,
+                l.expected,
+                l.observed,
+                if l.ok { "yes" } else { "**no**" }
+            ));
+        }
     }
     if !s.wallet_mismatches.is_empty() {
         out.push_str("\n## Wallets that differ\n\n");

@@ -95,6 +95,11 @@ impl<'a> SourceMap<'a> {
         }
     }
 
+    /// The file name messages use.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
     /// 1-based (line, column in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());

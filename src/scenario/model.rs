@@ -17,6 +17,22 @@ pub struct Scenario {
     pub funding: Funding,
     pub workloads: Vec<Workload>,
     pub expect: Expect,
+    /// `[contracts.NAME]`, by name.
+    pub contracts: Vec<ContractSpec>,
+}
+
+/// A user contract: what the funder deploys through the CREATE2 deployer, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractSpec {
+    pub name: String,
+    /// Creation bytecode + encoded constructor arguments.
+    pub init_code: Vec<u8>,
+    pub salt: [u8; 32],
+    pub abi: Option<alloy::json_abi::JsonAbi>,
+    /// Wei sent with the deployment.
+    pub value: u128,
+    /// The CREATE2 address (known before any chain is touched).
+    pub address: [u8; 20],
 }
 
 impl Scenario {
@@ -202,6 +218,8 @@ pub struct RateWorkload {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallTarget {
     Address([u8; 20]),
+    /// A `[contracts.NAME]` (index into `Scenario::contracts`).
+    Named(usize),
     Token,
     Adjudicator,
 }
@@ -275,6 +293,36 @@ pub struct Expect {
     pub max_p99_lateness_ms: Option<u64>,
     /// (workload index, minimum ok steps per second).
     pub min_rate: Vec<(u32, f64)>,
+    /// `[[expect.view]]`.
+    pub views: Vec<ViewExpect>,
+}
+
+/// A value a view's result is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewValue {
+    /// A literal of the view's return type.
+    Literal(String),
+    /// Ok steps of workload N.
+    Ok(usize),
+    /// Planned steps of workload N.
+    Steps(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    Equals(ViewValue),
+    AtLeast(ViewValue),
+    AtMost(ViewValue),
+}
+
+/// One `[[expect.view]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewExpect {
+    pub to: CallTarget,
+    /// As written, e.g. `count()(uint256)`.
+    pub call: String,
+    pub args: Vec<String>,
+    pub bound: Bound,
 }
 
 /// Number of events of a rate over a window: round(rate × window), the plan's count rule.

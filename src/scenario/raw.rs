@@ -29,6 +29,28 @@ pub struct RawScenario {
     /// CI thresholds: any miss makes the run exit 1.
     #[serde(default)]
     pub expect: Option<RawExpect>,
+    /// The user's contracts, deployed by the funder through the CREATE2 deployer (reused by
+    /// later runs): `[contracts.NAME]`.
+    #[serde(default)]
+    pub contracts: BTreeMap<String, RawContract>,
+}
+
+/// `[contracts.NAME]`: a contract from a build artifact, or from bytecode (+ ABI).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawContract {
+    /// A Foundry (`out/Foo.sol/Foo.json`) or Hardhat artifact holding the ABI and bytecode;
+    /// relative to the scenario file.
+    pub artifact: Option<String>,
+    /// Creation bytecode, 0x hex (instead of `artifact`).
+    pub bytecode: Option<String>,
+    /// With `bytecode`: a JSON ABI file (relative to the scenario file), so calls are checked.
+    pub abi: Option<String>,
+    /// Constructor arguments, as strings typed by the ABI's constructor.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// ETH sent with the deployment (default "0 ether").
+    pub value: Option<String>,
 }
 
 /// `[scenario]`: name, seed and duration.
@@ -235,4 +257,24 @@ pub struct RawExpect {
     /// schedule), keyed by the workload's index as in the `workload` column:
     /// `min_rate = { "2" = 19.5 }`.
     pub min_rate: Option<std::collections::BTreeMap<String, f64>>,
+    /// `[[expect.view]]`: view calls checked after the run.
+    #[serde(default)]
+    pub view: Vec<RawView>,
+}
+
+/// `[[expect.view]]`: after the run, a view call whose one result must equal, be at least or
+/// at most a value or a count of the run (`{ok:N}`, `{steps:N}`: workload N's ok / planned steps).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawView {
+    /// A [contracts.NAME], "token", "adjudicator" or a 0x address.
+    pub to: String,
+    /// The view with its return type, e.g. "count()(uint256)".
+    pub call: String,
+    /// Its arguments: literals or {contract:NAME}.
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub equals: Option<String>,
+    pub at_least: Option<String>,
+    pub at_most: Option<String>,
 }

@@ -35,7 +35,7 @@ impl ArgSpec {
 
 /// Parses `arg` for a parameter of Solidity type `ty`; the error says what is wrong and how to
 /// write it.
-pub fn parse(ty: &str, arg: &str) -> Result<ArgSpec, String> {
+pub fn parse(ty: &str, arg: &str, contracts: &[super::ContractSpec]) -> Result<ArgSpec, String> {
     let Some(inner) = arg.strip_prefix('{').and_then(|a| a.strip_suffix('}')) else {
         return coerce_arg(ty, arg)
             .map(|_| ArgSpec::Literal(arg.to_string()))
@@ -142,9 +142,19 @@ pub fn parse(ty: &str, arg: &str) -> Result<ArgSpec, String> {
             ArgSpec::Bytes(n)
         }
         "contract" => {
-            return Err(format!(
-                "{{contract:{param}}} needs [contracts] in the scenario, which this version does not have yet"
-            ));
+            need(ty == "address", "an address")?;
+            let Some(k) = contracts.iter().find(|k| k.name == param) else {
+                let names: Vec<&str> = contracts.iter().map(|k| k.name.as_str()).collect();
+                return Err(format!(
+                    "{{contract:{param}}}: no [contracts.{param}] (the scenario has: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ));
+            };
+            ArgSpec::Literal(alloy::primitives::Address::from(k.address).to_checksum(None))
         }
         _ => {
             return Err(format!(
@@ -188,40 +198,43 @@ mod tests {
 
     #[test]
     fn templates_parse_and_check_their_type() {
-        assert_eq!(parse("uint8", "{uint:1..100}"), Ok(ArgSpec::Uint(1, 100)));
+        assert_eq!(
+            parse("uint8", "{uint:1..100}", &[]),
+            Ok(ArgSpec::Uint(1, 100))
+        );
         assert!(
-            parse("uint8", "{uint:1..300}")
+            parse("uint8", "{uint:1..300}", &[])
                 .unwrap_err()
                 .contains("does not fit")
         );
-        assert_eq!(parse("int16", "{int:-5..5}"), Ok(ArgSpec::Int(-5, 5)));
-        assert_eq!(parse("address", "{peer}"), Ok(ArgSpec::Peer));
+        assert_eq!(parse("int16", "{int:-5..5}", &[]), Ok(ArgSpec::Int(-5, 5)));
+        assert_eq!(parse("address", "{peer}", &[]), Ok(ArgSpec::Peer));
         assert!(
-            parse("uint256", "{sender}")
+            parse("uint256", "{sender}", &[])
                 .unwrap_err()
                 .contains("makes an address")
         );
         assert_eq!(
-            parse("uint256", "{amount:1..2 gwei}"),
+            parse("uint256", "{amount:1..2 gwei}", &[]),
             Ok(ArgSpec::Amount(1_000_000_000, 2_000_000_000))
         );
-        assert_eq!(parse("bytes32", "{bytes:32}"), Ok(ArgSpec::Bytes(32)));
-        assert!(parse("bytes32", "{bytes:4}").is_err());
+        assert_eq!(parse("bytes32", "{bytes:32}", &[]), Ok(ArgSpec::Bytes(32)));
+        assert!(parse("bytes32", "{bytes:4}", &[]).is_err());
         assert!(
-            parse("uint256", "{pick:1|x}")
+            parse("uint256", "{pick:1|x}", &[])
                 .unwrap_err()
                 .contains("\"x\"")
         );
         assert!(
-            parse("uint256", "{uint:9..1}")
+            parse("uint256", "{uint:9..1}", &[])
                 .unwrap_err()
                 .contains("empty")
         );
         assert!(
-            parse("uint256", "{nope}")
+            parse("uint256", "{nope}", &[])
                 .unwrap_err()
                 .contains("not a template")
         );
-        assert_eq!(parse("uint256", "7"), Ok(ArgSpec::Literal("7".into())));
+        assert_eq!(parse("uint256", "7", &[]), Ok(ArgSpec::Literal("7".into())));
     }
 }

@@ -1,6 +1,12 @@
 //! Validation: raw serde types → typed `Scenario`, collecting every located error at once.
 
+mod contracts;
+mod counts;
+mod expect;
 mod workload;
+
+use counts::{biggest_rate_key, shown_count, workload_steps};
+pub use counts::{estimated_steps, poisson_bound, staged_count};
 
 use super::diag::{Diagnostic, KeyPath, SourceMap, nearest};
 use super::model::*;
@@ -13,6 +19,8 @@ pub(super) struct Ctx<'m, 'a> {
     map: &'m SourceMap<'a>,
     pub errors: Vec<Diagnostic>,
     pub role_names: Vec<String>,
+    /// `[contracts]`, validated before the workloads that call them.
+    pub contracts: Vec<crate::scenario::ContractSpec>,
 }
 
 impl Ctx<'_, '_> {
@@ -203,23 +211,12 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Validates a parsed scenario. `max_steps` caps the plan size, checked before anything is allocated.
-/// Events over a sequence of stages: the sum of each stage's rounded integral.
-pub fn staged_count(stages: &[crate::scenario::Stage]) -> u64 {
-    let mut from = 0.0;
-    let mut n = 0u64;
-    for s in stages {
-        n = n.saturating_add(crate::scenario::stage_count(from, *s));
-        from = s.target;
-    }
-    n
-}
-
 /// The longest `[scenario].duration`: step offsets are u32 milliseconds.
 pub const MAX_DURATION_MS: u64 = u32::MAX as u64;
 /// The most `[[workload]]` entries: a step holds its workload index as u16.
 pub const MAX_WORKLOADS: usize = u16::MAX as usize;
 
+/// Validates a parsed scenario. `max_steps` caps the plan size, checked before anything is allocated.
 pub fn validate(
     raw: &RawScenario,
     map: &SourceMap<'_>,
@@ -230,7 +227,14 @@ pub fn validate(
         map,
         errors: Vec::new(),
         role_names: raw.roles.keys().cloned().collect(),
+        contracts: Vec::new(),
     };
+    // Artifacts are read relative to the scenario file.
+    let base = std::path::Path::new(map.file())
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    cx.contracts = contracts::validate(&mut cx, &base, &raw.contracts);
 
     if raw.version != 1 {
         cx.err(
@@ -328,7 +332,7 @@ pub fn validate(
             workloads.push(Workload { index: i, kind });
         }
     }
-    let expect = validate_expect(
+    let expect = expect::validate_expect(
         &mut cx,
         raw.expect.clone().unwrap_or_default(),
         raw.workload.len(),
@@ -343,6 +347,7 @@ pub fn validate(
         funding,
         workloads,
         expect,
+        contracts: std::mem::take(&mut cx.contracts),
     };
     if rate_scale != 1.0 {
         scenario.scale_rates(rate_scale);
@@ -529,136 +534,5 @@ fn validate_funding(cx: &mut Ctx, raw: Option<&RawFunding>) -> Funding {
         fanout,
         eth,
         tokens,
-    }
-}
-
-fn validate_expect(cx: &mut Ctx, raw: RawExpect, workloads: usize) -> Expect {
-    let path = KeyPath::root().key("expect");
-    let mut min_rate = Vec::new();
-    for (k, &v) in raw.min_rate.iter().flatten() {
-        let at = path.key("min_rate").key(k);
-        match k.parse::<u32>() {
-            Ok(i) if (i as usize) < workloads => {
-                if v.is_finite() && v >= 0.0 {
-                    min_rate.push((i, v));
-                } else {
-                    cx.err(at, format!("{v} is not a rate (a finite number >= 0)"), None);
-                }
-            }
-            _ => cx.err(
-                at,
-                format!("\"{k}\" is not a workload index (this scenario has {workloads} workloads, 0 to {})", workloads.saturating_sub(1)),
-                Some("key min_rate by the workload's index, as in the `workload` column: min_rate = { \"0\" = 10.0 }".into()),
-            ),
-        }
-    }
-    Expect {
-        min_rate,
-        max_failed: raw.max_failed,
-        max_p99_inclusion_ms: raw
-            .max_p99_inclusion
-            .as_ref()
-            .and_then(|t| cx.duration(path.key("max_p99_inclusion"), t, true)),
-        max_p99_lateness_ms: raw
-            .max_p99_lateness
-            .as_ref()
-            .and_then(|t| cx.duration(path.key("max_p99_lateness"), t, true)),
-    }
-}
-
-/// Upper bound of the plan's step count, computed without expanding anything.
-pub fn estimated_steps(s: &Scenario) -> u64 {
-    s.workloads
-        .iter()
-        .map(|w| workload_steps(w, s.duration_ms))
-        .fold(0u64, u64::saturating_add)
-}
-
-/// The most events an arrival process makes for a mean count `n`: a Poisson count exceeds
-/// mean + 10·sqrt(mean) + 10 with negligible probability (the expansion enforces the bound
-/// exactly); the others make exactly `n`.
-pub fn poisson_bound(n: u64, arrival: Arrival) -> u64 {
-    match arrival {
-        Arrival::Poisson => n
-            .saturating_add(10u64.saturating_mul((n as f64).sqrt().ceil() as u64))
-            .saturating_add(10),
-        _ => n,
-    }
-}
-
-/// Upper bound of one workload's step count, in saturating arithmetic: extreme rates (1e308)
-/// give `u64::MAX`, never a wrapped small number.
-pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
-    let bound = |n: u64, arrival: Arrival| poisson_bound(n, arrival);
-    // With stages: each stage's count (bounded per stage for Poisson), summed.
-    let staged_steps = |stages: &[crate::scenario::Stage], arrival: Arrival| {
-        (!stages.is_empty()).then(|| {
-            let mut from = 0.0;
-            stages.iter().fold(0u64, |acc, s| {
-                let n = crate::scenario::stage_count(from, *s);
-                from = s.target;
-                acc.saturating_add(bound(n, arrival))
-            })
-        })
-    };
-    let rate_steps =
-        |rate: f64, arrival: Arrival, window: u64| bound(count_for(rate, window), arrival);
-    match &w.kind {
-        WorkloadKind::Channel(c) => {
-            let ledgers = c.ledger.as_ref().map_or(0, |l| {
-                let n = count_for(l.rate, l.duration_ms);
-                if l.close_ledgers {
-                    n.saturating_mul(2)
-                } else {
-                    n
-                }
-            });
-            [
-                count_for(c.create_rate, duration_ms),
-                count_for(c.close_rate, duration_ms),
-                count_for(c.update_rate, duration_ms),
-                ledgers,
-            ]
-            .into_iter()
-            .fold(0u64, u64::saturating_add)
-        }
-        WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
-            staged_steps(&t.stages, t.arrival).unwrap_or_else(|| {
-                rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
-            })
-        }
-        WorkloadKind::Call(c) => staged_steps(&c.stages, c.arrival)
-            .unwrap_or_else(|| rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))),
-    }
-}
-
-/// A step count for a message: `u64::MAX` (a saturated count) reads as "more than 10^19".
-fn shown_count(n: u64) -> String {
-    if n == u64::MAX {
-        "more than 10^19".into()
-    } else {
-        n.to_string()
-    }
-}
-
-/// The rate key of `w` that drives most of its steps (where a too-large count is reported).
-fn biggest_rate_key(w: &Workload, duration_ms: u64) -> &'static str {
-    match &w.kind {
-        WorkloadKind::Channel(c) => {
-            let ledgers = c
-                .ledger
-                .as_ref()
-                .map_or(0, |l| count_for(l.rate, l.duration_ms));
-            [
-                ("create_rate", count_for(c.create_rate, duration_ms)),
-                ("close_rate", count_for(c.close_rate, duration_ms)),
-                ("update_rate", count_for(c.update_rate, duration_ms)),
-                ("ledger_rate", ledgers),
-            ]
-            .into_iter()
-            .max_by_key(|(_, n)| *n)
-            .map_or("create_rate", |(k, _)| k)
-        }
-        _ => "rate",
     }
 }

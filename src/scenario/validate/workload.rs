@@ -79,7 +79,9 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         Some(v) => cx.wei(path.key("value"), v),
         None => Some(0),
     };
+    let named = cx.contracts.iter().position(|k| k.name == c.to);
     let to = match c.to.as_str() {
+        _ if named.is_some() => named.map(CallTarget::Named),
         "token" => Some(CallTarget::Token),
         "adjudicator" => Some(CallTarget::Adjudicator),
         other => match other
@@ -89,12 +91,50 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         {
             Some(a) => Some(CallTarget::Address(a)),
             None => {
-                cx.err(path.key("to"), format!("\"{other}\" is not a 0x address (40 hex digits), \"token\" or \"adjudicator\""), None);
+                let names: Vec<&str> = cx.contracts.iter().map(|k| k.name.as_str()).collect();
+                cx.err(path.key("to"), format!("\"{other}\" is not a 0x address (40 hex digits), \"token\", \"adjudicator\" or a [contracts.NAME]{}", if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }), None);
                 None
             }
         },
     };
-    let function = match Function::parse(&c.signature) {
+    // With the target's ABI: a bare name is looked up, a full signature must be in it.
+    let abi = named.and_then(|i| cx.contracts[i].abi.clone());
+    let signature = match &abi {
+        Some(abi) if !c.signature.contains('(') => {
+            let found: Vec<String> = abi
+                .functions()
+                .filter(|f| f.name == c.signature)
+                .map(|f| f.signature())
+                .collect();
+            match found.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    let names: Vec<String> = abi.functions().map(|f| f.signature()).collect();
+                    cx.err(
+                        path.key("signature"),
+                        format!("`{}` has no function {}", c.to, c.signature),
+                        Some(format!("it has: {}", names.join(", "))),
+                    );
+                    return None;
+                }
+                many => {
+                    cx.err(
+                        path.key("signature"),
+                        format!(
+                            "`{}` is ambiguous in {}: {}",
+                            c.signature,
+                            c.to,
+                            many.join(", ")
+                        ),
+                        Some("give the full signature".into()),
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => c.signature.clone(),
+    };
+    let function = match Function::parse(&signature) {
         Ok(f) => Some(f),
         Err(e) => {
             cx.err(
@@ -109,6 +149,17 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
         }
     };
     let function = function?;
+    if let Some(abi) = &abi
+        && !abi.functions().any(|f| f.selector() == function.selector())
+    {
+        let names: Vec<String> = abi.functions().map(|f| f.signature()).collect();
+        cx.err(
+            path.key("signature"),
+            format!("`{}` has no function {}", c.to, function.signature()),
+            Some(format!("it has: {}", names.join(", "))),
+        );
+        return None;
+    }
     if function.inputs.len() != c.args.len() {
         cx.err(
             path.key("args"),
@@ -125,7 +176,7 @@ fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Op
     let peers = c.peers.as_ref().and_then(|p| cx.role(path.key("peers"), p));
     let mut arg_specs = Vec::with_capacity(c.args.len());
     for (i, (input, arg)) in function.inputs.iter().zip(&c.args).enumerate() {
-        match crate::scenario::template::parse(&input.selector_type(), arg) {
+        match crate::scenario::template::parse(&input.selector_type(), arg, &cx.contracts) {
             Ok(crate::scenario::template::ArgSpec::Peer) if c.peers.is_none() => cx.err(
                 path.key("args").index(i),
                 "{peer} draws from the role named by `peers`, which this workload does not set",

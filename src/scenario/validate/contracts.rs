@@ -1,0 +1,179 @@
+//! `[contracts.NAME]`: reads each artifact (or bytecode + ABI file, relative to the scenario
+//! file), encodes the constructor arguments, and computes the CREATE2 address the funder will
+//! deploy it at (salt from name + init code, so the address is known at plan time and a re-run
+//! reuses the contract).
+
+use std::path::Path;
+
+use alloy::dyn_abi::JsonAbiExt;
+use alloy::json_abi::JsonAbi;
+use alloy::primitives::{Address, address, keccak256};
+
+use super::Ctx;
+use crate::scenario::ContractSpec;
+use crate::scenario::diag::KeyPath;
+use crate::scenario::raw::RawContract;
+
+/// The deterministic deployment proxy (also `chain::contracts::CREATE2_DEPLOYER`).
+const CREATE2_DEPLOYER: Address = address!("4e59b44847b379578588920ca78fbf26c0b4956c");
+
+/// The CREATE2 salt of a user contract: its name and init code.
+pub fn user_salt(name: &str, init_code: &[u8]) -> [u8; 32] {
+    let mut tag = b"loadrun/user-contract/v1/".to_vec();
+    tag.extend_from_slice(name.as_bytes());
+    tag.push(0);
+    tag.extend_from_slice(init_code);
+    keccak256(tag).0
+}
+
+fn read(cx: &mut Ctx, path: KeyPath, base: &Path, file: &str) -> Option<String> {
+    let p = base.join(file);
+    match std::fs::read_to_string(&p) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            cx.err(
+                path,
+                format!("cannot read {}: {e}", p.display()),
+                Some("give a path relative to the scenario file (e.g. out/Foo.sol/Foo.json from `forge build`)".into()),
+            );
+            None
+        }
+    }
+}
+
+fn hex(s: &str) -> Option<Vec<u8>> {
+    alloy::hex::decode(s.trim()).ok().filter(|b| !b.is_empty())
+}
+
+/// ABI and creation bytecode of a Foundry (`bytecode.object`) or Hardhat (`bytecode`) artifact.
+fn artifact(text: &str) -> Result<(JsonAbi, Vec<u8>), String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let abi: JsonAbi =
+        serde_json::from_value(v["abi"].clone()).map_err(|e| format!("no usable `abi`: {e}"))?;
+    let code = v["bytecode"]["object"]
+        .as_str()
+        .or_else(|| v["bytecode"].as_str())
+        .ok_or("no `bytecode.object` (Foundry) or `bytecode` (Hardhat)")?;
+    let code =
+        hex(code).ok_or("its bytecode is empty or not hex (an interface or abstract contract?)")?;
+    Ok((abi, code))
+}
+
+pub fn validate(
+    cx: &mut Ctx,
+    base: &Path,
+    raw: &std::collections::BTreeMap<String, RawContract>,
+) -> Vec<ContractSpec> {
+    let mut out = Vec::new();
+    for (name, c) in raw {
+        let path = KeyPath::root().key("contracts").key(name);
+        let (abi, code) = match (&c.artifact, &c.bytecode) {
+            (Some(a), None) => {
+                let Some(text) = read(cx, path.key("artifact"), base, a) else {
+                    continue;
+                };
+                match artifact(&text) {
+                    Ok((abi, code)) => (Some(abi), code),
+                    Err(e) => {
+                        cx.err(path.key("artifact"), format!("{a}: {e}"), None);
+                        continue;
+                    }
+                }
+            }
+            (None, Some(b)) => {
+                let Some(code) = hex(b) else {
+                    cx.err(path.key("bytecode"), "not 0x hex creation bytecode", None);
+                    continue;
+                };
+                let abi = match &c.abi {
+                    None => None,
+                    Some(f) => {
+                        let Some(text) = read(cx, path.key("abi"), base, f) else {
+                            continue;
+                        };
+                        match serde_json::from_str::<JsonAbi>(&text) {
+                            Ok(a) => Some(a),
+                            Err(e) => {
+                                cx.err(
+                                    path.key("abi"),
+                                    format!("{f} is not a JSON ABI: {e}"),
+                                    None,
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                };
+                (abi, code)
+            }
+            _ => {
+                cx.err(
+                    path.clone(),
+                    "give exactly one of `artifact` and `bytecode`",
+                    Some("artifact = \"out/Foo.sol/Foo.json\"".into()),
+                );
+                continue;
+            }
+        };
+        let value = match &c.value {
+            Some(v) => match cx.wei(path.key("value"), v) {
+                Some(v) => v,
+                None => continue,
+            },
+            None => 0,
+        };
+        // Constructor arguments, typed by the ABI (without one, none are allowed).
+        let inputs = abi
+            .as_ref()
+            .and_then(|a| a.constructor.clone())
+            .map(|k| k.inputs)
+            .unwrap_or_default();
+        if inputs.len() != c.args.len() {
+            cx.err(
+                path.key("args"),
+                format!(
+                    "the constructor takes {} argument(s) but args has {}",
+                    inputs.len(),
+                    c.args.len()
+                ),
+                None,
+            );
+            continue;
+        }
+        let mut values = Vec::new();
+        for (i, (input, arg)) in inputs.iter().zip(&c.args).enumerate() {
+            match crate::scenario::coerce_arg(&input.selector_type(), arg) {
+                Some(v) => values.push(v),
+                None => cx.err(
+                    path.key("args").index(i),
+                    format!("\"{arg}\" is not a valid {}", input.selector_type()),
+                    None,
+                ),
+            }
+        }
+        if values.len() != inputs.len() {
+            continue;
+        }
+        let mut init_code = code;
+        if let Some(k) = abi.as_ref().and_then(|a| a.constructor.as_ref()) {
+            match k.abi_encode_input(&values) {
+                Ok(enc) => init_code.extend_from_slice(&enc),
+                Err(e) => {
+                    cx.err(path.key("args"), format!("cannot encode: {e}"), None);
+                    continue;
+                }
+            }
+        }
+        let salt = user_salt(name, &init_code);
+        let address = CREATE2_DEPLOYER.create2_from_code(salt, &init_code);
+        out.push(ContractSpec {
+            name: name.clone(),
+            init_code,
+            salt,
+            abi,
+            value,
+            address: address.0.0,
+        });
+    }
+    out
+}
