@@ -115,6 +115,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
                     .collect(),
                 expect: Expect::default(),
                 contracts: Vec::new(),
+                setup: Vec::new(),
             };
             (scenario, seed)
         })

@@ -771,3 +771,49 @@ fn view_expectations_are_checked_and_located() {
         );
     }
 }
+
+#[test]
+fn setup_calls_are_checked_and_located() {
+    let base = dapp("signature = \"add\"\nargs = [\"1\", \"{sender}\"]");
+    let setup = |body: &str| format!("{base}[[setup]]\n{body}\n");
+    let err = |body: &str| match scenario::parse("tests/t.toml", &setup(body), DEFAULT_MAX_STEPS) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("expected an error for {body}"),
+    };
+    let ok = "from = \"A\"\nto = \"token\"\nsignature = \"approve(address,uint256)\"\nargs = [\"{contract:counter}\", \"5\"]";
+    let s = scenario::parse("tests/t.toml", &setup(ok), DEFAULT_MAX_STEPS).unwrap();
+    assert_eq!(s.setup.len(), 1);
+    for (body, needles) in [
+        (
+            ok.replace("from = \"A\"", "from = \"Z\""),
+            &["`setup[0].from`", "unknown role"][..],
+        ),
+        (
+            ok.replace("\"5\"]", "\"five\"]"),
+            &["`setup[0].args[1]`", "not a valid uint256"],
+        ),
+        (
+            format!(
+                "{ok}\nunless = {{ call = \"allowance(address,address)(uint256)\", args = [\"{{sender}}\"], at_least = \"5\" }}"
+            ),
+            &[
+                "`setup[0].unless.args`",
+                "takes 2 argument(s) but args has 1",
+            ],
+        ),
+        (
+            format!(
+                "{ok}\nunless = {{ call = \"allowance(address,address)(uint256)\", args = [\"{{sender}}\", \"{{contract:counter}}\"] }}"
+            ),
+            &[
+                "`setup[0].unless`",
+                "exactly one of `equals` and `at_least`",
+            ],
+        ),
+    ] {
+        let e = err(&body);
+        for n in needles {
+            assert!(e.contains(n), "{body}: missing {n:?} in\n{e}");
+        }
+    }
+}

@@ -119,6 +119,7 @@ async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
     let t = text_of(&first);
     assert_eq!(first.status.code(), Some(0), "{t}");
     assert!(t.contains("(deployed)"), "{t}");
+    assert!(t.contains("setup: 8 calls sent, 0 skipped"), "{t}");
     assert!(
         t.contains("expectation met: expect.view counter.count()(uint256) = 150"),
         "{t}"
@@ -144,6 +145,10 @@ async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
     assert_eq!(second.status.code(), Some(1), "{t}");
     assert!(
         t.contains(&format!("contract counter: {at} (reused)")),
+        "{t}"
+    );
+    assert!(
+        t.contains("setup: 0 calls sent, 8 skipped (already done)"),
         "{t}"
     );
     assert!(

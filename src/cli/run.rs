@@ -110,6 +110,9 @@ struct RunFacts<'a> {
     start_at_ms: Option<u64>,
     /// `--rate-scale`: every rate and stage target was multiplied by it.
     rate_scale: f64,
+    /// `[[setup]]` calls sent, and skipped as already done (`unless`).
+    setup_sent: usize,
+    setup_skipped: usize,
     fired: usize,
     interrupted: bool,
     wall_ms: f64,
@@ -203,6 +206,16 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         for (name, at, fresh) in &funded.user {
             eprintln!("contract {name}: {at} ({})", if *fresh { "deployed" } else { "reused" });
         }
+        let dir_of = crate::wallets::Directory::new(&loaded.scenario);
+        let setup_done = tokio::select! {
+            s = crate::exec::setup_calls::run(&chain, &loaded.scenario, (seed, &all), &funded.contracts, |w| {
+                part.as_ref().is_none_or(|p| p.senders[dir_of.index(w)])
+            }) => s?,
+            () = interrupt.wait() => return Err(Error::Interrupted),
+        };
+        if !loaded.scenario.setup.is_empty() {
+            eprintln!("setup: {} calls sent, {} skipped (already done), gas {}", setup_done.sent, setup_done.skipped, setup_done.gas_used);
+        }
         if part.is_some() {
             eprintln!("funded: the {} wallets this part sends from hold what the plan needs", funded.outcome.wallets);
         } else {
@@ -293,6 +306,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             part_steps: part.as_ref().map_or(plan.steps.len(), |p| p.steps.len()),
             start_at_ms: args.part.start_at.map(super::part::unix_ms),
             rate_scale: args.chain.rate_scale,
+            setup_sent: setup_done.sent,
+            setup_skipped: setup_done.skipped,
             contracts: funded.user.iter().map(|(n, a, _)| (n.clone(), a.to_string())).collect(),
             fired: ex.fired,
             interrupted: ex.interrupted,

@@ -15,6 +15,7 @@ pub mod order;
 pub mod progress;
 pub mod run;
 pub mod setup;
+pub mod setup_calls;
 pub mod states;
 pub mod views;
 pub mod watcher;

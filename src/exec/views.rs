@@ -24,7 +24,7 @@ fn shown(v: &DynSolValue) -> String {
 }
 
 /// The number a value stands for, if it is one (uint as is, int by its two's complement).
-fn number(v: &DynSolValue) -> Option<U256> {
+pub(crate) fn number(v: &DynSolValue) -> Option<U256> {
     match v {
         DynSolValue::Uint(u, _) => Some(*u),
         DynSolValue::Int(i, _) => Some(i.into_raw()),
@@ -100,7 +100,7 @@ pub async fn check(
     out
 }
 
-async fn call(
+pub(crate) async fn call(
     chain: &Chain,
     to: Address,
     signature: &str,

@@ -141,6 +141,8 @@ pub struct Part {
     pub own: Vec<bool>,
     /// No step of another process touches the Adjudicator.
     pub own_adjudicator: bool,
+    /// Per wallet position: this process may send from it (its shard, its role).
+    pub senders: Vec<bool>,
 }
 
 /// The steps of `shard` (if any) and of `role` (if any), and what only they touch.
@@ -183,10 +185,21 @@ pub fn part(
             own_adjudicator = false;
         }
     }
+    let role_of = |w: usize| offsets.iter().rposition(|o| *o <= w).unwrap_or(0) as u16;
+    let senders = (0..total)
+        .map(|w| {
+            role.is_none_or(|r| role_of(w) == r)
+                && shard_of
+                    .as_ref()
+                    .zip(shard)
+                    .is_none_or(|(of, sh)| of[w] == sh.index - 1)
+        })
+        .collect();
     Part {
         steps,
         own: touch.iter().map(|t| *t < 2).collect(),
         own_adjudicator,
+        senders,
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub use diag::Diagnostic;
 pub use model::*;
-pub use validate::{estimated_steps, poisson_bound, staged_count};
+pub use validate::{MAX_WORKLOADS, estimated_steps, poisson_bound, staged_count};
 
 use diag::SourceMap;
 use raw::RawScenario;

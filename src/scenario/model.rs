@@ -19,6 +19,27 @@ pub struct Scenario {
     pub expect: Expect,
     /// `[contracts.NAME]`, by name.
     pub contracts: Vec<ContractSpec>,
+    /// `[[setup]]`, in file order.
+    pub setup: Vec<SetupCall>,
+}
+
+/// One `[[setup]]`: a call each wallet of `call.from` makes once, after funding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetupCall {
+    /// The call (its rate and window unused).
+    pub call: CallWorkload,
+    /// Skip a wallet when this view, called with its args resolved for the wallet, is met.
+    pub unless: Option<Unless>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unless {
+    /// e.g. `allowance(address,address)(uint256)`.
+    pub call: String,
+    pub args: Vec<super::template::ArgSpec>,
+    /// `true`: at least `value`; `false`: equal to it.
+    pub at_least: bool,
+    pub value: String,
 }
 
 /// A user contract: what the funder deploys through the CREATE2 deployer, and where.

@@ -33,6 +33,42 @@ pub struct RawScenario {
     /// later runs): `[contracts.NAME]`.
     #[serde(default)]
     pub contracts: BTreeMap<String, RawContract>,
+    /// `[[setup]]`: calls made once per wallet of a role after funding, before the schedule.
+    #[serde(default)]
+    pub setup: Vec<RawSetup>,
+}
+
+/// `[[setup]]`: one call per wallet of `from` (e.g. an approve or a deposit), not a step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSetup {
+    /// The role whose every wallet makes the call.
+    pub from: String,
+    /// A [contracts.NAME], "token", "adjudicator" or a 0x address.
+    pub to: String,
+    /// The function (its name alone when the ABI is known).
+    pub signature: String,
+    /// Arguments: literals or templates ({sender}, {contract:NAME}, {uint:…}, …).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// ETH sent with each call (default "0 ether").
+    pub value: Option<String>,
+    /// The role `{peer}` draws from.
+    pub peers: Option<String>,
+    /// Skip a wallet whose call is already done: a view (with its args) and a bound, e.g.
+    /// `{ call = "allowance(address,address)(uint256)", args = ["{sender}", "{contract:pool}"], at_least = "1000" }`.
+    pub unless: Option<RawUnless>,
+}
+
+/// `unless` of a `[[setup]]`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnless {
+    pub call: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub equals: Option<String>,
+    pub at_least: Option<String>,
 }
 
 /// `[contracts.NAME]`: a contract from a build artifact, or from bytecode (+ ABI).

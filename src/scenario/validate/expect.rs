@@ -53,7 +53,7 @@ pub(super) fn validate_expect(cx: &mut Ctx, raw: RawExpect, workloads: usize) ->
 type MakeBound = fn(ViewValue) -> Bound;
 
 /// `call = "name(types)(returns)"`: the function, with one output.
-fn view_function(call: &str) -> Result<Function, String> {
+pub(super) fn view_function(call: &str) -> Result<Function, String> {
     let f =
         Function::parse(call).map_err(|e| format!("\"{call}\" is not a view signature ({e})"))?;
     if f.outputs.len() != 1 {

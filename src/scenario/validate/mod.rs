@@ -3,6 +3,7 @@
 mod contracts;
 mod counts;
 mod expect;
+mod setup;
 mod workload;
 
 use counts::{biggest_rate_key, shown_count, workload_steps};
@@ -347,6 +348,7 @@ pub fn validate(
         funding,
         workloads,
         expect,
+        setup: setup::validate(&mut cx, &raw.setup, duration_ms),
         contracts: std::mem::take(&mut cx.contracts),
     };
     if rate_scale != 1.0 {

@@ -71,7 +71,12 @@ fn validate_rate_workload(
     })
 }
 
-fn validate_call(cx: &mut Ctx, path: &KeyPath, c: &RawCall, duration: u64) -> Option<CallWorkload> {
+pub(super) fn validate_call(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    c: &RawCall,
+    duration: u64,
+) -> Option<CallWorkload> {
     let from = cx.role(path.key("from"), &c.from);
     let window = cx.window(path, &c.start, &c.stop, duration);
     let rate = window.and_then(|w| cx.rate_or_stages(path, c.rate, &c.stages, w));
