@@ -225,12 +225,15 @@ fn contract_artifacts_match_a_fresh_compile() {
         eprintln!("skipped: node_modules/solc absent (run `npm ci`)");
         return;
     }
-    let out = std::process::Command::new("node")
-        .args(["contracts/compile.mjs", "--check"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("node");
-    assert!(out.status.success(), "{}", text(&out));
+    // loadrun's contracts, and the test dapp's Foundry-style artifact.
+    for script in ["contracts/compile.mjs", "tests/fixtures/compile.mjs"] {
+        let out = std::process::Command::new("node")
+            .args([script, "--check"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("node");
+        assert!(out.status.success(), "{script}: {}", text(&out));
+    }
 }
 
 #[test]

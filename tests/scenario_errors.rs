@@ -810,10 +810,30 @@ fn setup_calls_are_checked_and_located() {
                 "exactly one of `equals` and `at_least`",
             ],
         ),
+        (
+            format!(
+                "{}\nunless = {{ call = \"allowance({{sender}},{{contract:counter}})(uint256)\", at_least = \"5\" }}",
+                ok.replace(
+                    "to = \"token\"",
+                    "to = \"0x000000000000000000000000000000000000dEaD\""
+                )
+            ),
+            &["`setup[0].unless.call`", "no known ABI"],
+        ),
     ] {
         let e = err(&body);
         for n in needles {
             assert!(e.contains(n), "{body}: missing {n:?} in\n{e}");
         }
     }
+    // The form: arguments inside the call, types from the Token's ABI.
+    let s = scenario::parse(
+        "tests/t.toml",
+        &setup(&format!("{ok}\nunless = {{ call = \"allowance({{sender}},{{contract:counter}})(uint256)\", at_least = \"5\" }}")),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    let u = s.setup[0].unless.as_ref().unwrap();
+    assert_eq!(u.call, "allowance(address,address)(uint256)");
+    assert_eq!(u.args.len(), 2);
 }

@@ -101,6 +101,19 @@ async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
             "[roles.A]",
             "[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n\n[roles.A]",
         );
+    // The expected total, computed from the plan: the constructor's 1000 plus every planned
+    // argument (all steps are expected ok), checked by a view expectation of the run itself.
+    let draft = scenario(dir.path(), "draft", &text);
+    let l = loadrun::scenario::load(&draft, 1_000_000).unwrap();
+    let plan = l.expand(l.scenario.seed).unwrap();
+    let sum: u64 = (0..plan.steps.len())
+        .filter_map(|i| plan.call_args(i))
+        .map(|a| a[0].parse::<u64>().unwrap())
+        .sum();
+    let text = format!(
+        "{text}\n[[expect.view]]\nto = \"counter\"\ncall = \"total()(uint256)\"\nequals = \"{}\"\n",
+        1000 + sum
+    );
     let file = scenario(dir.path(), "dapp", &text);
     let node = anvil(AnvilOptions {
         block_time_ms: Some(1000),
@@ -125,12 +138,13 @@ async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
         "{t}"
     );
 
-    let l = loadrun::scenario::load(&file, 1_000_000).unwrap();
-    let plan = l.expand(l.scenario.seed).unwrap();
-    let sum: u64 = (0..plan.steps.len())
-        .filter_map(|i| plan.call_args(i))
-        .map(|a| a[0].parse::<u64>().unwrap())
-        .sum();
+    assert!(
+        t.contains(&format!(
+            "expectation met: expect.view counter.total()(uint256) = {}",
+            1000 + sum
+        )),
+        "{t}"
+    );
     let at = Address::from(l.scenario.contracts[0].address);
     let p = ProviderBuilder::new().connect_http(node.url.parse().unwrap());
     let total = total_of(&p, at).await;

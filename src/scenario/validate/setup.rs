@@ -1,6 +1,8 @@
 //! `[[setup]]`: per-wallet calls after funding (validated as calls, located at `setup[i]`),
 //! each with an optional `unless` view that marks a wallet as already done.
 
+use alloy::json_abi::JsonAbi;
+
 use super::Ctx;
 use super::expect::view_function;
 use super::workload::validate_call;
@@ -8,6 +10,64 @@ use crate::scenario::diag::KeyPath;
 use crate::scenario::raw::{RawCall, RawSetup};
 use crate::scenario::template::{self, ArgSpec};
 use crate::scenario::{SetupCall, Unless, coerce_arg};
+
+/// The ABI of a setup's target: a `[contracts.NAME]`'s, or loadrun's own Token or Adjudicator.
+fn target_abi(cx: &Ctx, to: &str) -> Option<JsonAbi> {
+    let artifact = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["abi"].clone()).ok())
+    };
+    match to {
+        "token" => artifact(include_str!("../../../contracts/artifacts/Token.json")),
+        "adjudicator" => artifact(include_str!(
+            "../../../contracts/artifacts/Adjudicator.json"
+        )),
+        name => cx.contracts.iter().find(|k| k.name == name)?.abi.clone(),
+    }
+}
+
+/// `name(v1,v2)(ret)` with values (templates, literals) inside the first parentheses: the
+/// canonical `name(t1,t2)(ret)` and the values, the types found in `abi` by name and arity.
+/// `None` when the parentheses hold types (the plain form).
+fn embedded(call: &str, abi: Option<&JsonAbi>) -> Option<Result<(String, Vec<String>), String>> {
+    let (name, rest) = call.split_once('(')?;
+    let (inner, ret) = rest.split_once(')')?;
+    let values: Vec<String> = if inner.trim().is_empty() {
+        Vec::new()
+    } else {
+        inner.split(',').map(|v| v.trim().to_string()).collect()
+    };
+    let is_type = |v: &str| alloy::dyn_abi::DynSolType::parse(v).is_ok();
+    if values.iter().all(|v| is_type(v)) {
+        return None;
+    }
+    let Some(abi) = abi else {
+        return Some(Err(format!(
+            "`{call}` writes its arguments inside the call, but the target has no known ABI: write the types, e.g. \"{name}(address)(uint256)\", and the values in `args`"
+        )));
+    };
+    let found: Vec<_> = abi
+        .functions()
+        .filter(|f| f.name == name.trim() && f.inputs.len() == values.len())
+        .collect();
+    let [f] = found.as_slice() else {
+        return Some(Err(format!(
+            "`{call}`: the target's ABI has {} function(s) {name} with {} argument(s); write the types and `args` instead",
+            found.len(),
+            values.len()
+        )));
+    };
+    let types: Vec<String> = f
+        .inputs
+        .iter()
+        .map(|i| i.selector_type().into_owned())
+        .collect();
+    Some(Ok((
+        format!("{}({}){ret}", name.trim(), types.join(",")),
+        values,
+    )))
+}
 
 pub(super) fn validate(cx: &mut Ctx, raw: &[RawSetup], duration: u64) -> Vec<SetupCall> {
     let mut out = Vec::new();
@@ -31,6 +91,29 @@ pub(super) fn validate(cx: &mut Ctx, raw: &[RawSetup], duration: u64) -> Vec<Set
             None => None,
             Some(u) => {
                 let at = path.key("unless");
+                // `allowance({sender},{contract:pool})(uint256)`: the arguments written inside
+                // the call, their types taken from the target's ABI.
+                let (call, raw_args) = match embedded(&u.call, target_abi(cx, &s.to).as_ref()) {
+                    None => (u.call.clone(), u.args.clone()),
+                    Some(Ok(x)) if u.args.is_empty() => x,
+                    Some(Ok(_)) => {
+                        cx.err(
+                            at.key("args"),
+                            "the arguments are already written inside `call`",
+                            None,
+                        );
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        cx.err(at.key("call"), e, None);
+                        continue;
+                    }
+                };
+                let u = crate::scenario::raw::RawUnless {
+                    call,
+                    args: raw_args,
+                    ..u.clone()
+                };
                 let f = match view_function(&u.call) {
                     Ok(f) => f,
                     Err(e) => {
