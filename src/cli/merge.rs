@@ -54,6 +54,7 @@ struct PartRun {
     block_time: String,
     start_at_ms: Option<u64>,
     rate_scale: f64,
+    scenario_dir: Option<String>,
 }
 
 fn usage(msg: String) -> Error {
@@ -104,6 +105,7 @@ fn read_part(dir: &Path) -> Result<PartRun, Error> {
             .get("rate_scale")
             .and_then(|v| v.as_float())
             .unwrap_or(1.0),
+        scenario_dir: s("scenario_dir"),
     })
 }
 
@@ -286,7 +288,8 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         .collect::<Result<_, _>>()?;
     let missing_shards = check_parts(&parts)?;
     let first = &parts[0];
-    let file = format!("{} (scenario_toml)", first.dir.join("run.toml").display());
+    let file =
+        super::names::reparse_name(&first.dir.join("run.toml"), first.scenario_dir.as_deref());
     let scenario = scenario::parse_scaled(
         &file,
         &first.scenario_toml,

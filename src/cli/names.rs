@@ -5,6 +5,24 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The scenario text with the value of an `rpc = "…"` line redacted to host and port.
+/// The absolute directory of a scenario file (empty when it cannot be resolved).
+pub(super) fn scenario_dir(file: &str) -> String {
+    Path::new(file)
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string()))
+        .unwrap_or_default()
+}
+
+/// The name to parse a run's recorded scenario text under: in the scenario's directory (so
+/// artifacts resolve as they did), named after run.toml for messages.
+pub(super) fn reparse_name(run_toml: &Path, scenario_dir: Option<&str>) -> String {
+    match scenario_dir.filter(|d| !d.is_empty()) {
+        Some(d) => format!("{d}/{} (scenario_toml)", run_toml.display()),
+        None => format!("{} (scenario_toml)", run_toml.display()),
+    }
+}
+
 pub(super) fn redacted_scenario(text: &str) -> String {
     text.lines()
         .map(|line| {

@@ -94,7 +94,8 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         .get("rate_scale")
         .and_then(|v| v.as_float())
         .unwrap_or(1.0);
-    let parsed = scenario::parse_scaled("run.toml", &scenario_toml, DEFAULT_MAX_STEPS, scale).ok();
+    let name = super::names::reparse_name(&dir.join("run.toml"), text("scenario_dir").as_deref());
+    let parsed = scenario::parse_scaled(&name, &scenario_toml, DEFAULT_MAX_STEPS, scale).ok();
     let windows = parsed
         .as_ref()
         .map(crate::report::rates::workload_windows)
@@ -131,7 +132,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     let samples: Vec<NodeSample> = std::fs::read_to_string(dir.join("node.csv"))
         .map(|t| node::read_csv(&t))
         .unwrap_or_default();
-    let facts: Vec<(String, String)> = [
+    let mut facts: Vec<(String, String)> = [
         "scenario_name",
         "scenario_file",
         "run_id",
@@ -146,6 +147,20 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     .iter()
     .filter_map(|k| Some((k.replace('_', " "), text(k)?)))
     .collect();
+    // `[contracts]` addresses, shard, rate scale and setup, when the run had them.
+    for k in ["shard", "role", "rate_scale", "setup_sent", "setup_skipped"] {
+        if let Some(v) = text(k).filter(|v| !(k == "rate_scale" && v == "1.0")) {
+            facts.push((k.replace('_', " "), v));
+        }
+    }
+    if let Some(toml::Value::Table(c)) = run.get("contracts") {
+        for (name, at) in c {
+            facts.push((
+                format!("contract {name}"),
+                at.as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
     let title = format!(
         "loadrun: {} ({})",
         text("scenario_name").unwrap_or_else(|| "run".into()),

@@ -89,6 +89,9 @@ struct RunFacts<'a> {
     run_id: &'a str,
     started_at: String,
     scenario_file: &'a str,
+    /// The scenario file's directory (absolute): `[contracts]` artifacts are relative to it,
+    /// so `loadrun report` and `merge` can parse the scenario again.
+    scenario_dir: String,
     scenario_name: &'a str,
     seed: u64,
     chain_id: u64,
@@ -292,6 +295,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             run_id: &run_id,
             started_at: humantime::format_rfc3339_seconds(started).to_string(),
             scenario_file: &loaded.file,
+            scenario_dir: super::names::scenario_dir(&loaded.file),
             scenario_name: &loaded.scenario.name,
             seed,
             chain_id: chain.chain_id,
