@@ -837,3 +837,34 @@ fn setup_calls_are_checked_and_located() {
     assert_eq!(u.call, "allowance(address,address)(uint256)");
     assert_eq!(u.args.len(), 2);
 }
+
+#[test]
+fn a_call_whose_only_template_is_a_contract_address_encodes_and_reserved_names_are_refused() {
+    let s = scenario::parse(
+        "tests/t.toml",
+        &dapp("signature = \"add\"\nargs = [\"7\", \"{contract:counter}\"]"),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    let WorkloadKind::Call(c) = &s.workloads[0].kind else {
+        panic!()
+    };
+    assert!(
+        !c.templated(),
+        "an address known at validation is a literal"
+    );
+    assert!(c.input().is_some(), "the fixed input encodes: {:?}", c.args);
+    assert!(c.args[1].starts_with("0x"), "{:?}", c.args);
+    let e = match scenario::parse(
+        "tests/t.toml",
+        &dapp("signature = \"add\"").replace("[contracts.counter]", "[contracts.token]"),
+        DEFAULT_MAX_STEPS,
+    ) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("reserved"),
+    };
+    assert!(
+        e.contains("`contracts.token`") && e.contains("is reserved"),
+        "{e}"
+    );
+}

@@ -288,13 +288,18 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         .collect::<Result<_, _>>()?;
     let missing_shards = check_parts(&parts)?;
     let first = &parts[0];
-    let file =
-        super::names::reparse_name(&first.dir.join("run.toml"), first.scenario_dir.as_deref());
-    let scenario = scenario::parse_scaled(
+    let file = format!("{} (scenario_toml)", first.dir.join("run.toml").display());
+    // Artifacts of [contracts] are where the scenario file was.
+    let base = first
+        .scenario_dir
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(Path::new);
+    let scenario = scenario::parse_in(
         &file,
         &first.scenario_toml,
-        args.limits.max_steps,
-        first.rate_scale,
+        (args.limits.max_steps, first.rate_scale),
+        base,
     )?;
     let loaded = Loaded {
         scenario,

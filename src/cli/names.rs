@@ -14,15 +14,6 @@ pub(super) fn scenario_dir(file: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The name to parse a run's recorded scenario text under: in the scenario's directory (so
-/// artifacts resolve as they did), named after run.toml for messages.
-pub(super) fn reparse_name(run_toml: &Path, scenario_dir: Option<&str>) -> String {
-    match scenario_dir.filter(|d| !d.is_empty()) {
-        Some(d) => format!("{d}/{} (scenario_toml)", run_toml.display()),
-        None => format!("{} (scenario_toml)", run_toml.display()),
-    }
-}
-
 pub(super) fn redacted_scenario(text: &str) -> String {
     text.lines()
         .map(|line| {

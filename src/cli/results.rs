@@ -94,8 +94,17 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         .get("rate_scale")
         .and_then(|v| v.as_float())
         .unwrap_or(1.0);
-    let name = super::names::reparse_name(&dir.join("run.toml"), text("scenario_dir").as_deref());
-    let parsed = scenario::parse_scaled(&name, &scenario_toml, DEFAULT_MAX_STEPS, scale).ok();
+    let name = format!("{} (scenario_toml)", dir.join("run.toml").display());
+    let base = text("scenario_dir")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    let parsed = scenario::parse_in(
+        &name,
+        &scenario_toml,
+        (DEFAULT_MAX_STEPS, scale),
+        base.as_deref(),
+    )
+    .ok();
     let windows = parsed
         .as_ref()
         .map(crate::report::rates::workload_windows)

@@ -312,9 +312,15 @@ async fn encode_calls(
             out.push(None);
             continue;
         };
+        // The first planned call's sender (its arguments may depend on who sends).
+        let sender = plan
+            .steps
+            .iter()
+            .find(|s| usize::from(s.workload) == w.index)
+            .map(|s| s.actor);
         let from = wallets
             .iter()
-            .find(|x| x.at.role == c.from)
+            .find(|x| sender.map_or(x.at.role == c.from, |a| x.at == a))
             .map(|x| x.address)
             .unwrap_or_default();
         let request = alloy::rpc::types::TransactionRequest::default()

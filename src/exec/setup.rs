@@ -85,7 +85,8 @@ pub async fn fund(
     // lets the token Disperse be estimated exactly.
     let approved = need.tokens > 0 && approve_disperse(chain, &contracts, &mut nonces).await?;
     let user = contracts::ensure_user(chain, &scenario.contracts, &mut nonces).await?;
-    let (funding, accounts) = if deployment.sent > 0 || approved {
+    // A fresh user contract moved the funder's nonce too.
+    let (funding, accounts) = if deployment.sent > 0 || approved || user.iter().any(|u| u.2) {
         tracing::info!(
             sent = deployment.sent,
             gas = deployment.gas_used,

@@ -49,13 +49,11 @@ async fn done(chain: &Chain, to: Address, u: &Unless, me: Address) -> Result<boo
     let (f, got) = super::views::call(chain, to, &u.call, &args).await?;
     let ty = f.outputs[0].selector_type();
     let want = crate::scenario::coerce_arg(&ty, &u.value).ok_or("bad bound")?;
-    Ok(
-        match (super::views::number(&got), super::views::number(&want)) {
-            (Some(g), Some(w)) if u.at_least => g >= w,
-            (Some(g), Some(w)) => g == w,
-            _ => got == want,
-        },
-    )
+    Ok(match super::views::compare(&got, &want) {
+        Some(std::cmp::Ordering::Equal) => true,
+        Some(std::cmp::Ordering::Greater) => u.at_least,
+        _ => false,
+    })
 }
 
 /// Runs every `[[setup]]` for the wallets `mine` accepts.
@@ -77,10 +75,11 @@ pub async fn run(
     let dir = Directory::new(scenario);
     let fees = fees(p, chain.caps).await?;
     let mut nonces = Nonces::default();
-    let mut watch = ReceiptWatch::start(p, chain.caps).await?;
-    let mut sent = Vec::new();
-    let mut what = Vec::new();
+    // One entry at a time: a later one may need an earlier one done (approve, then deposit).
     for (i, SetupCall { call: c, unless }) in scenario.setup.iter().enumerate() {
+        let mut watch = ReceiptWatch::start(p, chain.caps).await?;
+        let mut sent = Vec::new();
+        let mut what = Vec::new();
         let to = target(scenario, contracts, &c.to);
         // Its own stream, after every workload's.
         let mut draw = stream(seed, crate::scenario::MAX_WORKLOADS + i, Purpose::Args);
@@ -139,21 +138,27 @@ pub async fn run(
             sent.push((hash, raw));
             what.push(label);
         }
-    }
-    let receipts = watch
-        .wait_rebroadcasting(p, &sent, Duration::from_secs(60))
-        .await?;
-    for ((hash, _), label) in sent.iter().zip(&what) {
-        match receipts.get(hash) {
-            Some(r) if r.status() => outcome.gas_used += r.gas_used,
-            _ => {
-                return Err(ChainError::Reverted {
-                    what: label.clone(),
-                    hash: hash.to_string(),
-                });
+        // A minute, plus a second per 10 calls (a large role's setup spans blocks).
+        let timeout = Duration::from_secs(60 + sent.len() as u64 / 10);
+        let receipts = watch.wait_rebroadcasting(p, &sent, timeout).await?;
+        for ((hash, _), label) in sent.iter().zip(&what) {
+            match receipts.get(hash) {
+                Some(r) if r.status() => outcome.gas_used += r.gas_used,
+                Some(_) => {
+                    return Err(ChainError::Reverted {
+                        what: label.clone(),
+                        hash: hash.to_string(),
+                    });
+                }
+                None => {
+                    return Err(ChainError::Other(format!(
+                        "{label}: no receipt for {hash} within {} s\n  help: the chain is slow to include the setup calls; run again (done calls are skipped when `unless` is set)",
+                        timeout.as_secs()
+                    )));
+                }
             }
         }
+        outcome.sent += sent.len();
     }
-    outcome.sent = sent.len();
     Ok(outcome)
 }

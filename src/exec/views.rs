@@ -3,7 +3,7 @@
 
 use alloy::dyn_abi::{DynSolValue, FunctionExt, JsonAbiExt};
 use alloy::json_abi::Function;
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 
 use crate::chain::Chain;
@@ -23,12 +23,13 @@ fn shown(v: &DynSolValue) -> String {
     }
 }
 
-/// The number a value stands for, if it is one (uint as is, int by its two's complement).
-pub(crate) fn number(v: &DynSolValue) -> Option<U256> {
-    match v {
-        DynSolValue::Uint(u, _) => Some(*u),
-        DynSolValue::Int(i, _) => Some(i.into_raw()),
-        _ => None,
+/// How a view's result compares with the expected value of its type: numbers by value (signed
+/// ones as signed), anything else only as equal or not (`None`: different).
+pub(crate) fn compare(got: &DynSolValue, want: &DynSolValue) -> Option<std::cmp::Ordering> {
+    match (got, want) {
+        (DynSolValue::Uint(a, _), DynSolValue::Uint(b, _)) => Some(a.cmp(b)),
+        (DynSolValue::Int(a, _), DynSolValue::Int(b, _)) => Some(a.cmp(b)),
+        _ => (got == want).then_some(std::cmp::Ordering::Equal),
     }
 }
 
@@ -83,16 +84,11 @@ pub async fn check(
             Ok((f, got)) => {
                 let ty = f.outputs[0].selector_type();
                 let want = coerce_arg(&ty, &expected_text);
-                let ok = match (&want, number(&got)) {
-                    (Some(w), Some(g)) => match (number(w), kind) {
-                        (Some(w), "=") => g == w,
-                        (Some(w), ">=") => g >= w,
-                        (Some(w), "<=") => g <= w,
-                        _ => false,
-                    },
-                    (Some(w), None) => kind == "=" && *w == got,
-                    (None, _) => false,
-                };
+                use std::cmp::Ordering::{Equal, Greater, Less};
+                let ok = matches!(
+                    (want.as_ref().and_then(|w| compare(&got, w)), kind),
+                    (Some(Equal), _) | (Some(Greater), ">=") | (Some(Less), "<=")
+                );
                 line(shown(&got), ok)
             }
         });

@@ -93,11 +93,11 @@ impl<'a> Resolver<'a> {
                 }
                 ArgSpec::Step => STEP.to_string(),
                 ArgSpec::Uint(lo, hi) | ArgSpec::Amount(lo, hi) => {
-                    (lo + below_u128(draw, hi - lo)).to_string()
+                    (lo + draw.upto_u128(hi - lo)).to_string()
                 }
                 ArgSpec::Int(lo, hi) => {
                     let span = hi.abs_diff(*lo);
-                    lo.wrapping_add(below_u128(draw, span) as i128).to_string()
+                    lo.wrapping_add(draw.upto_u128(span) as i128).to_string()
                 }
                 ArgSpec::Pick(options) => {
                     options[draw.below(options.len() as u64) as usize].clone()
@@ -116,16 +116,27 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// Uniform in `0..=span`, unbiased, for any u128 span.
-fn below_u128(draw: &mut Draw, span: u128) -> u128 {
-    if span < u128::from(u64::MAX) {
-        return u128::from(draw.below(span as u64 + 1));
-    }
-    // Two 64-bit halves by rejection: a span this wide is rare (whole-range uint256 amounts).
-    loop {
-        let v = (u128::from(draw.below(u64::MAX)) << 64) | u128::from(draw.below(u64::MAX));
-        if v <= span {
-            return v;
+#[cfg(test)]
+mod tests {
+    use crate::plan::rng::{Purpose, stream};
+
+    #[test]
+    fn wide_ranges_draw_quickly_and_stay_inside() {
+        let mut d = stream(1, 0, Purpose::Args);
+        // 1e20 wei (100 ether) and the whole u128: a plain rejection on 128 bits never ends.
+        for span in [
+            100_000_000_000_000_000_000u128,
+            u128::MAX,
+            u128::from(u64::MAX),
+        ] {
+            for _ in 0..1000 {
+                assert!(d.upto_u128(span) <= span);
+            }
         }
+        let mut seen_high = false;
+        for _ in 0..1000 {
+            seen_high |= d.upto_u128(u128::MAX) > u128::MAX / 2;
+        }
+        assert!(seen_high);
     }
 }

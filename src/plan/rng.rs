@@ -46,6 +46,25 @@ impl Draw {
         }
     }
 
+    /// Uniform integer in `[0, span]` for any u128 span: masked rejection (accepts at least
+    /// half the draws), no modulo bias.
+    pub fn upto_u128(&mut self, span: u128) -> u128 {
+        if span < u128::from(u64::MAX) {
+            return u128::from(self.below(span as u64 + 1));
+        }
+        let mask = if span == u128::MAX {
+            u128::MAX
+        } else {
+            (span + 1).next_power_of_two() - 1
+        };
+        loop {
+            let v = ((u128::from(self.0.next_u64()) << 64) | u128::from(self.0.next_u64())) & mask;
+            if v <= span {
+                return v;
+            }
+        }
+    }
+
     /// Uniform integer in `[lo, hi)`; `hi` must be > `lo`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo)

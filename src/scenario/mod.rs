@@ -118,11 +118,22 @@ pub fn parse_scaled(
     max_steps: u64,
     rate_scale: f64,
 ) -> Result<Scenario, ScenarioError> {
+    parse_in(file, text, (max_steps, rate_scale), None)
+}
+
+/// `parse_scaled` with `[contracts]` artifacts read relative to `base` (default: `file`'s
+/// directory): a run's recorded scenario text is parsed again in its original directory.
+pub fn parse_in(
+    file: &str,
+    text: &str,
+    (max_steps, rate_scale): (u64, f64),
+    base: Option<&Path>,
+) -> Result<Scenario, ScenarioError> {
     let map = SourceMap::new(file, text);
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         ScenarioError::Invalid(Diagnostics(vec![map.at_span(e.span(), e.message())]))
     })?;
-    validate::validate(&raw, &map, (max_steps, rate_scale))
+    validate::validate(&raw, &map, (max_steps, rate_scale), base)
         .map_err(|d| ScenarioError::Invalid(Diagnostics(d)))
 }
 

@@ -136,7 +136,8 @@ pub fn parse(ty: &str, arg: &str, contracts: &[super::ContractSpec]) -> Result<A
                 .and_then(|r| r.parse::<usize>().ok());
             let ok = match fixed {
                 Some(k) => k == n,
-                None => ty == "bytes" && n <= 4096,
+                // Held per step in the plan: kept small.
+                None => ty == "bytes" && n <= 256,
             };
             need(ok, &format!("{n} bytes"))?;
             ArgSpec::Bytes(n)

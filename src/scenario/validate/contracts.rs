@@ -67,6 +67,14 @@ pub fn validate(
     let mut out = Vec::new();
     for (name, c) in raw {
         let path = KeyPath::root().key("contracts").key(name);
+        if name == "token" || name == "adjudicator" || name.starts_with("0x") {
+            cx.err(
+                path.clone(),
+                format!("`{name}` is reserved (loadrun's own contracts, or an address)"),
+                Some("give the contract another name".into()),
+            );
+            continue;
+        }
         let (abi, code) = match (&c.artifact, &c.bytecode) {
             (Some(a), None) => {
                 let Some(text) = read(cx, path.key("artifact"), base, a) else {

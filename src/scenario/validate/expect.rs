@@ -177,7 +177,16 @@ fn view(cx: &mut Ctx, path: &KeyPath, v: &RawView, workloads: usize) -> Option<V
         );
         return None;
     }
+    let numeric = ty.starts_with("uint") || ty.starts_with("int");
     let bound = match view_value(text, &ty, workloads) {
+        Ok(ViewValue::Ok(_) | ViewValue::Steps(_)) if !numeric => {
+            cx.err(
+                path.key(key),
+                format!("`{text}` is a count, but {} returns {ty}", f.signature()),
+                None,
+            );
+            return None;
+        }
         Ok(value) => make(value),
         Err(e) => {
             cx.err(path.key(key), e, None);

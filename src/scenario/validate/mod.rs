@@ -144,7 +144,9 @@ impl Ctx<'_, '_> {
                 if out.len() != raw.len() {
                     return None;
                 }
-                let total: u64 = out.iter().map(|s| s.duration_ms).sum();
+                let total = out
+                    .iter()
+                    .fold(0u64, |a, s| a.saturating_add(s.duration_ms));
                 if total > stop - start {
                     self.err(
                         path.key("stages"),
@@ -222,6 +224,7 @@ pub fn validate(
     raw: &RawScenario,
     map: &SourceMap<'_>,
     (max_steps, rate_scale): (u64, f64),
+    base: Option<&std::path::Path>,
 ) -> Result<Scenario, Vec<Diagnostic>> {
     let root = KeyPath::root();
     let mut cx = Ctx {
@@ -231,10 +234,12 @@ pub fn validate(
         contracts: Vec::new(),
     };
     // Artifacts are read relative to the scenario file.
-    let base = std::path::Path::new(map.file())
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+    let base = base.map(std::path::Path::to_path_buf).unwrap_or_else(|| {
+        std::path::Path::new(map.file())
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+    });
     cx.contracts = contracts::validate(&mut cx, &base, &raw.contracts);
 
     if raw.version != 1 {

@@ -197,7 +197,16 @@ pub(super) fn validate_call(
         from: from?,
         to: to?,
         signature: function.signature(),
-        args: c.args.clone(),
+        // Literals as resolved at validation (`{contract:NAME}` is an address by then).
+        args: c
+            .args
+            .iter()
+            .zip(&arg_specs)
+            .map(|(raw, spec)| match spec {
+                crate::scenario::template::ArgSpec::Literal(l) => l.clone(),
+                _ => raw.clone(),
+            })
+            .collect(),
         arg_specs,
         peers,
         value: value?,
