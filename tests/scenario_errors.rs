@@ -361,7 +361,7 @@ fn call_rules() {
     assert!(
         scenario::parse(
             "t.toml",
-            &call("deposit(uint256)", "[\"100\"]", "adjudicator"),
+            &call("holdings()", "[]", "adjudicator"),
             DEFAULT_MAX_STEPS
         )
         .is_ok()
@@ -374,11 +374,19 @@ fn call_rules() {
         ],
     );
     assert_err(
-        &call("deposit(uint256)", "[]", "token"),
+        &call(
+            "deposit(uint256)",
+            "[]",
+            "0x000000000000000000000000000000000000dEaD",
+        ),
         &["`workload[0].args`", "takes 1 argument(s) but args has 0"],
     );
     assert_err(
-        &call("deposit(uint256)", "[\"x\"]", "token"),
+        &call(
+            "deposit(uint256)",
+            "[\"x\"]",
+            "0x000000000000000000000000000000000000dEaD",
+        ),
         &["`workload[0].args[0]`", "not a valid uint256"],
     );
     assert_err(
@@ -866,5 +874,31 @@ fn a_call_whose_only_template_is_a_contract_address_encodes_and_reserved_names_a
     assert!(
         e.contains("`contracts.token`") && e.contains("is reserved"),
         "{e}"
+    );
+}
+
+#[test]
+fn calls_to_loadruns_own_token_are_checked_against_its_abi() {
+    let call = |sig: &str, args: &str| {
+        format!(
+            "{BASE}[[workload]]\ntype = \"call\"\nfrom = \"A\"\nto = \"token\"\nrate = 1.0\nsignature = \"{sig}\"\nargs = {args}\n"
+        )
+    };
+    let s = scenario::parse(
+        "t.toml",
+        &call("approve", r#"["{sender}", "5"]"#),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    let WorkloadKind::Call(c) = &s.workloads[0].kind else {
+        panic!()
+    };
+    assert_eq!(c.signature, "approve(address,uint256)");
+    assert_err(
+        &call("mint(address,uint256)", r#"["{sender}", "5"]"#),
+        &[
+            "`workload[0].signature`",
+            "`token` has no function mint(address,uint256)",
+        ],
     );
 }

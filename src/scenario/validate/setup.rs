@@ -12,7 +12,7 @@ use crate::scenario::template::{self, ArgSpec};
 use crate::scenario::{SetupCall, Unless, coerce_arg};
 
 /// The ABI of a setup's target: a `[contracts.NAME]`'s, or loadrun's own Token or Adjudicator.
-fn target_abi(cx: &Ctx, to: &str) -> Option<JsonAbi> {
+pub(super) fn target_abi(cx: &Ctx, to: &str) -> Option<JsonAbi> {
     let artifact = |text: &str| {
         serde_json::from_str::<serde_json::Value>(text)
             .ok()

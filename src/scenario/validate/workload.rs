@@ -103,7 +103,8 @@ pub(super) fn validate_call(
         },
     };
     // With the target's ABI: a bare name is looked up, a full signature must be in it.
-    let abi = named.and_then(|i| cx.contracts[i].abi.clone());
+    // A [contracts.NAME]'s ABI, or loadrun's own Token's / Adjudicator's.
+    let abi = super::setup::target_abi(cx, &c.to);
     let signature = match &abi {
         Some(abi) if !c.signature.contains('(') => {
             let found: Vec<String> = abi
