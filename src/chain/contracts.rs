@@ -67,6 +67,23 @@ pub struct Contracts {
     pub adjudicator: Address,
 }
 
+impl Contracts {
+    /// The address a call's `to` names: an address, a `[contracts.NAME]`, or one of these.
+    pub fn resolve(
+        &self,
+        scenario: &crate::scenario::Scenario,
+        t: &crate::scenario::CallTarget,
+    ) -> Address {
+        use crate::scenario::CallTarget;
+        match t {
+            CallTarget::Address(a) => Address::from(*a),
+            CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
+            CallTarget::Token => self.token,
+            CallTarget::Adjudicator => self.adjudicator,
+        }
+    }
+}
+
 /// (name, init code, gas limit) of each contract; the token's holder is the funder.
 fn init_codes(funder: Address) -> [(&'static str, Bytes, u64); 3] {
     let mut token = Token::BYTECODE.to_vec();

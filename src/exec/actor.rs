@@ -305,9 +305,9 @@ impl Running {
                 };
                 // A templated call: this step's planned arguments.
                 let input = match (&per_step, ctx.plan.call_args(idx)) {
-                    (Some(c), Some(args)) => {
+                    (Some(f), Some(args)) => {
                         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                        match c.input_for(&args) {
+                        match crate::scenario::encode_input(f, &args) {
                             Some(i) => i.into(),
                             None => {
                                 self.fail(
@@ -315,7 +315,7 @@ impl Running {
                                     ctx.now_ms(),
                                     format!(
                                         "other: cannot encode {}({})",
-                                        c.signature,
+                                        f.signature(),
                                         args.join(", ")
                                     ),
                                 );

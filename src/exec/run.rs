@@ -24,7 +24,7 @@ use crate::chain::{Chain, ChainError, read};
 use crate::plan::Plan;
 use crate::report::sanity::Books;
 use crate::report::tally::Tally;
-use crate::scenario::{CallTarget, Scenario, WorkloadKind};
+use crate::scenario::{Scenario, WorkloadKind};
 use crate::wallets::{Directory, Wallet};
 
 /// How a run executes.
@@ -274,7 +274,8 @@ pub struct EncodedCall {
     /// estimate fails (the call would revert: its steps then fail as `reverted`, honestly).
     pub gas_limit: u64,
     /// A templated workload: each step's input is encoded from its planned arguments.
-    pub per_step: Option<Arc<crate::scenario::CallWorkload>>,
+    /// (parsed once: it is used for every step).
+    pub per_step: Option<Arc<alloy::json_abi::Function>>,
 }
 
 /// Each `call` workload encoded (validated at load time, so encoding cannot fail here except for
@@ -292,18 +293,13 @@ async fn encode_calls(
             out.push(None);
             continue;
         };
-        let to = match &c.to {
-            CallTarget::Address(a) => Address::from(*a),
-            CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
-            CallTarget::Token => contracts.token,
-            CallTarget::Adjudicator => contracts.adjudicator,
-        };
+        let to = contracts.resolve(scenario, &c.to);
         // A templated workload's gas is estimated on its first planned call's arguments.
-        let first = plan
+        let first_step = plan
             .steps
             .iter()
-            .position(|s| usize::from(s.workload) == w.index)
-            .and_then(|i| plan.call_args(i));
+            .position(|s| usize::from(s.workload) == w.index);
+        let first = first_step.and_then(|i| plan.call_args(i));
         let input = match &first {
             Some(a) => c.input_for(&a.iter().map(String::as_str).collect::<Vec<_>>()),
             None => c.input(),
@@ -313,11 +309,7 @@ async fn encode_calls(
             continue;
         };
         // The first planned call's sender (its arguments may depend on who sends).
-        let sender = plan
-            .steps
-            .iter()
-            .find(|s| usize::from(s.workload) == w.index)
-            .map(|s| s.actor);
+        let sender = first_step.map(|i| plan.steps[i].actor);
         let from = wallets
             .iter()
             .find(|x| sender.map_or(x.at.role == c.from, |a| x.at == a))
@@ -344,7 +336,7 @@ async fn encode_calls(
             to,
             input,
             gas_limit,
-            per_step: c.templated().then(|| Arc::new(c.clone())),
+            per_step: c.templated().then(|| c.function().map(Arc::new)).flatten(),
         }));
     }
     out

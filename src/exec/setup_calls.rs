@@ -15,7 +15,7 @@ use crate::plan::WalletRef;
 use crate::plan::args::{Args, Resolver};
 use crate::plan::rng::{Purpose, stream};
 use crate::scenario::template::ArgSpec;
-use crate::scenario::{CallTarget, Scenario, SetupCall, Unless};
+use crate::scenario::{Scenario, SetupCall, Unless};
 use crate::wallets::{Directory, Wallet};
 
 /// What the setup did.
@@ -24,15 +24,6 @@ pub struct SetupOutcome {
     pub sent: usize,
     pub skipped: usize,
     pub gas_used: u64,
-}
-
-fn target(scenario: &Scenario, contracts: &Contracts, t: &CallTarget) -> Address {
-    match t {
-        CallTarget::Address(a) => Address::from(*a),
-        CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
-        CallTarget::Token => contracts.token,
-        CallTarget::Adjudicator => contracts.adjudicator,
-    }
 }
 
 /// Whether the wallet's `unless` view is met.
@@ -80,7 +71,7 @@ pub async fn run(
         let mut watch = ReceiptWatch::start(p, chain.caps).await?;
         let mut sent = Vec::new();
         let mut what = Vec::new();
-        let to = target(scenario, contracts, &c.to);
+        let to = contracts.resolve(scenario, &c.to);
         // Its own stream, after every workload's.
         let mut draw = stream(seed, crate::scenario::MAX_WORKLOADS + i, Purpose::Args);
         let mut args = Args::new(c.arg_specs.len());

@@ -43,12 +43,7 @@ pub async fn check(
 ) -> Vec<Line> {
     let mut out = Vec::new();
     for v in &scenario.expect.views {
-        let to = match &v.to {
-            CallTarget::Address(a) => Address::from(*a),
-            CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
-            CallTarget::Token => contracts.token,
-            CallTarget::Adjudicator => contracts.adjudicator,
-        };
+        let to = contracts.resolve(scenario, &v.to);
         let name = |t: &CallTarget| match t {
             CallTarget::Named(i) => scenario.contracts[*i].name.clone(),
             CallTarget::Token => "token".into(),

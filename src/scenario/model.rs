@@ -253,37 +253,39 @@ pub fn coerce_arg(ty: &str, arg: &str) -> Option<alloy::dyn_abi::DynSolValue> {
         .ok()
 }
 
+/// Selector + ABI-encoded `args` of `f`, each coerced to its parameter's type.
+pub fn encode_input(f: &alloy::json_abi::Function, args: &[&str]) -> Option<Vec<u8>> {
+    use alloy::dyn_abi::JsonAbiExt;
+    let values = f
+        .inputs
+        .iter()
+        .zip(args)
+        .map(|(input, arg)| coerce_arg(&input.selector_type(), arg))
+        .collect::<Option<Vec<_>>>()?;
+    f.abi_encode_input(&values).ok()
+}
+
 impl CallWorkload {
     /// Whether some argument changes per step (then the plan holds each step's arguments).
     pub fn templated(&self) -> bool {
         self.arg_specs.iter().any(|a| a.varies())
     }
 
+    /// The parsed function of `signature`.
+    pub fn function(&self) -> Option<alloy::json_abi::Function> {
+        alloy::json_abi::Function::parse(&self.signature).ok()
+    }
+
     /// The input for `args` (one resolved value per parameter).
     pub fn input_for(&self, args: &[&str]) -> Option<Vec<u8>> {
-        use alloy::dyn_abi::JsonAbiExt;
-        let f = alloy::json_abi::Function::parse(&self.signature).ok()?;
-        let values = f
-            .inputs
-            .iter()
-            .zip(args)
-            .map(|(input, arg)| coerce_arg(&input.selector_type(), arg))
-            .collect::<Option<Vec<_>>>()?;
-        f.abi_encode_input(&values).ok()
+        encode_input(&self.function()?, args)
     }
 
     /// The call's input (selector + ABI-encoded args). Validation checked every piece, so this
     /// is `None` only for a `CallWorkload` built by hand with bad values.
     pub fn input(&self) -> Option<Vec<u8>> {
-        use alloy::dyn_abi::JsonAbiExt;
-        let f = alloy::json_abi::Function::parse(&self.signature).ok()?;
-        let values = f
-            .inputs
-            .iter()
-            .zip(&self.args)
-            .map(|(input, arg)| coerce_arg(&input.selector_type(), arg))
-            .collect::<Option<Vec<_>>>()?;
-        f.abi_encode_input(&values).ok()
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.input_for(&args)
     }
 }
 
