@@ -14,8 +14,17 @@ pub const LATENESS: &str = "loadrun_lateness_ms";
 pub const INCLUSION: &str = "loadrun_inclusion_latency_ms";
 pub const RPC_RETRIES: &str = "loadrun_rpc_retries_total";
 
-/// Help lines for `/metrics`.
+/// Set once an exporter is installed: without one, the per-step calls return at once instead
+/// of building labels (a String per label per step) for the no-op recorder.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Help lines for `/metrics`; from now on steps are recorded.
 pub fn describe() {
+    ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
     describe_counter!(STEPS, "Steps with a result, by step kind and status");
     describe_counter!(FIRED, "Steps fired by the schedule");
     describe_gauge!(IN_FLIGHT, "Steps fired and without a result yet");
@@ -34,12 +43,18 @@ pub fn describe() {
 
 /// A step was fired.
 pub fn fired() {
+    if !enabled() {
+        return;
+    }
     counter!(FIRED).increment(1);
     gauge!(IN_FLIGHT).increment(1.0);
 }
 
 /// A step's result arrived.
 pub fn done(r: &StepRow, rpc_retries: u64) {
+    if !enabled() {
+        return;
+    }
     counter!(STEPS, "kind" => r.kind.clone(), "status" => r.status.as_str()).increment(1);
     gauge!(IN_FLIGHT).decrement(1.0);
     if let Some(l) = r.lateness_ms {
