@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, ExitCode};
+use crate::exec::msg::Done;
 use crate::exec::order::{self, Steps};
 use crate::exec::run::Executed;
 use crate::exec::watcher::Span;
 use crate::plan::shard::Shard;
 use crate::report::rates::workload_windows;
-use crate::report::rows::{Status, StepRow};
+use crate::report::rows::Status;
 use crate::report::sanity::{self, Books, Snapshots};
 use crate::report::tally::Tally;
 use crate::report::verdict::Load;
@@ -353,24 +354,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
             ),
             None => "no run reported this step (its role's run is missing)".into(),
         };
-        StepRow {
-            step: idx as u64,
-            at_ms: s.at_ms.into(),
-            kind: s.kind.as_str().into(),
-            workload: s.workload.into(),
-            role: plan.roles[usize::from(s.actor.role)].clone(),
-            wallet: s.actor.index,
-            job: s.job.to_string(),
-            status: Status::NotSent,
-            error: why,
-            sent_ms: None,
-            lateness_ms: None,
-            tx_hash: String::new(),
-            block: None,
-            latency_ms: None,
-            gas_used: None,
-            fee_wei: None,
-        }
+        crate::exec::collect::row_of(&plan, &Done::new(idx, Status::NotSent, why))
     };
     let merged = order::merge_runs(
         &inputs,
@@ -409,12 +393,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     }
     merge_blocks(&parts, &args.out)?;
     let snapshots = union_snapshots(&parts);
-    let labels: Vec<String> = (0..loaded.scenario.roles.len())
-        .flat_map(|r| {
-            let role = &loaded.scenario.roles[r];
-            (0..role.wallets).map(move |i| format!("{}:{i}", role.name))
-        })
-        .collect();
+    let labels = loaded.scenario.wallet_labels();
     let sanity = snapshots.as_ref().map(|s| {
         sanity::compare(
             &plan,

@@ -352,10 +352,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             }
             Err(e) => return Err(e.into()),
         };
-        let labels: Vec<String> = all
-            .iter()
-            .map(|w| format!("{}:{}", loaded.scenario.role_name(w.at.role), w.at.index))
-            .collect();
+        let labels = loaded.scenario.wallet_labels();
         if after_unread {
             after_block = None;
         }

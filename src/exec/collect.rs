@@ -21,13 +21,19 @@ use crate::report::tally::Tally;
 
 /// The row of plan step `idx` from its result.
 pub fn row(ctx: &Ctx, d: &Done) -> StepRow {
-    let s = &ctx.plan.steps[d.idx];
+    row_of(&ctx.plan, d)
+}
+
+/// The row of a step of `plan` from its result (also `loadrun merge`'s rows for steps no part
+/// reported).
+pub fn row_of(plan: &crate::plan::Plan, d: &Done) -> StepRow {
+    let s = &plan.steps[d.idx];
     StepRow {
         step: d.idx as u64,
         at_ms: s.at_ms.into(),
         kind: s.kind.as_str().to_string(),
         workload: s.workload.into(),
-        role: ctx.plan.roles[usize::from(s.actor.role)].clone(),
+        role: plan.roles[usize::from(s.actor.role)].clone(),
         wallet: s.actor.index,
         job: s.job.to_string(),
         status: d.status,

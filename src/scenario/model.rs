@@ -86,6 +86,14 @@ impl Scenario {
         }
     }
 
+    /// `ROLE:INDEX` of every wallet, in `wallets::all` order (the sanity check's labels).
+    pub fn wallet_labels(&self) -> Vec<String> {
+        self.roles
+            .iter()
+            .flat_map(|role| (0..role.wallets).map(move |i| format!("{}:{i}", role.name)))
+            .collect()
+    }
+
     pub fn total_wallets(&self) -> u64 {
         self.roles.iter().map(|r| u64::from(r.wallets)).sum()
     }
