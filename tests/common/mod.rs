@@ -2,6 +2,7 @@
 //! files in a temp dir, and the check that no private key leaked into any output.
 #![allow(dead_code)]
 
+pub mod diagnostics;
 pub mod proxy;
 pub mod remote;
 
