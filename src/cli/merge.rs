@@ -240,25 +240,35 @@ struct MergedPart {
     part: String,
 }
 
-/// A metric of `all` in each part's summary.csv.
-fn values<'a>(parts: &'a [PartRun], metric: &'a str) -> impl Iterator<Item = f64> + 'a {
+/// Each part's summary.csv, read once (a part without one counts as empty).
+fn summaries(parts: &[PartRun]) -> Vec<Vec<crate::report::summary::Metric>> {
     parts
         .iter()
         .filter_map(|p| std::fs::read_to_string(p.dir.join("summary.csv")).ok())
         .filter_map(|t| crate::report::summary::read_summary(t.as_bytes()).ok())
-        .flat_map(|m| m.into_iter())
+        .collect()
+}
+
+/// A metric of `all` in each part's summary.
+fn values<'a>(
+    summaries: &'a [Vec<crate::report::summary::Metric>],
+    metric: &'a str,
+) -> impl Iterator<Item = f64> + 'a {
+    summaries
+        .iter()
+        .flatten()
         .filter(move |m| m.metric == metric && m.kind == "all")
         .map(|m| m.value)
 }
 
 /// The sum of a count over the parts.
-fn summed(parts: &[PartRun], metric: &str) -> u64 {
-    values(parts, metric).map(|v| v as u64).sum()
+fn summed(summaries: &[Vec<crate::report::summary::Metric>], metric: &str) -> u64 {
+    values(summaries, metric).map(|v| v as u64).sum()
 }
 
 /// The largest of a per-process figure (such as CPU %) over the parts.
-fn largest(parts: &[PartRun], metric: &str) -> Option<f64> {
-    values(parts, metric).reduce(f64::max)
+fn largest(summaries: &[Vec<crate::report::summary::Metric>], metric: &str) -> Option<f64> {
+    values(summaries, metric).reduce(f64::max)
 }
 
 /// The chain before the earliest part and after the latest, when every part read it.
@@ -442,6 +452,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     write_output(Some(&args.out.join("run.toml")), |w| {
         w.write_all(run_toml.as_bytes())
     })?;
+    let sums = summaries(&parts);
     let ex = Executed {
         tally,
         books,
@@ -453,7 +464,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         },
         interrupted: false,
         fired: 0,
-        resent: summed(&parts, "resent"),
+        resent: summed(&sums, "resent"),
         node_down: false,
         peak_rss_kb: None,
     };
@@ -461,7 +472,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         block_ms: humantime::parse_duration(&first.block_time)
             .ok()
             .map(|d| d.as_millis() as u64),
-        loadrun_cpu_pct: largest(&parts, "loadrun_cpu_pct"),
+        loadrun_cpu_pct: largest(&sums, "loadrun_cpu_pct"),
         node_cpu_peak_pct: None,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     };
@@ -477,8 +488,8 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         &plan,
         (&ex, load),
         (
-            summed(&parts, "rpc_retries"),
-            summed(&parts, "rpc_errors_transient"),
+            summed(&sums, "rpc_retries"),
+            summed(&sums, "rpc_errors_transient"),
         ),
         sanity.as_ref(),
         &args.out,
