@@ -126,6 +126,34 @@ impl Drop for Anvil {
     }
 }
 
+/// The niceness a spawned node runs at: 10 (it yields the CPU to loadrun when both want it, so
+/// on a shared machine a step's lateness is loadrun's own, not the node's block building), or
+/// `LOADRUN_NODE_NICE` (0 = the same priority as loadrun).
+pub fn node_nice() -> i32 {
+    std::env::var("LOADRUN_NODE_NICE")
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .unwrap_or(10)
+        .clamp(0, 19)
+}
+
+/// Starts the child at niceness `nice` (Linux; elsewhere, and when it fails, at loadrun's own).
+fn lower_priority(cmd: &mut Command, nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        // SAFETY: between fork and exec the child only calls setpriority(2), which is
+        // async-signal-safe and allocates nothing; its result is ignored (best effort).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+                libc::setpriority(libc::PRIO_PROCESS, 0, nice);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (cmd, nice);
+}
+
 /// The first bytes of the node's log kept in `anvil.log` (its start-up and first blocks).
 pub const LOG_HEAD_BYTES: usize = 1 << 20;
 /// The last bytes of the node's log kept (in memory, written when the node stops).
@@ -241,6 +269,7 @@ impl Anvil {
             cmd.args(["--gas-limit", &gas.to_string()]);
         }
         cmd.args(&opts.extra_args);
+        lower_priority(&mut cmd, node_nice());
         // Its own process group: a Ctrl-C typed in the terminal reaches loadrun only, which
         // then flushes results while the node still answers, and kills it last (Drop).
         #[cfg(unix)]

@@ -132,16 +132,22 @@ pub fn install_interrupt() -> Result<Interrupt, Error> {
     })
 }
 
-/// The async runtime: one worker thread per core, or `LOADRUN_THREADS` of them.
+/// The async runtime: one thread (the sending path, its timers and its I/O share it: no
+/// wake-up crosses threads; the collector writes rows on a thread of its own), or
+/// `LOADRUN_THREADS` worker threads.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("LOADRUN_THREADS")
+    let mut b = match std::env::var("LOADRUN_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
     {
-        b.worker_threads(n);
-    }
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+        None => tokio::runtime::Builder::new_current_thread(),
+    };
     b.enable_all().build().map_err(|e| {
         Error::Chain(crate::chain::ChainError::Other(format!(
             "cannot start the async runtime: {e}"

@@ -112,7 +112,7 @@ pub struct Actor {
     pub lane_stop: watch::Receiver<bool>,
     /// Mailboxes of every role actor, by role id (this one included).
     pub mailboxes: Arc<Vec<mpsc::UnboundedSender<ActorMsg>>>,
-    pub done: mpsc::UnboundedSender<Done>,
+    pub done: std::sync::mpsc::Sender<Done>,
     /// Pre-encoded `call` workloads by workload index.
     pub calls: Arc<Vec<Option<EncodedCall>>>,
 }
@@ -129,7 +129,13 @@ struct Running {
 
 impl Actor {
     /// Processes messages until `Shutdown`.
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<ActorMsg>) {
+    /// `steps` carries the scheduler's steps, taken before anything else waiting in `rx`:
+    /// a burst of results (a block's inclusions) never delays the sending of a due step.
+    pub async fn run(
+        self,
+        mut steps: mpsc::UnboundedReceiver<usize>,
+        mut rx: mpsc::UnboundedReceiver<ActorMsg>,
+    ) {
         let mut r = Running {
             a: self,
             lanes: HashMap::new(),
@@ -138,7 +144,16 @@ impl Actor {
             purposes: HashMap::new(),
             retries: HashMap::new(),
         };
-        while let Some(m) = rx.recv().await {
+        loop {
+            let m = tokio::select! {
+                biased;
+                Some(idx) = steps.recv() => {
+                    r.step(idx);
+                    continue;
+                }
+                m = rx.recv() => m,
+            };
+            let Some(m) = m else { return };
             match m {
                 ActorMsg::Step { idx } => r.step(idx),
                 ActorMsg::Tx(rep) => r.tx(rep),

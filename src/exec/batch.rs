@@ -19,7 +19,7 @@ pub const MAX_BATCH: usize = 100;
 /// Batch requests in flight before transactions start to wait (and so to form batches).
 pub const SLOTS: usize = 2;
 /// A transaction waits for a free slot at most this long, then leaves without one.
-pub const HOLD: std::time::Duration = std::time::Duration::from_millis(2);
+pub const HOLD: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What became of one send.
 #[derive(Debug)]

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
+use std::sync::mpsc;
+use tokio::sync::watch;
 
 use super::msg::{Ctx, Done};
 use super::order::{self, StepSet, Steps};
@@ -48,16 +49,30 @@ pub fn row_of(plan: &crate::plan::Plan, d: &Done) -> StepRow {
     }
 }
 
-/// Collects until every sender is gone; `count` publishes how many rows are in.
-pub async fn run(
+/// Starts the collector on a thread of its own: formatting and writing rows (a burst of them
+/// when a full block is included) never holds up the thread that sends the due steps.
+pub fn spawn(
     ctx: Arc<Ctx>,
-    mut rx: mpsc::UnboundedReceiver<Done>,
+    rx: mpsc::Receiver<Done>,
     path: PathBuf,
     expected: usize,
     count: watch::Sender<usize>,
+) -> std::io::Result<std::thread::JoinHandle<std::io::Result<StepSet>>> {
+    std::thread::Builder::new()
+        .name("loadrun-collect".into())
+        .spawn(move || run(&ctx, &rx, &path, expected, &count))
+}
+
+/// Collects until every sender is gone; `count` publishes how many rows are in.
+fn run(
+    ctx: &Ctx,
+    rx: &mpsc::Receiver<Done>,
+    path: &Path,
+    expected: usize,
+    count: &watch::Sender<usize>,
 ) -> std::io::Result<StepSet> {
     let mut have = StepSet::new(ctx.plan.steps.len());
-    let mut out = rows::steps_writer(BufWriter::new(File::create(&path)?));
+    let mut out = rows::steps_writer(BufWriter::new(File::create(path)?));
     let bar = progress::bar(expected as u64, "steps");
     let (mut n, mut ok, mut failed) = (0usize, 0usize, 0usize);
     let mut flushed = Instant::now();
@@ -66,10 +81,11 @@ pub async fn run(
     let mut recent: std::collections::VecDeque<f64> = std::collections::VecDeque::new();
     loop {
         // Flush whenever results pause, so rows never sit in a buffer while the run waits.
-        let d = match tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await {
-            Ok(Some(d)) => d,
-            Ok(None) => break,
-            Err(_) => {
+        let d = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(d) => d,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = count.send(n);
                 out.flush()?;
                 flushed = Instant::now();
                 continue;
@@ -79,7 +95,7 @@ pub async fn run(
             tracing::warn!(step = d.idx, "a second result for a step was ignored");
             continue;
         }
-        let r = row(&ctx, &d);
+        let r = row(ctx, &d);
         rows::append_step(&mut out, &r).map_err(std::io::Error::other)?;
         super::live::done(&r, ctx.rpc_stats.retries());
         match r.status {
@@ -94,9 +110,14 @@ pub async fn run(
         }
         n += 1;
         tick_n += 1;
-        let _ = count.send(n);
+        // Published when all are in, when results pause and at each flush, not per row: each
+        // publication wakes the run's thread.
+        if n == expected {
+            let _ = count.send(n);
+        }
         bar.set_position(n as u64);
         if flushed.elapsed().as_millis() >= 200 {
+            let _ = count.send(n);
             out.flush()?;
             flushed = Instant::now();
             let secs = tick_start.elapsed().as_secs_f64().max(1e-3);
@@ -119,6 +140,7 @@ pub async fn run(
             (tick_start, tick_n) = (Instant::now(), 0);
         }
     }
+    let _ = count.send(n);
     out.flush()?;
     bar.finish_and_clear();
     Ok(have)

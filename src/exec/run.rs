@@ -131,26 +131,30 @@ pub async fn execute(
         fees.max_priority_fee_per_gas,
         stop_rx,
     ));
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let (count_tx, mut count_rx) = watch::channel(0usize);
-    let collector = tokio::spawn(collect::run(
+    let collector = collect::spawn(
         ctx.clone(),
         done_rx,
         opts.steps_csv.clone(),
         subset.len(),
         count_tx,
-    ));
+    )
+    .map_err(|e| ChainError::Other(format!("cannot start the collector thread: {e}")))?;
 
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
+    let mut step_txs = Vec::new();
     for _ in &scenario.roles {
         let (tx, rx) = mpsc::unbounded_channel::<ActorMsg>();
+        let (steps_tx, steps_rx) = mpsc::unbounded_channel::<usize>();
         senders.push(tx);
-        receivers.push(rx);
+        receivers.push((steps_rx, rx));
+        step_txs.push(steps_tx);
     }
     let mailboxes = Arc::new(senders);
     let mut actors = Vec::new();
-    for (r, rx) in receivers.into_iter().enumerate() {
+    for (r, (steps_rx, rx)) in receivers.into_iter().enumerate() {
         let mine: Vec<usize> = wallets
             .iter()
             .enumerate()
@@ -169,7 +173,7 @@ pub async fn execute(
             done: done_tx.clone(),
             calls: calls.clone(),
         };
-        actors.push(tokio::spawn(actor.run(rx)));
+        actors.push(tokio::spawn(actor.run(steps_rx, rx)));
     }
     drop(watch_tx);
     drop(done_tx);
@@ -188,7 +192,7 @@ pub async fn execute(
         let role = usize::from(plan.steps[idx].actor.role);
         // Counted before it is handed over, so its result cannot come first.
         super::live::fired();
-        let _ = mailboxes[role].send(ActorMsg::Step { idx });
+        let _ = step_txs[role].send(idx);
         fired += 1;
     }
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
@@ -245,9 +249,11 @@ pub async fn execute(
     });
     drop(mailboxes);
     let peak_rss_kb = crate::report::node::status_kb("self", "VmHWM");
-    collector
+    tokio::task::spawn_blocking(move || collector.join())
         .await
-        .map_err(|e| ChainError::Other(format!("collector failed: {e}")))?
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ChainError::Other("the collector thread failed".into()))?
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     let windows = crate::report::rates::workload_windows(scenario);
     let agg = collect::finish(&ctx, &subset, fired, windows, &opts.steps_csv)
