@@ -1,10 +1,10 @@
 //! The send batcher: every lane hands its signed transaction here, and whatever is waiting when
-//! a request slot is free leaves in one JSON-RPC batch (`tx::send_batch`). Nothing waits for a
-//! batch to fill: an idle batcher sends a transaction at once, alone, and batches form only
-//! while earlier requests are in flight — so the node answers one HTTP request per batch, not
-//! per transaction. When every slot stays busy (a node that stalls while it builds a block),
-//! what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays answers,
-//! never sends. `sent_ms` is the instant the request holding the transaction left.
+//! the batcher runs leaves in one JSON-RPC batch (`tx::send_batch`). Nothing waits for a batch
+//! to fill: the lanes woken by one scheduler tick all submit before the batcher runs, so what
+//! fell due together leaves together, one HTTP request per batch, not per transaction. Up to
+//! `SLOTS` requests are in flight at once; beyond that (a node that stalls while it builds a
+//! block) what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays
+//! answers, never sends. `sent_ms` is the instant the request holding the transaction left.
 
 use std::sync::Arc;
 
@@ -16,8 +16,10 @@ use crate::chain::tx::{SendError, send_batch};
 
 /// Transactions per batch at most (some nodes refuse larger batches).
 pub const MAX_BATCH: usize = 100;
-/// Batch requests in flight before transactions start to wait (and so to form batches).
-pub const SLOTS: usize = 2;
+/// Batch requests in flight before transactions start to wait for one to end (measured at
+/// 4,000/s: with 2, the waits were most of the p99 lateness, and the node's CPU per
+/// transaction was the same as with 64).
+pub const SLOTS: usize = 64;
 /// A transaction waits for a free slot at most this long, then leaves without one.
 pub const HOLD: std::time::Duration = std::time::Duration::from_millis(1);
 
