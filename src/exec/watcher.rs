@@ -280,7 +280,8 @@ pub async fn run(
                 &mut recent,
                 &mut refused,
                 &mut span,
-            );
+            )
+            .await;
             recent_order.push_back((seen_ms, hashes));
             while recent_order.len() > RECENT_BLOCKS
                 && (recent_order.len() > RECENT_MAX_BLOCKS
@@ -288,8 +289,10 @@ pub async fn run(
                         .front()
                         .is_some_and(|(t, _)| seen_ms - t > RECENT_MS))
             {
-                for h in recent_order.pop_front().map(|x| x.1).unwrap_or_default() {
-                    recent.remove(&h);
+                let old = recent_order.pop_front().map(|x| x.1).unwrap_or_default();
+                for (i, h) in old.iter().enumerate() {
+                    recent.remove(h);
+                    yield_every(i).await;
                 }
             }
             if let Some(base) = b.base_fee {
@@ -341,10 +344,21 @@ pub async fn run(
     }
 }
 
+/// Hashes handled between two yields to the runtime: a full block (thousands of transactions)
+/// is accounted in slices, so the steps falling due meanwhile are sent on time, not after it.
+const SLICE: usize = 256;
+
+/// Yields to the runtime after every `SLICE` items.
+async fn yield_every(i: usize) {
+    if i % SLICE == SLICE - 1 {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Matches one block's receipts to pending transactions and remembers the rest for a while.
 /// Returns the hashes remembered.
 #[allow(clippy::too_many_arguments)]
-fn account_block(
+async fn account_block(
     b: &BlockReceipts,
     seen_ms: f64,
     pending: &mut HashMap<B256, Watched>,
@@ -361,7 +375,8 @@ fn account_block(
         .iter()
         .map(|r| (r.transaction_hash, Some(facts_of(r))));
     let known = b.included.iter().map(|h| (*h, None));
-    for (h, facts) in fetched.chain(known) {
+    for (i, (h, facts)) in fetched.chain(known).enumerate() {
+        yield_every(i).await;
         refused.remove(&h);
         let key = if pending.contains_key(&h) {
             Some(h)
