@@ -35,7 +35,7 @@ fn main() {
             let rates: Vec<f64> = args
                 .get(1)
                 .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
-                .unwrap_or_else(|| vec![2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0]);
+                .unwrap_or_else(|| (2..=12).map(|k| f64::from(k) * 1000.0).collect());
             ceiling(&rates, num(2, 20.0) as u64);
         }
         Some("raw") => println!("{}", raw(num(1, 2000.0), num(2, 20.0) as u64)),
@@ -419,7 +419,10 @@ async fn receipt_costs(client: &'static RpcClient) -> serde_json::Value {
     }
     let batch_ms = match sent {
         Ok(()) => json!(t.elapsed().as_secs_f64() * 1000.0),
-        Err(e) => json!(format!("failed after {:.0} ms: {e}", t.elapsed().as_secs_f64() * 1000.0)),
+        Err(e) => json!(format!(
+            "failed after {:.0} ms: {e}",
+            t.elapsed().as_secs_f64() * 1000.0
+        )),
     };
     json!({
         "txs": best.1.len(),
