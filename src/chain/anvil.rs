@@ -126,14 +126,16 @@ impl Drop for Anvil {
     }
 }
 
-/// The niceness a spawned node runs at: 10 (it yields the CPU to loadrun when both want it, so
-/// on a shared machine a step's lateness is loadrun's own, not the node's block building), or
-/// `LOADRUN_NODE_NICE` (0 = the same priority as loadrun).
+/// The niceness a spawned node runs at: `LOADRUN_NODE_NICE` (0 to 19), by default 0 (loadrun's
+/// own). At 10 the node yields the CPU to loadrun while it builds a block, so near a 2-core
+/// machine's ceiling a step's lateness is loadrun's own (the benchmark suite uses it); but any
+/// other busy process then starves the node too (a soak run beside a build lost its node), so it
+/// is not the default.
 pub fn node_nice() -> i32 {
     std::env::var("LOADRUN_NODE_NICE")
         .ok()
         .and_then(|v| v.trim().parse::<i32>().ok())
-        .unwrap_or(10)
+        .unwrap_or(0)
         .clamp(0, 19)
 }
 
