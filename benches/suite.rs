@@ -432,7 +432,8 @@ async fn receipt_costs(client: &'static RpcClient) -> serde_json::Value {
     };
     json!({
         "txs": best.1.len(),
-        "receipts": all.as_array().map_or(0, Vec::len),
+        "receipts": all.as_array().map_or(json!(0), |a| json!(a.len())),
+        "eth_getBlockReceipts_error": all.get("error"),
         "eth_getBlockReceipts_ms": block_ms,
         "batched_eth_getTransactionReceipt_ms": batch_ms,
     })

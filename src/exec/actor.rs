@@ -127,6 +127,9 @@ struct Running {
     retries: HashMap<usize, u8>,
 }
 
+/// Due steps an actor takes in a row before it handles one other message.
+const STEP_STREAK: usize = 64;
+
 impl Actor {
     /// Processes messages until `Shutdown`.
     /// `steps` carries the scheduler's steps, taken before anything else waiting in `rx`:
@@ -144,14 +147,30 @@ impl Actor {
             purposes: HashMap::new(),
             retries: HashMap::new(),
         };
+        // Steps taken in a row; after `STEP_STREAK` the other inbox gets a turn, so a scheduler
+        // that is always behind cannot starve countersign requests and results.
+        let mut streak = 0usize;
         loop {
-            let m = tokio::select! {
-                biased;
-                Some(idx) = steps.recv() => {
-                    r.step(idx);
-                    continue;
+            let m = if streak >= STEP_STREAK {
+                streak = 0;
+                match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(mpsc::error::TryRecvError::Empty) => continue,
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
-                m = rx.recv() => m,
+            } else {
+                tokio::select! {
+                    biased;
+                    Some(idx) = steps.recv() => {
+                        streak += 1;
+                        r.step(idx);
+                        continue;
+                    }
+                    m = rx.recv() => {
+                        streak = 0;
+                        m
+                    }
+                }
             };
             let Some(m) = m else { return };
             match m {

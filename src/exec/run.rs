@@ -196,7 +196,7 @@ pub async fn execute(
         fired += 1;
     }
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
-    let node_down = ctx.rpc_stats.is_down();
+    let mut node_down = ctx.rpc_stats.is_down();
     if node_down {
         tracing::error!(
             "the node stopped answering (transient failures outlasted [chain].retry_for): no more steps are sent"
@@ -216,6 +216,8 @@ pub async fn execute(
             () = tokio::time::sleep_until(deadline) => break,
             r = count_rx.changed() => if r.is_err() { break },
             () = ctx.rpc_stats.wait_down(), if !node_down => {
+                // Once: the branch is off from now on (it would be ready at every turn).
+                node_down = true;
                 deadline = deadline.min(tokio::time::Instant::now() + opts.grace);
             }
             () = interrupt.wait_forced() => {
@@ -251,9 +253,15 @@ pub async fn execute(
     let peak_rss_kb = crate::report::node::status_kb("self", "VmHWM");
     tokio::task::spawn_blocking(move || collector.join())
         .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| ChainError::Other("the collector thread failed".into()))?
+        .map_err(|e| ChainError::Other(format!("the collector thread failed: {e}")))?
+        .map_err(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ChainError::Other(format!("the collector thread panicked: {why}"))
+        })?
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     let windows = crate::report::rates::workload_windows(scenario);
     let agg = collect::finish(&ctx, &subset, fired, windows, &opts.steps_csv)
