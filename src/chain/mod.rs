@@ -10,6 +10,7 @@ pub mod read;
 pub mod receipts;
 pub mod rpc;
 pub mod tx;
+pub mod wire;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -104,6 +105,8 @@ pub struct Chain {
     /// Gas limit per transaction shape: at connect from the chain's plain-transfer estimate,
     /// refined by `estimate::table` once the contracts are on chain.
     pub gas: gas::GasTable,
+    /// The lean send path to `url`, when it is plain http (`wire::Wire::new`).
+    pub wire: Option<Arc<wire::Wire>>,
     /// Keep last: dropped after the provider.
     pub anvil: Option<Anvil>,
 }
@@ -178,6 +181,7 @@ pub async fn connect(
     let rpc_stats = Arc::new(rpc::RpcStats::default());
     let provider = provider(&url, policy, rpc_stats.clone())?;
     let caps = receipts::Caps::detect(&provider).await?;
+    let wire = wire::Wire::new(&url, &policy).map(Arc::new);
     let mut chain = Chain {
         provider,
         url,
@@ -186,6 +190,7 @@ pub async fn connect(
         caps,
         rpc_stats,
         gas: gas::GasTable::FALLBACK,
+        wire,
         anvil,
     };
     chain.gas = estimate::table(&chain, &contracts::addresses(chain.funder.address()), false).await;

@@ -81,6 +81,13 @@ impl RpcStats {
         self.retries.load(Ordering::Relaxed)
     }
 
+    /// Counts a transient failure outside the client (the lean send path's) whose request is
+    /// then sent again through it.
+    pub fn retried_elsewhere(&self) {
+        self.transient.fetch_add(1, Ordering::Relaxed);
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Transient failures seen (retried or, once `retry_for` ran out, returned).
     pub fn transient_errors(&self) -> u64 {
         self.transient.load(Ordering::Relaxed)
@@ -284,7 +291,7 @@ fn transient_status(status: u16) -> bool {
 }
 
 /// A JSON-RPC error that says "not now" rather than "no": rate limits and busy servers.
-fn busy(p: &ErrorPayload) -> bool {
+pub(crate) fn busy(p: &ErrorPayload) -> bool {
     let m = p.message.to_ascii_lowercase();
     // A revert (code 3, or its reason) is an answer, whatever its reason text says.
     if p.code == 3 || m.contains("revert") {

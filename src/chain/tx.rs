@@ -223,23 +223,37 @@ pub async fn send_batch(
         waiters.push(batch.add_call::<_, B256>("eth_sendRawTransaction", &(raw,)));
     }
     let whole = batch.send().await;
+    let mut answers = Vec::with_capacity(txs.len());
+    for w in waiters {
+        answers.push(match (&whole, w) {
+            (Ok(()), Ok(w)) => Some(w.await.map(|_| ()).map_err(|e| e.to_string())),
+            (Ok(()), Err(e)) => Some(Err(e.to_string())),
+            (Err(_), _) => None,
+        });
+    }
+    settle(provider, txs, answers).await
+}
+
+/// What each of `txs` came to, from the node's answers to their batch: `Some(Ok)` sent,
+/// `Some(Err(text))` resolved by hash like `send_once` does, `None` (no answer: the batch
+/// failed as a whole) sent again alone with `send_once`. The lookups run concurrently.
+pub async fn settle(
+    provider: &DynProvider,
+    txs: &[(B256, Bytes)],
+    answers: Vec<Option<Result<(), String>>>,
+) -> Vec<Result<(), SendError>> {
     let mut out: Vec<Option<Result<(), SendError>>> = vec![None; txs.len()];
     let mut again = tokio::task::JoinSet::new();
-    for (i, ((hash, raw), w)) in txs.iter().zip(waiters).enumerate() {
-        let p = provider.clone();
-        let (hash, raw) = (*hash, raw.clone());
-        let answer = match (&whole, w) {
-            (Ok(()), Ok(w)) => w.await.map(|_| ()).map_err(|e| e.to_string()),
-            (Ok(()), Err(e)) => Err(e.to_string()),
-            (Err(_), _) => {
-                again.spawn(async move { (i, send_once(&p, hash, &raw).await) });
-                continue;
-            }
-        };
+    for (i, ((hash, raw), answer)) in txs.iter().zip(answers).enumerate() {
+        let (p, hash) = (provider.clone(), *hash);
         match answer {
-            Ok(()) => out[i] = Some(Ok(())),
-            Err(message) => {
+            Some(Ok(())) => out[i] = Some(Ok(())),
+            Some(Err(message)) => {
                 again.spawn(async move { (i, resolve(&p, hash, message).await) });
+            }
+            None => {
+                let raw = raw.clone();
+                again.spawn(async move { (i, send_once(&p, hash, &raw).await) });
             }
         }
     }

@@ -5,6 +5,8 @@
 //! `SLOTS` requests are in flight at once; beyond that (a node that stalls while it builds a
 //! block) what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays
 //! answers, never sends. `sent_ms` is the instant the request holding the transaction left.
+//! A batch goes by the lean path (`wire::Wire`) when the endpoint allows it; when that fails it
+//! is sent again through the full client, and the answers mean the same either way.
 
 use std::sync::Arc;
 
@@ -12,7 +14,9 @@ use alloy::primitives::{B256, Bytes};
 use alloy::providers::DynProvider;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::chain::tx::{SendError, send_batch};
+use crate::chain::rpc::RpcStats;
+use crate::chain::tx::{SendError, send_batch, settle};
+use crate::chain::wire::Wire;
 
 /// Transactions per batch at most (some nodes refuse larger batches).
 pub const MAX_BATCH: usize = 100;
@@ -46,9 +50,22 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts the batcher; times are ms since `start`.
-    pub fn spawn(provider: DynProvider, start: tokio::time::Instant) -> Self {
+    pub fn spawn(
+        provider: DynProvider,
+        wire: Option<Arc<Wire>>,
+        stats: Arc<RpcStats>,
+        start: tokio::time::Instant,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(provider, start, rx));
+        tokio::spawn(run(
+            Route {
+                provider,
+                wire,
+                stats,
+            },
+            start,
+            rx,
+        ));
         Self { tx, start }
     }
 
@@ -92,11 +109,34 @@ impl Pending {
     }
 }
 
-async fn run(
+/// Where batches go: the lean path first when there is one, else (and after it failed) the
+/// full client.
+#[derive(Clone)]
+struct Route {
     provider: DynProvider,
-    start: tokio::time::Instant,
-    mut rx: mpsc::UnboundedReceiver<Request>,
-) {
+    wire: Option<Arc<Wire>>,
+    stats: Arc<RpcStats>,
+}
+
+impl Route {
+    async fn send(&self, txs: &[(B256, Bytes)]) -> Vec<Result<(), SendError>> {
+        if let Some(wire) = self.wire.as_deref().filter(|w| w.is_on()) {
+            match wire.send(txs).await {
+                Ok(answers) => {
+                    return settle(&self.provider, txs, answers.into_iter().map(Some).collect())
+                        .await;
+                }
+                Err(why) => {
+                    tracing::debug!("lean send failed ({why}): sending again the full way");
+                    self.stats.retried_elsewhere();
+                }
+            }
+        }
+        send_batch(&self.provider, txs).await
+    }
+}
+
+async fn run(route: Route, start: tokio::time::Instant, mut rx: mpsc::UnboundedReceiver<Request>) {
     let slots = Arc::new(Semaphore::new(SLOTS));
     while let Some(first) = rx.recv().await {
         let permit = tokio::time::timeout(HOLD, slots.clone().acquire_owned())
@@ -111,11 +151,11 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let provider = provider.clone();
+        let route = route.clone();
         tokio::spawn(async move {
             let txs: Vec<(B256, Bytes)> = batch.iter().map(|r| (r.hash, r.raw.clone())).collect();
             let sent_ms = start.elapsed().as_secs_f64() * 1000.0;
-            let outcomes = send_batch(&provider, &txs).await;
+            let outcomes = route.send(&txs).await;
             drop(permit);
             for (r, outcome) in batch.into_iter().zip(outcomes) {
                 let _ = r.reply.send(Sent { sent_ms, outcome });

@@ -43,6 +43,11 @@ impl Interrupt {
         self.wait_for(1).await;
     }
 
+    /// Whether a first signal came.
+    pub fn is_set(&self) -> bool {
+        *self.rx.borrow() >= 1
+    }
+
     /// Resolves at the second signal.
     pub async fn wait_forced(&self) {
         self.wait_for(2).await;

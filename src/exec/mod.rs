@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod batch;
+pub mod cadence;
 pub mod collect;
 pub mod fund;
 pub mod interrupt;

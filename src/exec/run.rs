@@ -62,6 +62,14 @@ pub struct Executed {
     pub peak_rss_kb: Option<u64>,
 }
 
+/// Steps fire in gathers: while the next step is ahead, the loop sleeps until the `GATHER`-th
+/// step from it falls due, but at most `GATHER_BUDGET` past the first; then it fires all that
+/// are due. At 1,000/s that is one wake-up (and one send request) per ~3 steps instead of one
+/// per step, for at most 2 ms of added lateness (reported: lateness counts from the planned
+/// instant); at higher rates `GATHER` steps are due sooner and the added lateness shrinks.
+const GATHER: usize = 4;
+const GATHER_BUDGET: Duration = Duration::from_millis(2);
+
 /// Lead time between setting up the tasks and the plan's instant 0.
 const LEAD: Duration = Duration::from_millis(200);
 
@@ -111,7 +119,12 @@ pub async fn execute(
         resent: Default::default(),
         rpc_stats: chain.rpc_stats.clone(),
         gas: chain.gas,
-        sender: super::batch::Batcher::spawn(chain.provider.clone(), start),
+        sender: super::batch::Batcher::spawn(
+            chain.provider.clone(),
+            chain.wire.clone(),
+            chain.rpc_stats.clone(),
+            start,
+        ),
     });
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
@@ -181,13 +194,22 @@ pub async fn execute(
     // Open loop: fire every step at its instant; nothing here waits on the network.
     let mut fired = 0usize;
     let mut interrupted = false;
+    let due = |k: usize| start + Duration::from_millis(plan.steps[subset.get(k)].at_ms.into());
     for k in 0..subset.len() {
         let idx = subset.get(k);
-        let at = start + Duration::from_millis(plan.steps[idx].at_ms.into());
-        tokio::select! {
-            () = tokio::time::sleep_until(at) => {}
-            () = interrupt.wait() => { interrupted = true; break; }
-            () = ctx.rpc_stats.wait_down() => { break; }
+        let at = due(k);
+        if at > tokio::time::Instant::now() {
+            let gathered = due((k + GATHER - 1).min(subset.len() - 1));
+            tokio::select! {
+                () = tokio::time::sleep_until(gathered.min(at + GATHER_BUDGET)) => {}
+                () = interrupt.wait() => { interrupted = true; break; }
+                () = ctx.rpc_stats.wait_down() => { break; }
+            }
+        } else if interrupt.is_set() {
+            interrupted = true;
+            break;
+        } else if ctx.rpc_stats.is_down() {
+            break;
         }
         let role = usize::from(plan.steps[idx].actor.role);
         // Counted before it is handed over, so its result cannot come first.

@@ -98,6 +98,7 @@ const RECENT_BLOCKS: usize = 16;
 const RECENT_MS: f64 = 8_000.0;
 const RECENT_MAX_BLOCKS: usize = 256;
 const POLL: Duration = Duration::from_millis(10);
+const EXPIRE_EVERY: Duration = Duration::from_millis(250);
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
 const RESEND_AFTER_MS: f64 = 3_000.0;
 /// How often, and for how many transactions at most, that check runs.
@@ -171,6 +172,8 @@ pub async fn run(
     // Registered after their block was seen, receipt not fetched yet (fallback mode); kept
     // until a lookup answers.
     let mut late: Vec<(Watched, Seen)> = Vec::new();
+    let mut cadence = super::cadence::Cadence::default();
+    let mut last_expire = tokio::time::Instant::now();
     loop {
         loop {
             match rx.try_recv() {
@@ -259,7 +262,18 @@ pub async fn run(
         if (closed && pending.is_empty() && late.is_empty()) || *stop.borrow() {
             return span;
         }
-        let head = p.get_block_number().await.unwrap_or(next.saturating_sub(1));
+        let asked_at = ctx.now_ms();
+        let head = if cadence.due(asked_at) {
+            match p.get_block_number().await {
+                Ok(h) => {
+                    cadence.saw(h, asked_at);
+                    h
+                }
+                Err(_) => next.saturating_sub(1),
+            }
+        } else {
+            next.saturating_sub(1)
+        };
         while next <= head {
             let want = |h: &B256| match pending.get(h) {
                 Some(w) if w.plain => receipts::Want::Inclusion,
@@ -331,15 +345,19 @@ pub async fn run(
             }
         }
         let current = *fees.borrow();
-        expire(
-            &ctx,
-            now,
-            (&mut pending, &mut alias, &mut refused),
-            &current,
-            priority,
-            &mut span,
-        )
-        .await;
+        // Timeouts are seconds long: a scan of everything pending 4 times a second is enough.
+        if last_expire.elapsed() >= EXPIRE_EVERY {
+            last_expire = tokio::time::Instant::now();
+            expire(
+                &ctx,
+                now,
+                (&mut pending, &mut alias, &mut refused),
+                &current,
+                priority,
+                &mut span,
+            )
+            .await;
+        }
         tokio::time::sleep(POLL).await;
     }
 }

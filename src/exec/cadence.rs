@@ -1,0 +1,113 @@
+//! When the receipt watcher asks the node for its head: every poll while blocks come at no
+//! steady pace (automine, an idle chain), but on a chain that makes a block every `i` ms
+//! (interval mining, a rollup's sequencer) not until shortly before the next one is due. At 1-s
+//! blocks that is ~6 `eth_blockNumber` calls per block instead of 100. Asking starts
+//! `max(5 % of i, 20 ms)` before the next block is due, so on a steady chain no block is seen
+//! later than before; a block that comes more than 20 % off the pace ends the waiting (every
+//! poll asks again until eight blocks in a row are steady).
+
+/// Intervals between consecutive blocks remembered.
+const SAMPLES: usize = 8;
+/// Below this interval, polling at every turn costs nothing worth saving.
+const MIN_INTERVAL_MS: f64 = 100.0;
+/// Steady means the longest of the remembered intervals is within this factor of the shortest.
+const STEADY: f64 = 1.2;
+
+/// The pace of the chain's blocks, as the watcher saw them.
+#[derive(Debug, Default)]
+pub struct Cadence {
+    /// The newest head and when it was first seen, ms.
+    last: Option<(u64, f64)>,
+    /// The latest intervals between a head and the next (one block apart), ms, oldest first.
+    intervals: std::collections::VecDeque<f64>,
+}
+
+impl Cadence {
+    /// Records that the head was `head` at `now_ms`.
+    pub fn saw(&mut self, head: u64, now_ms: f64) {
+        match self.last {
+            Some((h, _)) if head <= h => {}
+            Some((h, t)) if head == h + 1 => {
+                if self.intervals.len() == SAMPLES {
+                    self.intervals.pop_front();
+                }
+                self.intervals.push_back(now_ms - t);
+                self.last = Some((head, now_ms));
+            }
+            // The first head, or several blocks at once: no interval to learn from.
+            _ => self.last = Some((head, now_ms)),
+        }
+    }
+
+    /// The block interval, when blocks have come at a steady pace worth waiting for.
+    pub fn interval_ms(&self) -> Option<f64> {
+        if self.intervals.len() < SAMPLES {
+            return None;
+        }
+        let lo = self.intervals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.intervals.iter().copied().fold(0.0, f64::max);
+        (lo >= MIN_INTERVAL_MS && hi <= lo * STEADY).then_some(lo)
+    }
+
+    /// Whether to ask for the head at `now_ms`.
+    pub fn due(&self, now_ms: f64) -> bool {
+        match (self.last, self.interval_ms()) {
+            (Some((_, t)), Some(i)) => now_ms >= t + i - (0.05 * i).max(20.0),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cadence;
+
+    /// Heads seen polling every 10 ms a chain that makes a block every `block_ms` from `t0`.
+    fn polled(c: &mut Cadence, blocks: u64, block_ms: f64) -> usize {
+        let mut asked = 0;
+        let mut t = 0.0;
+        while t < blocks as f64 * block_ms {
+            if c.due(t) {
+                asked += 1;
+                c.saw((t / block_ms) as u64, t);
+            }
+            t += 10.0;
+        }
+        asked
+    }
+
+    #[test]
+    fn steady_blocks_are_waited_for_and_never_seen_late() {
+        let mut c = Cadence::default();
+        let asked = polled(&mut c, 60, 1000.0);
+        assert_eq!(c.interval_ms(), Some(1000.0));
+        // 100 polls per block for the first 9 blocks, then ~6 per block.
+        assert!(asked < 9 * 100 + 51 * 8, "{asked}");
+        // Each block still seen at the first 10-ms poll after it: the last head came at 59 s.
+        assert_eq!(c.last, Some((59, 59_000.0)));
+    }
+
+    #[test]
+    fn no_pace_means_every_poll_asks() {
+        let mut c = Cadence::default();
+        polled(&mut c, 40, 30.0);
+        assert_eq!(c.interval_ms(), None, "fast blocks");
+        assert!(c.due(c.last.unwrap().1));
+        let mut c = Cadence::default();
+        for (i, t) in [
+            0.0, 1000.0, 1500.0, 4000.0, 4100.0, 6000.0, 6500.0, 9000.0, 9900.0,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.saw(i as u64, t);
+        }
+        assert_eq!(c.interval_ms(), None, "irregular blocks (automine)");
+        // A block well behind the pace ends the waiting.
+        let mut c = Cadence::default();
+        polled(&mut c, 20, 1000.0);
+        c.saw(20, 20_300.0);
+        assert_eq!(c.interval_ms(), None);
+        assert!(c.due(20_310.0));
+    }
+}
