@@ -281,6 +281,7 @@ async fn a_chain_without_the_create2_deployer_gets_it_first() {
         caps: loadrun::chain::receipts::Caps::ANVIL,
         gas: loadrun::chain::gas::GasTable::FALLBACK,
         rpc_stats: Default::default(),
+        policy: Default::default(),
         wire: None,
         anvil: None,
     };

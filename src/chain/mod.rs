@@ -100,6 +100,8 @@ pub struct Chain {
     pub funder: PrivateKeySigner,
     /// What the node supports, detected once at connect.
     pub caps: receipts::Caps,
+    /// How `provider` treats failures (a second client to `url` uses the same).
+    pub policy: rpc::RpcPolicy,
     /// Retries and transient failures of every call made through `provider`.
     pub rpc_stats: Arc<rpc::RpcStats>,
     /// Gas limit per transaction shape: at connect from the chain's plain-transfer estimate,
@@ -188,6 +190,7 @@ pub async fn connect(
         chain_id,
         funder,
         caps,
+        policy,
         rpc_stats,
         gas: gas::GasTable::FALLBACK,
         wire,

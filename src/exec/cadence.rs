@@ -51,9 +51,14 @@ impl Cadence {
 
     /// Whether to ask for the head at `now_ms`.
     pub fn due(&self, now_ms: f64) -> bool {
+        self.wait_ms(now_ms) == 0.0
+    }
+
+    /// How long until the head is worth asking for, ms (0: now).
+    pub fn wait_ms(&self, now_ms: f64) -> f64 {
         match (self.last, self.interval_ms()) {
-            (Some((_, t)), Some(i)) => now_ms >= t + i - (0.05 * i).max(20.0),
-            _ => true,
+            (Some((_, t)), Some(i)) => (t + i - (0.05 * i).max(20.0) - now_ms).max(0.0),
+            _ => 0.0,
         }
     }
 }
@@ -85,6 +90,8 @@ mod tests {
         assert!(asked < 9 * 100 + 51 * 8, "{asked}");
         // Each block still seen at the first 10-ms poll after it: the last head came at 59 s.
         assert_eq!(c.last, Some((59, 59_000.0)));
+        assert_eq!(c.wait_ms(59_000.0), 950.0);
+        assert_eq!(c.wait_ms(59_960.0), 0.0);
     }
 
     #[test]
@@ -109,5 +116,6 @@ mod tests {
         c.saw(20, 20_300.0);
         assert_eq!(c.interval_ms(), None);
         assert!(c.due(20_310.0));
+        assert_eq!(c.wait_ms(20_310.0), 0.0);
     }
 }

@@ -28,7 +28,7 @@ pub const LANE_CAPACITY: usize = 256;
 pub const IN_FLIGHT: usize = 64;
 /// Sends of one wallet whose answer has not come yet: a node slow to answer (busy building a
 /// block) does not hold back the wallet's next send. Answers are handled in nonce order.
-pub const PIPELINE: usize = 8;
+pub const PIPELINE: usize = 32;
 
 /// Spawns the lane of `signer`, starting at `nonce`.
 pub fn spawn(

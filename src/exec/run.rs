@@ -137,13 +137,15 @@ pub async fn execute(
     let (watch_tx, watch_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (lane_stop_tx, lane_stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(watcher::run(
+    let watcher = watcher::spawn(
         ctx.clone(),
+        chain,
         watch_rx,
         fees_tx,
         fees.max_priority_fee_per_gas,
         stop_rx,
-    ));
+    )
+    .map_err(ChainError::Other)?;
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let (count_tx, mut count_rx) = watch::channel(0usize);
     let collector = collect::spawn(
@@ -267,8 +269,8 @@ pub async fn execute(
         }
     }
     let _ = stop_tx.send(true);
-    let span = watcher.await.unwrap_or_else(|e| {
-        tracing::error!("the receipt watcher failed: {e}");
+    let span = watcher.await.unwrap_or_else(|_| {
+        tracing::error!("the receipt watcher failed (see the log above)");
         Span::default()
     });
     drop(mailboxes);

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy::primitives::{B256, Bytes};
-use alloy::providers::Provider;
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
@@ -99,6 +99,7 @@ const RECENT_MS: f64 = 8_000.0;
 const RECENT_MAX_BLOCKS: usize = 256;
 const POLL: Duration = Duration::from_millis(10);
 const EXPIRE_EVERY: Duration = Duration::from_millis(250);
+const IDLE_TURN: Duration = Duration::from_millis(100);
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
 const RESEND_AFTER_MS: f64 = 3_000.0;
 /// How often, and for how many transactions at most, that check runs.
@@ -144,15 +145,48 @@ struct Stale {
     resent: u32,
 }
 
+/// Runs the watcher on a thread of its own, with its own runtime and its own client to `url`:
+/// reading a block of thousands of transactions (tens of ms) and accounting for it then never
+/// delays the steps falling due meanwhile on the sending thread. The span comes back on `done`.
+pub fn spawn(
+    ctx: Arc<Ctx>,
+    chain: &crate::chain::Chain,
+    rx: mpsc::UnboundedReceiver<Watched>,
+    fees: watch::Sender<Fees>,
+    priority: u128,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::sync::oneshot::Receiver<Span>, String> {
+    let (done, span) = tokio::sync::oneshot::channel();
+    let (url, policy, stats) = (chain.url.clone(), chain.policy, chain.rpc_stats.clone());
+    let provider = move || crate::chain::provider(&url, policy, stats).map_err(|e| e.to_string());
+    std::thread::Builder::new()
+        .name("loadrun-watch".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let (rt, p) = match (rt, provider()) {
+                (Ok(rt), Ok(p)) => (rt, p),
+                (Err(e), _) => return tracing::error!("the receipt watcher's runtime: {e}"),
+                (_, Err(e)) => return tracing::error!("the receipt watcher's client: {e}"),
+            };
+            let span = rt.block_on(run(ctx, p, rx, fees, priority, stop));
+            let _ = done.send(span);
+        })
+        .map_err(|e| format!("cannot start the receipt watcher's thread: {e}"))?;
+    Ok(span)
+}
+
 /// Runs until `rx` is closed and nothing is pending. `priority` is the tip used in fees.
 pub async fn run(
     ctx: Arc<Ctx>,
+    provider: DynProvider,
     mut rx: mpsc::UnboundedReceiver<Watched>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
 ) -> Span {
-    let p = &ctx.provider;
+    let p = &provider;
     let mut next = match p.get_block_number().await {
         Ok(n) => n + 1,
         Err(_) => 1,
@@ -338,6 +372,7 @@ pub async fn run(
             if !stale.is_empty() {
                 check = Some(tokio::spawn(recover(
                     ctx.clone(),
+                    provider.clone(),
                     stale,
                     *fees.borrow(),
                     recovery_tx.clone(),
@@ -350,6 +385,7 @@ pub async fn run(
             last_expire = tokio::time::Instant::now();
             expire(
                 &ctx,
+                p,
                 now,
                 (&mut pending, &mut alias, &mut refused),
                 &current,
@@ -358,7 +394,10 @@ pub async fn run(
             )
             .await;
         }
-        tokio::time::sleep(POLL).await;
+        // On a chain with a steady pace, nothing is due until shortly before the next block:
+        // the watcher sleeps through (a turn at least every `IDLE_TURN` for its other work).
+        let wait = Duration::from_secs_f64(cadence.wait_ms(ctx.now_ms()) / 1000.0);
+        tokio::time::sleep(wait.clamp(POLL, IDLE_TURN)).await;
     }
 }
 
@@ -457,6 +496,7 @@ type Books<'a> = (
 /// receipt after all, else as a timeout with the likely why.
 async fn expire(
     ctx: &Ctx,
+    p: &DynProvider,
     now: f64,
     (pending, alias, refused): Books<'_>,
     fees: &Fees,
@@ -486,9 +526,7 @@ async fn expire(
         );
     }
     let hashes: Vec<B256> = asked.iter().map(|(_, q)| *q).collect();
-    let found = receipts::by_hash(&ctx.provider, &hashes)
-        .await
-        .unwrap_or_default();
+    let found = receipts::by_hash(p, &hashes).await.unwrap_or_default();
     let mut landed: HashMap<B256, alloy::rpc::types::TransactionReceipt> = HashMap::new();
     for ((h, _), r) in asked.iter().zip(found) {
         if let Some(r) = r {
@@ -535,11 +573,12 @@ async fn expire(
 /// base fee is replaced the same way. Replacements per transaction are bounded.
 async fn recover(
     ctx: Arc<Ctx>,
+    provider: DynProvider,
     stale: Vec<Stale>,
     current: Fees,
     out: mpsc::UnboundedSender<Recovery>,
 ) {
-    let p = &ctx.provider;
+    let p = &provider;
     let base_fee = current
         .max_fee_per_gas
         .saturating_sub(current.max_priority_fee_per_gas)
