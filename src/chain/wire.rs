@@ -22,6 +22,10 @@ use tokio::net::TcpStream;
 
 use super::rpc::{RpcPolicy, busy};
 
+/// Connections kept open between requests at most (more are opened while the node is slow to
+/// answer; past this many they are closed once answered).
+const MAX_IDLE: usize = 128;
+
 /// Set to `0` or `off` to send through the full client only (to compare the two).
 pub const ENV: &str = "LOADRUN_WIRE";
 
@@ -102,7 +106,10 @@ impl Wire {
                 Ok(Err(Fault::Unreadable(e))) => return Err(self.turn_off(e)),
                 Err(_) => return Err("no answer within the attempt timeout".into()),
             };
-        if keep && let Ok(mut idle) = self.idle.lock() {
+        if keep
+            && let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
             idle.push(conn);
         }
         if status != 200 {
