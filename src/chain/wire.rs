@@ -9,8 +9,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{B256, Bytes};
 use alloy::rpc::json_rpc::ErrorPayload;
@@ -32,15 +32,29 @@ pub const ENV: &str = "LOADRUN_WIRE";
 /// Kept-alive connections to one endpoint.
 #[derive(Debug)]
 pub struct Wire {
-    addr: SocketAddr,
+    /// The endpoint's addresses, and which of them answered last.
+    addrs: Vec<SocketAddr>,
+    prefer: AtomicUsize,
     /// The request head up to the `Content-Length` value.
     head: Box<[u8]>,
-    idle: Mutex<Vec<TcpStream>>,
+    /// Open connections and since when they are idle.
+    idle: Mutex<Vec<(TcpStream, Instant)>>,
     timeout: Duration,
-    /// Set once an answer came in a form this path does not read (say chunked): from then on
-    /// everything takes the full client.
+    /// JSON-RPC ids of the next request (answers are matched to them).
+    next_id: AtomicU64,
+    /// Set once an answer came in a form this path does not read: from then on everything
+    /// takes the full client.
     off: AtomicBool,
+    /// After a transient failure the full client alone sends for `BACK_OFF` (its retries pace
+    /// a node that is busy or down): ms since `born`.
+    not_before_ms: AtomicU64,
+    born: Instant,
 }
+
+/// How long the lean path stays out of the way after a transient failure.
+const BACK_OFF: Duration = Duration::from_secs(1);
+/// A connection idle longer than this is checked before reuse (servers close idle ones).
+const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// One answer per transaction: `Ok` = the node took it, `Err` = its JSON-RPC error as the full
 /// client would word it.
@@ -61,7 +75,11 @@ impl Wire {
         }
         let host = url.host_str()?;
         let port = url.port_or_known_default()?;
-        let addr = (host, port).to_socket_addrs().ok()?.next()?;
+        // Resolved once, at connect (a name that stops resolving mid-run keeps its addresses).
+        let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().ok()?.collect();
+        if addrs.is_empty() {
+            return None;
+        }
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
@@ -74,51 +92,94 @@ impl Wire {
             "POST {target} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: "
         );
         Some(Self {
-            addr,
+            addrs,
+            prefer: AtomicUsize::new(0),
             head: head.into_bytes().into(),
             idle: Mutex::default(),
             timeout: policy.attempt_timeout,
+            next_id: AtomicU64::new(1),
             off: AtomicBool::new(false),
+            not_before_ms: AtomicU64::new(0),
+            born: Instant::now(),
         })
     }
 
     /// Whether sends should try this path first.
     pub fn is_on(&self) -> bool {
         !self.off.load(Ordering::Relaxed)
+            && self.born.elapsed().as_millis() as u64 >= self.not_before_ms.load(Ordering::Relaxed)
     }
 
     /// Sends `txs` in one request (a lone transaction as a plain call); `Err` says why the
     /// batch must go the full way.
     pub async fn send(&self, txs: &[(B256, Bytes)]) -> Result<Answers, String> {
-        let request = self.request(txs);
-        let reused = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let mut conn = match reused {
-            Some(c) => c,
-            None => tokio::time::timeout(self.timeout, TcpStream::connect(self.addr))
-                .await
-                .map_err(|_| "connect timed out".to_string())?
-                .map_err(|e| format!("connect: {e}"))?,
-        };
+        let first_id = self.next_id.fetch_add(txs.len() as u64, Ordering::Relaxed);
+        let request = self.request(txs, first_id);
+        let result = self.exchange(&request, txs.len(), first_id).await;
+        match result {
+            Ok(answers) => Ok(answers),
+            Err(Fault::Transient(e)) => {
+                let until = (self.born.elapsed() + BACK_OFF).as_millis() as u64;
+                self.not_before_ms.fetch_max(until, Ordering::Relaxed);
+                Err(e)
+            }
+            Err(Fault::Unreadable(e)) => Err(self.turn_off(e)),
+        }
+    }
+
+    async fn exchange(&self, request: &[u8], n: usize, first_id: u64) -> Result<Answers, Fault> {
+        let mut conn = self.connection().await?;
         let (status, body, keep) =
-            match tokio::time::timeout(self.timeout, exchange(&mut conn, &request)).await {
-                Ok(Ok(x)) => x,
-                Ok(Err(Fault::Transient(e))) => return Err(e),
-                Ok(Err(Fault::Unreadable(e))) => return Err(self.turn_off(e)),
-                Err(_) => return Err("no answer within the attempt timeout".into()),
+            match tokio::time::timeout(self.timeout, exchange(&mut conn, request)).await {
+                Ok(x) => x?,
+                Err(_) => {
+                    return Err(Fault::Transient(
+                        "no answer within the attempt timeout".into(),
+                    ));
+                }
             };
+        if status != 200 {
+            return Err(Fault::Transient(format!("HTTP {status}")));
+        }
         if keep
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {
-            idle.push(conn);
+            idle.push((conn, Instant::now()));
         }
-        if status != 200 {
-            return Err(format!("HTTP {status}"));
+        answers(&body, n, first_id)
+    }
+
+    /// An idle connection that is still clean (a long-idle one is checked: closed by the
+    /// server, or holding bytes nobody asked for, it is dropped), else a new one.
+    async fn connection(&self) -> Result<TcpStream, Fault> {
+        loop {
+            let Some((conn, since)) = self.idle.lock().ok().and_then(|mut v| v.pop()) else {
+                break;
+            };
+            if since.elapsed() < STALE_AFTER {
+                return Ok(conn);
+            }
+            match conn.try_read(&mut [0u8; 1]) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(conn),
+                _ => continue,
+            }
         }
-        answers(&body, txs.len()).map_err(|e| match e {
-            Fault::Transient(e) => e,
-            Fault::Unreadable(e) => self.turn_off(e),
-        })
+        let first = self.prefer.load(Ordering::Relaxed);
+        let mut last = String::new();
+        for k in 0..self.addrs.len() {
+            let i = (first + k) % self.addrs.len();
+            match tokio::time::timeout(self.timeout, TcpStream::connect(self.addrs[i])).await {
+                Ok(Ok(c)) => {
+                    self.prefer.store(i, Ordering::Relaxed);
+                    let _ = c.set_nodelay(true);
+                    return Ok(c);
+                }
+                Ok(Err(e)) => last = format!("connect: {e}"),
+                Err(_) => last = "connect timed out".into(),
+            }
+        }
+        Err(Fault::Transient(last))
     }
 
     fn turn_off(&self, why: String) -> String {
@@ -129,7 +190,7 @@ impl Wire {
     }
 
     /// Head and body of the request for `txs`, in one buffer (one write).
-    fn request(&self, txs: &[(B256, Bytes)]) -> Vec<u8> {
+    fn request(&self, txs: &[(B256, Bytes)], first_id: u64) -> Vec<u8> {
         let body_len: usize = txs.iter().map(|(_, raw)| 80 + 2 * raw.len()).sum();
         let mut body = Vec::with_capacity(body_len);
         let many = txs.len() != 1;
@@ -141,7 +202,7 @@ impl Wire {
                 body.push(b',');
             }
             body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-            body.extend_from_slice(i.to_string().as_bytes());
+            body.extend_from_slice((first_id + i as u64).to_string().as_bytes());
             body.extend_from_slice(br#","method":"eth_sendRawTransaction","params":["0x"#);
             let at = body.len();
             body.resize(at + 2 * raw.len(), 0);
@@ -179,7 +240,12 @@ async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(u16, Vec<u8>,
         match res.parse(&buf) {
             Ok(httparse::Status::Complete(head_len)) => {
                 let status = res.code.unwrap_or(0);
+                if status != 200 {
+                    // Not read further: the connection is dropped and the full client retries.
+                    return Ok((status, Vec::new(), false));
+                }
                 let mut len = None;
+                let mut chunked = false;
                 let mut keep = res.version == Some(1);
                 for h in res.headers.iter() {
                     if h.name.eq_ignore_ascii_case("content-length") {
@@ -187,24 +253,70 @@ async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(u16, Vec<u8>,
                             .ok()
                             .and_then(|v| v.trim().parse::<usize>().ok());
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                        return Err(Fault::Unreadable("a chunked answer".into()));
+                        chunked = h.value.eq_ignore_ascii_case(b"chunked");
+                        if !chunked {
+                            return Err(Fault::Unreadable("an answer in a transfer coding".into()));
+                        }
                     } else if h.name.eq_ignore_ascii_case("connection") {
                         keep = !h.value.eq_ignore_ascii_case(b"close");
                     }
                 }
-                let Some(len) = len else {
-                    return Err(Fault::Unreadable("an answer without content-length".into()));
+                let (body, end) = match (chunked, len) {
+                    (true, _) => dechunk(conn, &mut buf, head_len).await?,
+                    (false, Some(len)) => {
+                        while buf.len() < head_len + len {
+                            read_more(conn, &mut buf).await?;
+                        }
+                        (buf[head_len..head_len + len].to_vec(), head_len + len)
+                    }
+                    (false, None) => {
+                        return Err(Fault::Unreadable("an answer without content-length".into()));
+                    }
                 };
-                while buf.len() < head_len + len {
-                    read_more(conn, &mut buf).await?;
-                }
-                let body = buf[head_len..head_len + len].to_vec();
                 // Bytes past the body would be a second answer nobody asked for.
-                let keep = keep && buf.len() == head_len + len;
-                return Ok((status, body, keep));
+                return Ok((status, body, keep && buf.len() == end));
             }
             Ok(httparse::Status::Partial) => read_more(conn, &mut buf).await?,
             Err(e) => return Err(Fault::Unreadable(format!("an unreadable HTTP answer: {e}"))),
+        }
+    }
+}
+
+/// The body of a chunked answer whose chunks start at `at` in `buf` (read further as needed),
+/// and where the answer ends.
+async fn dechunk(
+    conn: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    mut at: usize,
+) -> Result<(Vec<u8>, usize), Fault> {
+    let mut body = Vec::new();
+    loop {
+        match httparse::parse_chunk_size(&buf[at..]) {
+            Ok(httparse::Status::Complete((size_len, 0))) => {
+                at += size_len;
+                // No trailers expected: the answer ends with an empty line.
+                while buf.len() < at + 2 {
+                    read_more(conn, buf).await?;
+                }
+                if &buf[at..at + 2] != b"\r\n" {
+                    return Err(Fault::Unreadable("a chunked answer with trailers".into()));
+                }
+                return Ok((body, at + 2));
+            }
+            Ok(httparse::Status::Complete((size_len, size))) => {
+                let size = usize::try_from(size)
+                    .ok()
+                    .filter(|s| *s <= 64 << 20)
+                    .ok_or_else(|| Fault::Unreadable("a chunk over 64 MiB".into()))?;
+                let end = at + size_len + size;
+                while buf.len() < end + 2 {
+                    read_more(conn, buf).await?;
+                }
+                body.extend_from_slice(&buf[at + size_len..end]);
+                at = end + 2;
+            }
+            Ok(httparse::Status::Partial) => read_more(conn, buf).await?,
+            Err(_) => return Err(Fault::Unreadable("an unreadable chunked answer".into())),
         }
     }
 }
@@ -231,8 +343,8 @@ struct Answer<'a> {
     error: Option<ErrorPayload>,
 }
 
-/// The per-transaction answers in `body` to a request of `n` calls (ids 0..n).
-fn answers(body: &[u8], n: usize) -> Result<Answers, Fault> {
+/// The per-transaction answers in `body` to a request of `n` calls with ids `first_id..`.
+fn answers(body: &[u8], n: usize, first_id: u64) -> Result<Answers, Fault> {
     let unreadable = |e: serde_json::Error| Fault::Unreadable(format!("an unreadable body: {e}"));
     let list: Vec<Answer<'_>> = if n == 1 {
         vec![serde_json::from_slice(body).map_err(unreadable)?]
@@ -241,9 +353,8 @@ fn answers(body: &[u8], n: usize) -> Result<Answers, Fault> {
     };
     let mut out: Vec<Option<Result<(), String>>> = vec![None; n];
     for a in list {
-        let i = match (n, a.id) {
-            (1, _) => 0,
-            (_, Some(i)) if (i as usize) < n => i as usize,
+        let i = match a.id.and_then(|id| id.checked_sub(first_id)) {
+            Some(i) if (i as usize) < n => i as usize,
             _ => return Err(Fault::Unreadable("an answer with an unknown id".into())),
         };
         out[i] = Some(match (a.result, a.error) {
@@ -273,7 +384,7 @@ mod tests {
     fn answers_map_back_by_id_and_word_errors_like_the_full_client() {
         let body = br#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"nonce too low"}},
             {"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
-        let r = answers(body, 2);
+        let r = answers(body, 2, 0);
         let a = ok(&r);
         assert_eq!(a[0], Ok(()));
         let e = a[1].clone().unwrap_err();
@@ -283,19 +394,26 @@ mod tests {
     #[test]
     fn busy_and_missing_answers_are_transient_and_odd_bodies_unreadable() {
         let busy = br#"{"jsonrpc":"2.0","id":0,"error":{"code":-32005,"message":"rate limited"}}"#;
-        assert!(matches!(answers(busy, 1), Err(Fault::Transient(_))));
-        let short = br#"[{"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
-        assert!(matches!(answers(short, 2), Err(Fault::Transient(_))));
-        assert!(matches!(answers(b"<html>", 2), Err(Fault::Unreadable(_))));
+        assert!(matches!(answers(busy, 1, 0), Err(Fault::Transient(_))));
+        let short = br#"[{"jsonrpc":"2.0","id":5,"result":"0x01"}]"#;
+        assert!(matches!(answers(short, 2, 5), Err(Fault::Transient(_))));
+        assert!(matches!(
+            answers(b"<html>", 2, 0),
+            Err(Fault::Unreadable(_))
+        ));
         let stray = br#"[{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#;
-        assert!(matches!(answers(stray, 2), Err(Fault::Unreadable(_))));
+        assert!(matches!(answers(stray, 2, 0), Err(Fault::Unreadable(_))));
+        // A lone call's answer must carry its own id too (not a stray one from before).
+        let one = br#"{"jsonrpc":"2.0","id":9,"result":"0x01"}"#;
+        assert!(matches!(answers(one, 1, 8), Err(Fault::Unreadable(_))));
+        assert!(answers(one, 1, 9).is_ok());
     }
 
     #[test]
     fn the_request_is_one_plain_call_or_a_batch() {
         let policy = RpcPolicy::default();
         let w = Wire::new("http://127.0.0.1:8545/k?x=1", &policy).expect("plain http");
-        let one = w.request(&[(B256::ZERO, Bytes::from_static(&[0xab, 0x01]))]);
+        let one = w.request(&[(B256::ZERO, Bytes::from_static(&[0xab, 0x01]))], 0);
         let text = String::from_utf8(one).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("POST /k?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8545\r\n"));
@@ -304,7 +422,7 @@ mod tests {
             body,
             r#"{"jsonrpc":"2.0","id":0,"method":"eth_sendRawTransaction","params":["0xab01"]}"#
         );
-        let two = w.request(&[(B256::ZERO, Bytes::new()), (B256::ZERO, Bytes::new())]);
+        let two = w.request(&[(B256::ZERO, Bytes::new()), (B256::ZERO, Bytes::new())], 0);
         let text = String::from_utf8(two).unwrap();
         assert!(
             text.contains("\r\n\r\n[{")
@@ -320,5 +438,49 @@ mod tests {
             ..policy
         };
         assert!(Wire::new("http://127.0.0.1:8545", &capped).is_none());
+    }
+
+    /// A real HTTP/1.1 peer on loopback answering two requests on one connection: the first
+    /// chunked, the second with a length.
+    #[tokio::test]
+    async fn chunked_and_sized_answers_on_one_kept_alive_connection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let (a, b, sized) = (
+                r#"{"id":1,"re"#,
+                r#"sult":"0x01","x":0}"#,
+                r#"{"id":2,"result":"0x02"}"#,
+            );
+            let chunked = format!(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                a.len(),
+                b.len()
+            );
+            let sized = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{sized}",
+                sized.len()
+            );
+            for answer in [chunked, sized] {
+                let mut req = vec![0u8; 4096];
+                let n = s.read(&mut req).await.unwrap();
+                seen.push(String::from_utf8_lossy(&req[..n]).to_string());
+                s.write_all(answer.as_bytes()).await.unwrap();
+            }
+            seen
+        });
+        let w = Wire::new(&format!("http://127.0.0.1:{port}"), &RpcPolicy::default()).unwrap();
+        let tx = [(B256::ZERO, Bytes::from_static(&[1]))];
+        assert_eq!(w.send(&tx).await, Ok(vec![Ok(())]));
+        assert_eq!(w.send(&tx).await, Ok(vec![Ok(())]));
+        let seen = server.await.unwrap();
+        assert!(
+            seen[0].contains(r#""id":1,"#) && seen[1].contains(r#""id":2,"#),
+            "{seen:?}"
+        );
+        assert!(w.is_on());
     }
 }

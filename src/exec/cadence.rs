@@ -3,8 +3,9 @@
 //! (interval mining, a rollup's sequencer) not until shortly before the next one is due. At 1-s
 //! blocks that is ~6 `eth_blockNumber` calls per block instead of 100. Asking starts
 //! `max(5 % of i, 20 ms)` before the next block is due, so on a steady chain no block is seen
-//! later than before; a block that comes more than 20 % off the pace ends the waiting (every
-//! poll asks again until eight blocks in a row are steady).
+//! later than before. A block more than 20 % late, or two blocks at once (the chain sped up),
+//! ends the waiting: every poll asks again until eight blocks in a row are steady. A block up
+//! to 20 % early is seen when the waiting ends, at most that much late.
 
 /// Intervals between consecutive blocks remembered.
 const SAMPLES: usize = 8;
@@ -34,8 +35,12 @@ impl Cadence {
                 self.intervals.push_back(now_ms - t);
                 self.last = Some((head, now_ms));
             }
-            // The first head, or several blocks at once: no interval to learn from.
-            _ => self.last = Some((head, now_ms)),
+            // The first head, or several blocks at once (the chain ran ahead of the pace, or
+            // the watcher fell behind): what was learnt no longer holds.
+            _ => {
+                self.intervals.clear();
+                self.last = Some((head, now_ms));
+            }
         }
     }
 
@@ -116,6 +121,11 @@ mod tests {
         c.saw(20, 20_300.0);
         assert_eq!(c.interval_ms(), None);
         assert!(c.due(20_310.0));
+        // Two blocks at once: the chain sped up.
+        let mut c = Cadence::default();
+        polled(&mut c, 20, 1000.0);
+        c.saw(21, 19_960.0);
+        assert_eq!(c.interval_ms(), None);
         assert_eq!(c.wait_ms(20_310.0), 0.0);
     }
 }

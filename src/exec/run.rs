@@ -207,11 +207,16 @@ pub async fn execute(
                 () = interrupt.wait() => { interrupted = true; break; }
                 () = ctx.rpc_stats.wait_down() => { break; }
             }
-        } else if interrupt.is_set() {
-            interrupted = true;
-            break;
-        } else if ctx.rpc_stats.is_down() {
-            break;
+        } else {
+            // Catching up on steps already due: let the signal and send tasks run now and then
+            // (on one thread nothing else runs until this loop yields).
+            tokio::task::coop::consume_budget().await;
+            if interrupt.is_set() {
+                interrupted = true;
+                break;
+            } else if ctx.rpc_stats.is_down() {
+                break;
+            }
         }
         let role = usize::from(plan.steps[idx].actor.role);
         // Counted before it is handed over, so its result cannot come first.
@@ -270,7 +275,9 @@ pub async fn execute(
     }
     let _ = stop_tx.send(true);
     let span = watcher.await.unwrap_or_else(|_| {
-        tracing::error!("the receipt watcher failed (see the log above)");
+        tracing::error!(
+            "the receipt watcher stopped without its summary (a panic is printed on stderr)"
+        );
         Span::default()
     });
     drop(mailboxes);

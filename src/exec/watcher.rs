@@ -157,19 +157,15 @@ pub fn spawn(
     stop: watch::Receiver<bool>,
 ) -> Result<tokio::sync::oneshot::Receiver<Span>, String> {
     let (done, span) = tokio::sync::oneshot::channel();
-    let (url, policy, stats) = (chain.url.clone(), chain.policy, chain.rpc_stats.clone());
-    let provider = move || crate::chain::provider(&url, policy, stats).map_err(|e| e.to_string());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the receipt watcher's runtime: {e}"))?;
+    let p = crate::chain::provider(&chain.url, chain.policy, chain.rpc_stats.clone())
+        .map_err(|e| format!("the receipt watcher's client: {e}"))?;
     std::thread::Builder::new()
         .name("loadrun-watch".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            let (rt, p) = match (rt, provider()) {
-                (Ok(rt), Ok(p)) => (rt, p),
-                (Err(e), _) => return tracing::error!("the receipt watcher's runtime: {e}"),
-                (_, Err(e)) => return tracing::error!("the receipt watcher's client: {e}"),
-            };
             let span = rt.block_on(run(ctx, p, rx, fees, priority, stop));
             let _ = done.send(span);
         })
@@ -401,8 +397,8 @@ pub async fn run(
     }
 }
 
-/// Hashes handled between two yields to the runtime: a full block (thousands of transactions)
-/// is accounted in slices, so the steps falling due meanwhile are sent on time, not after it.
+/// Hashes handled between two yields to the watcher's runtime: a full block (thousands of
+/// transactions) is accounted in slices, so the lookups and re-sends it runs keep moving.
 const SLICE: usize = 256;
 
 /// Yields to the runtime after every `SLICE` items.
