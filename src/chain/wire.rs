@@ -9,7 +9,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{B256, Bytes};
@@ -25,6 +25,8 @@ use super::rpc::{RpcPolicy, busy};
 /// Connections kept open between requests at most (more are opened while the node is slow to
 /// answer; past this many they are closed once answered).
 const MAX_IDLE: usize = 128;
+/// An answer (or one chunk of it) larger than this is not read here.
+const MAX_ANSWER: usize = 64 << 20;
 
 /// Set to `0` or `off` to send through the full client only (to compare the two).
 pub const ENV: &str = "LOADRUN_WIRE";
@@ -42,11 +44,9 @@ pub struct Wire {
     timeout: Duration,
     /// JSON-RPC ids of the next request (answers are matched to them).
     next_id: AtomicU64,
-    /// Set once an answer came in a form this path does not read: from then on everything
-    /// takes the full client.
-    off: AtomicBool,
-    /// After a transient failure the full client alone sends for `BACK_OFF` (its retries pace
-    /// a node that is busy or down): ms since `born`.
+    /// Until when (ms since `born`) the full client alone sends: `BACK_OFF` past a transient
+    /// failure (its retries pace a node that is busy or down); for good (`u64::MAX`) once an
+    /// answer came in a form this path does not read.
     not_before_ms: AtomicU64,
     born: Instant,
 }
@@ -98,7 +98,6 @@ impl Wire {
             idle: Mutex::default(),
             timeout: policy.attempt_timeout,
             next_id: AtomicU64::new(1),
-            off: AtomicBool::new(false),
             not_before_ms: AtomicU64::new(0),
             born: Instant::now(),
         })
@@ -106,8 +105,7 @@ impl Wire {
 
     /// Whether sends should try this path first.
     pub fn is_on(&self) -> bool {
-        !self.off.load(Ordering::Relaxed)
-            && self.born.elapsed().as_millis() as u64 >= self.not_before_ms.load(Ordering::Relaxed)
+        self.born.elapsed().as_millis() as u64 >= self.not_before_ms.load(Ordering::Relaxed)
     }
 
     /// Sends `txs` in one request (a lone transaction as a plain call); `Err` says why the
@@ -129,8 +127,8 @@ impl Wire {
 
     async fn exchange(&self, request: &[u8], n: usize, first_id: u64) -> Result<Answers, Fault> {
         let mut conn = self.connection().await?;
-        let (status, body, keep) =
-            match tokio::time::timeout(self.timeout, exchange(&mut conn, request)).await {
+        let (body, keep) =
+            match tokio::time::timeout(self.timeout, round_trip(&mut conn, request)).await {
                 Ok(x) => x?,
                 Err(_) => {
                     return Err(Fault::Transient(
@@ -138,9 +136,6 @@ impl Wire {
                     ));
                 }
             };
-        if status != 200 {
-            return Err(Fault::Transient(format!("HTTP {status}")));
-        }
         if keep
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
@@ -183,7 +178,7 @@ impl Wire {
     }
 
     fn turn_off(&self, why: String) -> String {
-        if !self.off.swap(true, Ordering::Relaxed) {
+        if self.not_before_ms.swap(u64::MAX, Ordering::Relaxed) != u64::MAX {
             tracing::debug!("lean send path off ({why}): the full client sends from now on");
         }
         why
@@ -229,8 +224,9 @@ enum Fault {
     Unreadable(String),
 }
 
-/// Writes `request`, reads one response: status, body, and whether the connection stays open.
-async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(u16, Vec<u8>, bool), Fault> {
+/// Writes `request`, reads one 200 response: its body, and whether the connection stays open.
+/// Any other status is transient (the full client retries it); the connection is not reused.
+async fn round_trip(conn: &mut TcpStream, request: &[u8]) -> Result<(Vec<u8>, bool), Fault> {
     let io = |e: std::io::Error| Fault::Transient(e.to_string());
     conn.write_all(request).await.map_err(io)?;
     let mut buf = Vec::with_capacity(4096);
@@ -241,8 +237,7 @@ async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(u16, Vec<u8>,
             Ok(httparse::Status::Complete(head_len)) => {
                 let status = res.code.unwrap_or(0);
                 if status != 200 {
-                    // Not read further: the connection is dropped and the full client retries.
-                    return Ok((status, Vec::new(), false));
+                    return Err(Fault::Transient(format!("HTTP {status}")));
                 }
                 let mut len = None;
                 let mut chunked = false;
@@ -274,7 +269,7 @@ async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(u16, Vec<u8>,
                     }
                 };
                 // Bytes past the body would be a second answer nobody asked for.
-                return Ok((status, body, keep && buf.len() == end));
+                return Ok((body, keep && buf.len() == end));
             }
             Ok(httparse::Status::Partial) => read_more(conn, &mut buf).await?,
             Err(e) => return Err(Fault::Unreadable(format!("an unreadable HTTP answer: {e}"))),
@@ -306,7 +301,7 @@ async fn dechunk(
             Ok(httparse::Status::Complete((size_len, size))) => {
                 let size = usize::try_from(size)
                     .ok()
-                    .filter(|s| *s <= 64 << 20)
+                    .filter(|s| *s <= MAX_ANSWER)
                     .ok_or_else(|| Fault::Unreadable("a chunk over 64 MiB".into()))?;
                 let end = at + size_len + size;
                 while buf.len() < end + 2 {
@@ -322,7 +317,7 @@ async fn dechunk(
 }
 
 async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Fault> {
-    if buf.len() > 64 << 20 {
+    if buf.len() > MAX_ANSWER {
         return Err(Fault::Unreadable("an answer over 64 MiB".into()));
     }
     buf.reserve(4096);

@@ -174,7 +174,7 @@ pub fn spawn(
 }
 
 /// Runs until `rx` is closed and nothing is pending. `priority` is the tip used in fees.
-pub async fn run(
+async fn run(
     ctx: Arc<Ctx>,
     provider: DynProvider,
     mut rx: mpsc::UnboundedReceiver<Watched>,
