@@ -283,6 +283,7 @@ async fn a_chain_without_the_create2_deployer_gets_it_first() {
         rpc_stats: Default::default(),
         policy: Default::default(),
         wire: None,
+        block_ms: None,
         anvil: None,
     };
     let cost = loadrun::chain::contracts::deploy_cost(&chain, 1)

@@ -109,6 +109,9 @@ pub struct Chain {
     pub gas: gas::GasTable,
     /// The lean send path to `url`, when it is plain http (`wire::Wire::new`).
     pub wire: Option<Arc<wire::Wire>>,
+    /// The block interval the node was started with (a spawned anvil with interval mining),
+    /// ms: the receipt watcher paces its head polling by it from the first block on.
+    pub block_ms: Option<u64>,
     /// Keep last: dropped after the provider.
     pub anvil: Option<Anvil>,
 }
@@ -194,6 +197,7 @@ pub async fn connect(
         rpc_stats,
         gas: gas::GasTable::FALLBACK,
         wire,
+        block_ms: anvil.as_ref().and(cfg.block_time_ms),
         anvil,
     };
     chain.gas = estimate::table(&chain, &contracts::addresses(chain.funder.address()), false).await;

@@ -6,6 +6,11 @@
 //! connection, a timeout) comes back as `Err`, and the caller sends the same batch again
 //! through the full client (`tx::send_batch`: retries, pacing, node-down detection). Sending the
 //! same signed bytes twice is harmless: the second answer is "already known", resolved by hash.
+//!
+//! Connections are not registered with the runtime's reactor while they wait for an answer:
+//! the caller says when its thread wakes next anyway (the scheduler's next gather), and the
+//! answer is read then, in that wake-up, instead of waking the thread on its own. Only an
+//! answer not there by then (or no wake-up planned soon) is waited for through the reactor.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
@@ -17,6 +22,9 @@ use alloy::rpc::json_rpc::ErrorPayload;
 use alloy::transports::{RpcError, TransportErrorKind};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::io::{Read, Write};
+use std::net::TcpStream as Idle;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -39,8 +47,8 @@ pub struct Wire {
     prefer: AtomicUsize,
     /// The request head up to the `Content-Length` value.
     head: Box<[u8]>,
-    /// Open connections and since when they are idle.
-    idle: Mutex<Vec<(TcpStream, Instant)>>,
+    /// Open connections (not registered with any reactor) and since when they are idle.
+    idle: Mutex<Vec<(Idle, Instant)>>,
     timeout: Duration,
     /// JSON-RPC ids of the next request (answers are matched to them).
     next_id: AtomicU64,
@@ -109,11 +117,16 @@ impl Wire {
     }
 
     /// Sends `txs` in one request (a lone transaction as a plain call); `Err` says why the
-    /// batch must go the full way.
-    pub async fn send(&self, txs: &[(B256, Bytes)]) -> Result<Answers, String> {
+    /// batch must go the full way. `wake`: ends when the calling thread wakes next anyway (the
+    /// answer is looked for then first, off the reactor).
+    pub async fn send(
+        &self,
+        txs: &[(B256, Bytes)],
+        wake: Option<impl Future<Output = ()>>,
+    ) -> Result<Answers, String> {
         let first_id = self.next_id.fetch_add(txs.len() as u64, Ordering::Relaxed);
         let request = self.request(txs, first_id);
-        let result = self.exchange(&request, txs.len(), first_id).await;
+        let result = self.exchange(&request, txs.len(), first_id, wake).await;
         match result {
             Ok(answers) => Ok(answers),
             Err(Fault::Transient(e)) => {
@@ -125,17 +138,15 @@ impl Wire {
         }
     }
 
-    async fn exchange(&self, request: &[u8], n: usize, first_id: u64) -> Result<Answers, Fault> {
-        let mut conn = self.connection().await?;
-        let (body, keep) =
-            match tokio::time::timeout(self.timeout, round_trip(&mut conn, request)).await {
-                Ok(x) => x?,
-                Err(_) => {
-                    return Err(Fault::Transient(
-                        "no answer within the attempt timeout".into(),
-                    ));
-                }
-            };
+    async fn exchange(
+        &self,
+        request: &[u8],
+        n: usize,
+        first_id: u64,
+        wake: Option<impl Future<Output = ()>>,
+    ) -> Result<Answers, Fault> {
+        let conn = self.connection().await?;
+        let (body, keep, conn) = round_trip(conn, request, wake, self.timeout).await?;
         if keep
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
@@ -147,15 +158,15 @@ impl Wire {
 
     /// An idle connection that is still clean (a long-idle one is checked: closed by the
     /// server, or holding bytes nobody asked for, it is dropped), else a new one.
-    async fn connection(&self) -> Result<TcpStream, Fault> {
+    async fn connection(&self) -> Result<Idle, Fault> {
         loop {
-            let Some((conn, since)) = self.idle.lock().ok().and_then(|mut v| v.pop()) else {
+            let Some((mut conn, since)) = self.idle.lock().ok().and_then(|mut v| v.pop()) else {
                 break;
             };
             if since.elapsed() < STALE_AFTER {
                 return Ok(conn);
             }
-            match conn.try_read(&mut [0u8; 1]) {
+            match conn.read(&mut [0u8; 1]) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(conn),
                 _ => continue,
             }
@@ -168,7 +179,10 @@ impl Wire {
                 Ok(Ok(c)) => {
                     self.prefer.store(i, Ordering::Relaxed);
                     let _ = c.set_nodelay(true);
-                    return Ok(c);
+                    // Non-blocking, off the reactor until an answer must be waited for.
+                    return c
+                        .into_std()
+                        .map_err(|e| Fault::Transient(format!("connect: {e}")));
                 }
                 Ok(Err(e)) => last = format!("connect: {e}"),
                 Err(_) => last = "connect timed out".into(),
@@ -224,79 +238,172 @@ enum Fault {
     Unreadable(String),
 }
 
-/// Writes `request`, reads one 200 response: its body, and whether the connection stays open.
-/// Any other status is transient (the full client retries it); the connection is not reused.
-async fn round_trip(conn: &mut TcpStream, request: &[u8]) -> Result<(Vec<u8>, bool), Fault> {
+/// Writes `request`, reads one 200 response: its body, whether the connection stays open, and
+/// the connection. The answer is looked for once `wake` ends (the caller bounds it), without
+/// the reactor; only when it is not complete by then is the connection registered and the
+/// rest awaited, for at most `timeout`. (No timer is armed on the first way: thousands of
+/// long timers a second would wake the thread to sort tokio's timer wheel.)
+async fn round_trip(
+    mut conn: Idle,
+    request: &[u8],
+    wake: Option<impl Future<Output = ()>>,
+    timeout: Duration,
+) -> Result<(Vec<u8>, bool, Idle), Fault> {
     let io = |e: std::io::Error| Fault::Transient(e.to_string());
-    conn.write_all(request).await.map_err(io)?;
+    let written = write_now(&mut conn, request).map_err(io)?;
     let mut buf = Vec::with_capacity(4096);
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 24];
-        let mut res = httparse::Response::new(&mut headers);
-        match res.parse(&buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let status = res.code.unwrap_or(0);
-                if status != 200 {
-                    return Err(Fault::Transient(format!("HTTP {status}")));
-                }
-                let mut len = None;
-                let mut chunked = false;
-                let mut keep = res.version == Some(1);
-                for h in res.headers.iter() {
-                    if h.name.eq_ignore_ascii_case("content-length") {
-                        len = std::str::from_utf8(h.value)
-                            .ok()
-                            .and_then(|v| v.trim().parse::<usize>().ok());
-                    } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                        chunked = h.value.eq_ignore_ascii_case(b"chunked");
-                        if !chunked {
-                            return Err(Fault::Unreadable("an answer in a transfer coding".into()));
-                        }
-                    } else if h.name.eq_ignore_ascii_case("connection") {
-                        keep = !h.value.eq_ignore_ascii_case(b"close");
+    if written == request.len() {
+        if let Some(wake) = wake {
+            wake.await;
+        }
+        loop {
+            match read_now(&mut conn, &mut buf)? {
+                Got::Some => {
+                    if let Some((body, keep)) = parse(&buf)? {
+                        return Ok((body, keep, conn));
                     }
                 }
-                let (body, end) = match (chunked, len) {
-                    (true, _) => dechunk(conn, &mut buf, head_len).await?,
-                    (false, Some(len)) => {
-                        while buf.len() < head_len + len {
-                            read_more(conn, &mut buf).await?;
-                        }
-                        (buf[head_len..head_len + len].to_vec(), head_len + len)
-                    }
-                    (false, None) => {
-                        return Err(Fault::Unreadable("an answer without content-length".into()));
-                    }
-                };
-                // Bytes past the body would be a second answer nobody asked for.
-                return Ok((body, keep && buf.len() == end));
+                Got::None => break,
+                Got::Closed => {
+                    return match parse(&buf)? {
+                        Some((body, _)) => Ok((body, false, conn)),
+                        None => Err(Fault::Transient(
+                            "connection closed before the answer".into(),
+                        )),
+                    };
+                }
             }
-            Ok(httparse::Status::Partial) => read_more(conn, &mut buf).await?,
-            Err(e) => return Err(Fault::Unreadable(format!("an unreadable HTTP answer: {e}"))),
+        }
+    }
+    let rest = async {
+        let mut t = TcpStream::from_std(conn).map_err(io)?;
+        t.write_all(&request[written..]).await.map_err(io)?;
+        loop {
+            if let Some((body, keep)) = parse(&buf)? {
+                return Ok((body, keep, t.into_std().map_err(io)?));
+            }
+            read_more(&mut t, &mut buf).await?;
+        }
+    };
+    tokio::time::timeout(timeout, rest)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Fault::Transient(
+                "no answer within the attempt timeout".into(),
+            ))
+        })
+}
+
+/// Writes what the socket takes now; how much that was.
+fn write_now(conn: &mut Idle, request: &[u8]) -> std::io::Result<usize> {
+    let mut at = 0;
+    while at < request.len() {
+        match conn.write(&request[at..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(at)
+}
+
+/// What one read without waiting gave.
+enum Got {
+    Some,
+    /// Nothing has arrived.
+    None,
+    /// The peer closed the connection.
+    Closed,
+}
+
+/// Reads once what has arrived into `buf`, without waiting.
+fn read_now(conn: &mut Idle, buf: &mut Vec<u8>) -> Result<Got, Fault> {
+    if buf.len() > MAX_ANSWER {
+        return Err(Fault::Unreadable("an answer over 64 MiB".into()));
+    }
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        match conn.read(&mut chunk) {
+            Ok(0) => return Ok(Got::Closed),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(Got::Some);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(Got::None),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Fault::Transient(e.to_string())),
         }
     }
 }
 
-/// The body of a chunked answer whose chunks start at `at` in `buf` (read further as needed),
-/// and where the answer ends.
-async fn dechunk(
-    conn: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    mut at: usize,
-) -> Result<(Vec<u8>, usize), Fault> {
+/// One 200 response in `buf`: its body and whether the connection stays open; `None` while it
+/// is not all there. Any other status is transient (the full client retries it); the
+/// connection is not reused.
+fn parse(buf: &[u8]) -> Result<Option<(Vec<u8>, bool)>, Fault> {
+    let mut headers = [httparse::EMPTY_HEADER; 24];
+    let mut res = httparse::Response::new(&mut headers);
+    let head_len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(Fault::Unreadable(format!("an unreadable HTTP answer: {e}"))),
+    };
+    let status = res.code.unwrap_or(0);
+    if status != 200 {
+        return Err(Fault::Transient(format!("HTTP {status}")));
+    }
+    let mut len = None;
+    let mut chunked = false;
+    let mut keep = res.version == Some(1);
+    for h in res.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            len = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h.value.eq_ignore_ascii_case(b"chunked");
+            if !chunked {
+                return Err(Fault::Unreadable("an answer in a transfer coding".into()));
+            }
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            keep = !h.value.eq_ignore_ascii_case(b"close");
+        }
+    }
+    let (body, end) = match (chunked, len) {
+        (true, _) => match dechunk(buf, head_len)? {
+            Some(x) => x,
+            None => return Ok(None),
+        },
+        (false, Some(len)) if len > MAX_ANSWER => {
+            return Err(Fault::Unreadable("an answer over 64 MiB".into()));
+        }
+        (false, Some(len)) if buf.len() < head_len + len => return Ok(None),
+        (false, Some(len)) => (buf[head_len..head_len + len].to_vec(), head_len + len),
+        (false, None) => {
+            return Err(Fault::Unreadable("an answer without content-length".into()));
+        }
+    };
+    // Bytes past the body would be a second answer nobody asked for.
+    Ok(Some((body, keep && buf.len() == end)))
+}
+
+/// The body of a chunked answer whose chunks start at `at` in `buf`, and where the answer
+/// ends; `None` while it is not all there.
+fn dechunk(buf: &[u8], mut at: usize) -> Result<Option<(Vec<u8>, usize)>, Fault> {
     let mut body = Vec::new();
     loop {
         match httparse::parse_chunk_size(&buf[at..]) {
             Ok(httparse::Status::Complete((size_len, 0))) => {
                 at += size_len;
                 // No trailers expected: the answer ends with an empty line.
-                while buf.len() < at + 2 {
-                    read_more(conn, buf).await?;
+                if buf.len() < at + 2 {
+                    return Ok(None);
                 }
                 if &buf[at..at + 2] != b"\r\n" {
                     return Err(Fault::Unreadable("a chunked answer with trailers".into()));
                 }
-                return Ok((body, at + 2));
+                return Ok(Some((body, at + 2)));
             }
             Ok(httparse::Status::Complete((size_len, size))) => {
                 let size = usize::try_from(size)
@@ -304,13 +411,13 @@ async fn dechunk(
                     .filter(|s| *s <= MAX_ANSWER)
                     .ok_or_else(|| Fault::Unreadable("a chunk over 64 MiB".into()))?;
                 let end = at + size_len + size;
-                while buf.len() < end + 2 {
-                    read_more(conn, buf).await?;
+                if buf.len() < end + 2 {
+                    return Ok(None);
                 }
                 body.extend_from_slice(&buf[at + size_len..end]);
                 at = end + 2;
             }
-            Ok(httparse::Status::Partial) => read_more(conn, buf).await?,
+            Ok(httparse::Status::Partial) => return Ok(None),
             Err(_) => return Err(Fault::Unreadable("an unreadable chunked answer".into())),
         }
     }
@@ -469,8 +576,11 @@ mod tests {
         });
         let w = Wire::new(&format!("http://127.0.0.1:{port}"), &RpcPolicy::default()).unwrap();
         let tx = [(B256::ZERO, Bytes::from_static(&[1]))];
-        assert_eq!(w.send(&tx).await, Ok(vec![Ok(())]));
-        assert_eq!(w.send(&tx).await, Ok(vec![Ok(())]));
+        let now = None::<std::future::Ready<()>>;
+        assert_eq!(w.send(&tx, now).await, Ok(vec![Ok(())]));
+        // Looked for at a wake-up first.
+        let soon = tokio::time::sleep(Duration::from_millis(1));
+        assert_eq!(w.send(&tx, Some(soon)).await, Ok(vec![Ok(())]));
         let seen = server.await.unwrap();
         assert!(
             seen[0].contains(r#""id":1,"#) && seen[1].contains(r#""id":2,"#),

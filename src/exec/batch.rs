@@ -6,13 +6,16 @@
 //! block) what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays
 //! answers, never sends. `sent_ms` is the instant the request holding the transaction left.
 //! A batch goes by the lean path (`wire::Wire`) when the endpoint allows it; when that fails it
-//! is sent again through the full client, and the answers mean the same either way.
+//! is sent again through the full client, and the answers mean the same either way. The
+//! scheduler tells the batcher when it wakes next (`Batcher::wakes_at`): a lean send's answer
+//! is read in that wake-up rather than in one of its own.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::DynProvider;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::chain::rpc::RpcStats;
 use crate::chain::tx::{SendError, send_batch, settle};
@@ -26,6 +29,10 @@ pub const MAX_BATCH: usize = 100;
 pub const SLOTS: usize = 64;
 /// A transaction waits for a free slot at most this long, then leaves without one.
 pub const HOLD: std::time::Duration = std::time::Duration::from_millis(1);
+/// A scheduler wake-up further away than this is not waited for: the answer is awaited at once.
+const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(6);
+/// How long past the planned wake-up an answer waits for it before being awaited on its own.
+const PARK_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What became of one send.
 #[derive(Debug)]
@@ -46,6 +53,10 @@ struct Request {
 pub struct Batcher {
     tx: mpsc::UnboundedSender<Request>,
     start: tokio::time::Instant,
+    /// When the scheduler wakes next, ns since `start` (`u64::MAX`: not planned).
+    next_wake: Arc<AtomicU64>,
+    /// Counts the scheduler's wake-ups.
+    woke: watch::Sender<u64>,
 }
 
 impl Batcher {
@@ -57,16 +68,39 @@ impl Batcher {
         start: tokio::time::Instant,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let next_wake = Arc::new(AtomicU64::new(u64::MAX));
+        let (woke, _) = watch::channel(0);
         tokio::spawn(run(
             Route {
                 provider,
                 wire,
                 stats,
+                start,
+                next_wake: next_wake.clone(),
+                woke: woke.clone(),
             },
             start,
             rx,
         ));
-        Self { tx, start }
+        Self {
+            tx,
+            start,
+            next_wake,
+            woke,
+        }
+    }
+
+    /// The scheduler just woke up (answers waiting for it are read now).
+    pub fn woke(&self) {
+        self.woke.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The scheduler wakes next at `at` (`None`: not planned, or not soon).
+    pub fn wakes_at(&self, at: Option<tokio::time::Instant>) {
+        let ns = at.map_or(u64::MAX, |at| {
+            u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
+        });
+        self.next_wake.store(ns, Ordering::Relaxed);
     }
 
     /// Hands signed `raw` (whose hash is `hash`) to the batcher; the answer comes later
@@ -116,12 +150,28 @@ struct Route {
     provider: DynProvider,
     wire: Option<Arc<Wire>>,
     stats: Arc<RpcStats>,
+    start: tokio::time::Instant,
+    next_wake: Arc<AtomicU64>,
+    woke: watch::Sender<u64>,
 }
 
 impl Route {
+    /// Ends at the scheduler's next wake-up when one is planned soon (`None`: not soon).
+    fn next_wake(&self) -> Option<impl Future<Output = ()> + use<>> {
+        let ns = self.next_wake.load(Ordering::Relaxed);
+        let at = self.start + std::time::Duration::from_nanos(ns);
+        if ns == u64::MAX || at > tokio::time::Instant::now() + MAX_PARK {
+            return None;
+        }
+        let mut woke = self.woke.subscribe();
+        Some(async move {
+            let _ = tokio::time::timeout_at(at + PARK_SLACK, woke.changed()).await;
+        })
+    }
+
     async fn send(&self, txs: &[(B256, Bytes)]) -> Vec<Result<(), SendError>> {
         if let Some(wire) = self.wire.as_deref().filter(|w| w.is_on()) {
-            match wire.send(txs).await {
+            match wire.send(txs, self.next_wake()).await {
                 Ok(answers) => {
                     return settle(&self.provider, txs, answers.into_iter().map(Some).collect())
                         .await;

@@ -3,9 +3,12 @@
 //! (interval mining, a rollup's sequencer) not until shortly before the next one is due. At 1-s
 //! blocks that is ~6 `eth_blockNumber` calls per block instead of 100. Asking starts
 //! `max(5 % of i, 20 ms)` before the next block is due, so on a steady chain no block is seen
-//! later than before. A block more than 20 % late, or two blocks at once (the chain sped up),
-//! ends the waiting: every poll asks again until eight blocks in a row are steady. A block up
-//! to 20 % early is seen when the waiting ends, at most that much late.
+//! later than before. The pace is the one the node was started with (a spawned anvil's
+//! `block_time`), from the first block seen arriving on; otherwise it is learnt from eight
+//! blocks in a row. A block more than 20 % late or early against the pace, or two blocks at
+//! once (the chain sped up), ends the waiting: every poll asks again until eight blocks in a
+//! row are steady. A block up to 20 % early is seen when the waiting ends, at most that much
+//! late.
 
 /// Intervals between consecutive blocks remembered.
 const SAMPLES: usize = 8;
@@ -19,35 +22,68 @@ const STEADY: f64 = 1.2;
 pub struct Cadence {
     /// The newest head and when it was first seen, ms.
     last: Option<(u64, f64)>,
-    /// The latest intervals between a head and the next (one block apart), ms, oldest first.
+    /// Whether `last` was seen arriving (the head before it was seen too): only then is its
+    /// time the block's, give or take a poll.
+    arrived: bool,
+    /// The latest intervals between a head and the next (both seen arriving), ms, oldest first.
     intervals: std::collections::VecDeque<f64>,
+    /// The interval the node was started with, until a block contradicts it.
+    expected: Option<f64>,
 }
 
 impl Cadence {
+    /// A cadence that trusts `block_ms` (the node's configured interval) from the first block
+    /// seen arriving, instead of learning the pace first.
+    pub fn expecting(block_ms: Option<u64>) -> Self {
+        Self {
+            expected: block_ms.map(|ms| ms as f64),
+            ..Self::default()
+        }
+    }
+
     /// Records that the head was `head` at `now_ms`.
     pub fn saw(&mut self, head: u64, now_ms: f64) {
         match self.last {
             Some((h, _)) if head <= h => {}
             Some((h, t)) if head == h + 1 => {
-                if self.intervals.len() == SAMPLES {
-                    self.intervals.pop_front();
+                if self.arrived {
+                    let interval = now_ms - t;
+                    if self
+                        .expected
+                        .is_some_and(|e| interval > e * STEADY || interval * STEADY < e)
+                    {
+                        self.expected = None;
+                    }
+                    if self.intervals.len() == SAMPLES {
+                        self.intervals.pop_front();
+                    }
+                    self.intervals.push_back(interval);
                 }
-                self.intervals.push_back(now_ms - t);
                 self.last = Some((head, now_ms));
+                self.arrived = true;
             }
             // The first head, or several blocks at once (the chain ran ahead of the pace, or
             // the watcher fell behind): what was learnt no longer holds.
-            _ => {
+            Some(_) => {
                 self.intervals.clear();
+                self.expected = None;
                 self.last = Some((head, now_ms));
+                self.arrived = false;
+            }
+            None => {
+                self.last = Some((head, now_ms));
+                self.arrived = false;
             }
         }
     }
 
-    /// The block interval, when blocks have come at a steady pace worth waiting for.
+    /// The block interval, when blocks come at a steady pace worth waiting for.
     pub fn interval_ms(&self) -> Option<f64> {
-        if self.intervals.len() < SAMPLES {
+        if !self.arrived {
             return None;
+        }
+        if self.intervals.len() < SAMPLES {
+            return self.expected.filter(|e| *e >= MIN_INTERVAL_MS);
         }
         let lo = self.intervals.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = self.intervals.iter().copied().fold(0.0, f64::max);
@@ -97,6 +133,25 @@ mod tests {
         assert_eq!(c.last, Some((59, 59_000.0)));
         assert_eq!(c.wait_ms(59_000.0), 950.0);
         assert_eq!(c.wait_ms(59_960.0), 0.0);
+    }
+
+    #[test]
+    fn a_known_pace_is_trusted_from_the_first_block_seen_arriving() {
+        let mut c = Cadence::expecting(Some(1000));
+        let asked = polled(&mut c, 60, 1000.0);
+        // Every poll asks only until block 1 is seen arriving, then ~6 per block.
+        assert!(asked < 100 + 100 + 59 * 8, "{asked}");
+        assert_eq!(c.last, Some((59, 59_000.0)));
+        // A block late against the pace ends the waiting.
+        c.saw(60, 61_500.0);
+        assert_eq!(c.interval_ms(), None);
+        assert!(c.due(61_510.0));
+        // A wrong pace given: the first block missed by it ends the trust, and the real pace is
+        // learnt.
+        let mut c = Cadence::expecting(Some(2000));
+        polled(&mut c, 25, 1000.0);
+        assert_eq!(c.expected, None);
+        assert_eq!(c.interval_ms(), Some(1000.0));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod batch;
 pub mod cadence;
+pub mod clock;
 pub mod collect;
 pub mod fund;
 pub mod interrupt;

@@ -163,10 +163,11 @@ pub fn spawn(
         .map_err(|e| format!("cannot start the receipt watcher's runtime: {e}"))?;
     let p = crate::chain::provider(&chain.url, chain.policy, chain.rpc_stats.clone())
         .map_err(|e| format!("the receipt watcher's client: {e}"))?;
+    let cadence = super::cadence::Cadence::expecting(chain.block_ms);
     std::thread::Builder::new()
         .name("loadrun-watch".into())
         .spawn(move || {
-            let span = rt.block_on(run(ctx, p, rx, fees, priority, stop));
+            let span = rt.block_on(run(ctx, p, rx, fees, priority, stop, cadence));
             let _ = done.send(span);
         })
         .map_err(|e| format!("cannot start the receipt watcher's thread: {e}"))?;
@@ -181,6 +182,7 @@ async fn run(
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
+    mut cadence: super::cadence::Cadence,
 ) -> Span {
     let p = &provider;
     let mut next = match p.get_block_number().await {
@@ -202,7 +204,6 @@ async fn run(
     // Registered after their block was seen, receipt not fetched yet (fallback mode); kept
     // until a lookup answers.
     let mut late: Vec<(Watched, Seen)> = Vec::new();
-    let mut cadence = super::cadence::Cadence::default();
     let mut last_expire = tokio::time::Instant::now();
     loop {
         loop {
