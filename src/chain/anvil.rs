@@ -105,6 +105,8 @@ pub struct AnvilOptions {
     pub log: Option<PathBuf>,
     /// Further anvil flags (tests use `--disable-default-create2-deployer`).
     pub extra_args: Vec<String>,
+    /// Also serve JSON-RPC on a Unix socket (the lean send path uses it: no TCP stack).
+    pub ipc: bool,
 }
 
 /// A running anvil. Dropping it kills the process and waits for it.
@@ -112,6 +114,8 @@ pub struct Anvil {
     child: Child,
     pub url: String,
     pub pid: u32,
+    /// Its IPC socket, when asked for (removed when it stops).
+    pub ipc: Option<PathBuf>,
     /// Writes the log; ends (writing the log's tail) once the process is gone.
     log_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -120,6 +124,9 @@ impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(path) = &self.ipc {
+            let _ = std::fs::remove_file(path);
+        }
         if let Some(t) = self.log_thread.take() {
             let _ = t.join();
         }
@@ -270,6 +277,15 @@ impl Anvil {
         if let Some(gas) = opts.gas_limit {
             cmd.args(["--gas-limit", &gas.to_string()]);
         }
+        // In the temporary directory: a socket's path must stay short (108 bytes).
+        static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let ipc = opts.ipc.then(|| {
+            let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("loadrun-{}-{n}.ipc", std::process::id()))
+        });
+        if let Some(path) = &ipc {
+            cmd.arg("--ipc").arg(path);
+        }
         cmd.args(&opts.extra_args);
         lower_priority(&mut cmd, node_nice());
         // Its own process group: a Ctrl-C typed in the terminal reaches loadrun only, which
@@ -344,6 +360,7 @@ impl Anvil {
             child,
             url: String::new(),
             pid,
+            ipc,
             log_thread: Some(log_thread),
         };
         let listening = if port == 0 {

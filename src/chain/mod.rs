@@ -153,6 +153,7 @@ pub async fn connect(
                     .into_iter()
                     .chain(cfg.anvil_args.iter().cloned())
                     .collect(),
+                ipc: cfg!(unix),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
@@ -186,7 +187,12 @@ pub async fn connect(
     let rpc_stats = Arc::new(rpc::RpcStats::default());
     let provider = provider(&url, policy, rpc_stats.clone())?;
     let caps = receipts::Caps::detect(&provider).await?;
-    let wire = wire::Wire::new(&url, &policy).map(Arc::new);
+    // A spawned anvil's sends go over its IPC socket; any other node's over plain http.
+    let wire = match anvil.as_ref().and_then(|a| a.ipc.clone()) {
+        Some(path) => wire::Wire::ipc(path, &policy),
+        None => wire::Wire::new(&url, &policy),
+    }
+    .map(Arc::new);
     let mut chain = Chain {
         provider,
         url,

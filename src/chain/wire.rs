@@ -1,5 +1,7 @@
 //! The executor's lean send path: `eth_sendRawTransaction` batches written straight onto
-//! kept-alive HTTP/1.1 connections to a plain-http endpoint, answers parsed in place — no
+//! kept-alive connections — HTTP/1.1 to a plain-http endpoint, or a spawned anvil's IPC socket
+//! (no TCP stack on either side: about a tenth of loadrun's CPU per transaction at 1,000/s was
+//! the loopback TCP write) — answers parsed in place (`frame`) — no
 //! request builder, connection pool task or boxed retry future per send (those were about a
 //! third of loadrun's CPU at 1,000 transfers/s). It knows only the good path: any other answer
 //! (a status other than 200, a body it cannot read, a "busy" JSON-RPC error, a closed
@@ -12,29 +14,25 @@
 //! answer is read then, in that wake-up, instead of waking the thread on its own. Only an
 //! answer not there by then (or no wake-up planned soon) is waited for through the reactor.
 
+mod frame;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{B256, Bytes};
-use alloy::rpc::json_rpc::ErrorPayload;
-use alloy::transports::{RpcError, TransportErrorKind};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use std::io::{Read, Write};
-use std::net::TcpStream as Idle;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use super::rpc::{RpcPolicy, busy};
+use super::rpc::RpcPolicy;
+pub use frame::Answers;
+use frame::{Fault, Framing, MAX_ANSWER, answers};
 
 /// Connections kept open between requests at most (more are opened while the node is slow to
 /// answer; past this many they are closed once answered).
 const MAX_IDLE: usize = 128;
-/// An answer (or one chunk of it) larger than this is not read here.
-const MAX_ANSWER: usize = 64 << 20;
 
 /// Set to `0` or `off` to send through the full client only (to compare the two).
 pub const ENV: &str = "LOADRUN_WIRE";
@@ -42,13 +40,10 @@ pub const ENV: &str = "LOADRUN_WIRE";
 /// Kept-alive connections to one endpoint.
 #[derive(Debug)]
 pub struct Wire {
-    /// The endpoint's addresses, and which of them answered last.
-    addrs: Vec<SocketAddr>,
-    prefer: AtomicUsize,
-    /// The request head up to the `Content-Length` value.
-    head: Box<[u8]>,
+    target: Target,
+    framing: Framing,
     /// Open connections (not registered with any reactor) and since when they are idle.
-    idle: Mutex<Vec<(Idle, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
     timeout: Duration,
     /// JSON-RPC ids of the next request (answers are matched to them).
     next_id: AtomicU64,
@@ -64,17 +59,53 @@ const BACK_OFF: Duration = Duration::from_secs(1);
 /// A connection idle longer than this is checked before reuse (servers close idle ones).
 const STALE_AFTER: Duration = Duration::from_secs(1);
 
-/// One answer per transaction: `Ok` = the node took it, `Err` = its JSON-RPC error as the full
-/// client would word it.
-pub type Answers = Vec<Result<(), String>>;
+/// Where connections go.
+#[derive(Debug)]
+enum Target {
+    /// The endpoint's addresses, and which of them answered last.
+    Tcp {
+        addrs: Vec<SocketAddr>,
+        prefer: AtomicUsize,
+    },
+    /// A Unix socket's path.
+    Unix(PathBuf),
+}
+
+/// An open connection, non-blocking, off the reactor.
+#[derive(Debug)]
+enum Conn {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+}
+
+/// Set unless `LOADRUN_WIRE` turns the lean path off, or a cap on calls per second needs the
+/// full client.
+fn allowed(policy: &RpcPolicy) -> bool {
+    policy.max_rps.is_none()
+        && !std::env::var(ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false"))
+}
 
 impl Wire {
     /// A wire to `url` when it is plain `http://` with no user part and no client-side cap on
     /// calls per second (those need the full client), unless `LOADRUN_WIRE` turns it off.
     pub fn new(url: &str, policy: &RpcPolicy) -> Option<Self> {
-        if policy.max_rps.is_some()
-            || std::env::var(ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false"))
-        {
+        if !allowed(policy) {
             return None;
         }
         let url = alloy::transports::http::reqwest::Url::parse(url).ok()?;
@@ -96,19 +127,31 @@ impl Wire {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let head = format!(
-            "POST {target} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: "
-        );
-        Some(Self {
-            addrs,
-            prefer: AtomicUsize::new(0),
-            head: head.into_bytes().into(),
+        Some(Self::to(
+            Target::Tcp {
+                addrs,
+                prefer: AtomicUsize::new(0),
+            },
+            Framing::http(&target, &authority),
+            policy,
+        ))
+    }
+
+    /// A wire to a node's IPC socket at `path` (a spawned anvil's), on the same terms as `new`.
+    pub fn ipc(path: PathBuf, policy: &RpcPolicy) -> Option<Self> {
+        allowed(policy).then(|| Self::to(Target::Unix(path), Framing::Ipc, policy))
+    }
+
+    fn to(target: Target, framing: Framing, policy: &RpcPolicy) -> Self {
+        Self {
+            target,
+            framing,
             idle: Mutex::default(),
             timeout: policy.attempt_timeout,
             next_id: AtomicU64::new(1),
             not_before_ms: AtomicU64::new(0),
             born: Instant::now(),
-        })
+        }
     }
 
     /// Whether sends should try this path first.
@@ -125,7 +168,7 @@ impl Wire {
         wake: Option<impl Future<Output = ()>>,
     ) -> Result<Answers, String> {
         let first_id = self.next_id.fetch_add(txs.len() as u64, Ordering::Relaxed);
-        let request = self.request(txs, first_id);
+        let request = self.framing.request(txs, first_id);
         let result = self.exchange(&request, txs.len(), first_id, wake).await;
         match result {
             Ok(answers) => Ok(answers),
@@ -146,7 +189,7 @@ impl Wire {
         wake: Option<impl Future<Output = ()>>,
     ) -> Result<Answers, Fault> {
         let conn = self.connection().await?;
-        let (body, keep, conn) = round_trip(conn, request, wake, self.timeout).await?;
+        let (body, keep, conn) = self.round_trip(conn, request, wake).await?;
         if keep
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
@@ -158,7 +201,7 @@ impl Wire {
 
     /// An idle connection that is still clean (a long-idle one is checked: closed by the
     /// server, or holding bytes nobody asked for, it is dropped), else a new one.
-    async fn connection(&self) -> Result<Idle, Fault> {
+    async fn connection(&self) -> Result<Conn, Fault> {
         loop {
             let Some((mut conn, since)) = self.idle.lock().ok().and_then(|mut v| v.pop()) else {
                 break;
@@ -171,18 +214,28 @@ impl Wire {
                 _ => continue,
             }
         }
-        let first = self.prefer.load(Ordering::Relaxed);
+        let connect = |e: std::io::Error| Fault::Transient(format!("connect: {e}"));
+        let (addrs, prefer) = match &self.target {
+            Target::Unix(path) => {
+                let c = tokio::time::timeout(self.timeout, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| Fault::Transient("connect timed out".into()))?
+                    .map_err(connect)?;
+                // Non-blocking, off the reactor until an answer must be waited for.
+                return c.into_std().map(Conn::Unix).map_err(connect);
+            }
+            Target::Tcp { addrs, prefer } => (addrs, prefer),
+        };
+        let first = prefer.load(Ordering::Relaxed);
         let mut last = String::new();
-        for k in 0..self.addrs.len() {
-            let i = (first + k) % self.addrs.len();
-            match tokio::time::timeout(self.timeout, TcpStream::connect(self.addrs[i])).await {
+        for k in 0..addrs.len() {
+            let i = (first + k) % addrs.len();
+            match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addrs[i])).await
+            {
                 Ok(Ok(c)) => {
-                    self.prefer.store(i, Ordering::Relaxed);
+                    prefer.store(i, Ordering::Relaxed);
                     let _ = c.set_nodelay(true);
-                    // Non-blocking, off the reactor until an answer must be waited for.
-                    return c
-                        .into_std()
-                        .map_err(|e| Fault::Transient(format!("connect: {e}")));
+                    return c.into_std().map(Conn::Tcp).map_err(connect);
                 }
                 Ok(Err(e)) => last = format!("connect: {e}"),
                 Err(_) => last = "connect timed out".into(),
@@ -191,111 +244,96 @@ impl Wire {
         Err(Fault::Transient(last))
     }
 
+    /// Writes `request`, reads one answer: its body, whether the connection stays open, and
+    /// the connection. The answer is looked for once `wake` ends (the caller bounds it),
+    /// without the reactor; only when it is not complete by then is the connection registered
+    /// and the rest awaited, for at most the attempt timeout. (No timer is armed on the first
+    /// way: thousands of long timers a second would wake the thread to sort tokio's timer
+    /// wheel.)
+    async fn round_trip(
+        &self,
+        mut conn: Conn,
+        request: &[u8],
+        wake: Option<impl Future<Output = ()>>,
+    ) -> Result<(Vec<u8>, bool, Conn), Fault> {
+        let io = |e: std::io::Error| Fault::Transient(e.to_string());
+        let written = write_now(&mut conn, request).map_err(io)?;
+        let mut buf = Vec::with_capacity(4096);
+        if written == request.len() {
+            if let Some(wake) = wake {
+                wake.await;
+            }
+            loop {
+                match read_now(&mut conn, &mut buf)? {
+                    Got::Some => {
+                        if let Some((body, keep)) = self.framing.parse(&buf)? {
+                            return Ok((body, keep, conn));
+                        }
+                    }
+                    Got::None => break,
+                    Got::Closed => {
+                        return match self.framing.parse(&buf)? {
+                            Some((body, _)) => Ok((body, false, conn)),
+                            None => Err(Fault::Transient(
+                                "connection closed before the answer".into(),
+                            )),
+                        };
+                    }
+                }
+            }
+        }
+        let rest = &request[written..];
+        let rest = async {
+            Ok(match conn {
+                Conn::Tcp(s) => {
+                    let mut t = tokio::net::TcpStream::from_std(s).map_err(io)?;
+                    let (body, keep) = self.finish(&mut t, rest, buf).await?;
+                    (body, keep, Conn::Tcp(t.into_std().map_err(io)?))
+                }
+                Conn::Unix(s) => {
+                    let mut t = tokio::net::UnixStream::from_std(s).map_err(io)?;
+                    let (body, keep) = self.finish(&mut t, rest, buf).await?;
+                    (body, keep, Conn::Unix(t.into_std().map_err(io)?))
+                }
+            })
+        };
+        tokio::time::timeout(self.timeout, rest)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Fault::Transient(
+                    "no answer within the attempt timeout".into(),
+                ))
+            })
+    }
+
+    /// The rest of a round trip on the reactor: writes `rest`, reads until an answer is whole.
+    async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        s: &mut S,
+        rest: &[u8],
+        mut buf: Vec<u8>,
+    ) -> Result<(Vec<u8>, bool), Fault> {
+        s.write_all(rest)
+            .await
+            .map_err(|e| Fault::Transient(e.to_string()))?;
+        loop {
+            if let Some(answer) = self.framing.parse(&buf)? {
+                return Ok(answer);
+            }
+            read_more(s, &mut buf).await?;
+        }
+    }
+
     fn turn_off(&self, why: String) -> String {
         if self.not_before_ms.swap(u64::MAX, Ordering::Relaxed) != u64::MAX {
             tracing::debug!("lean send path off ({why}): the full client sends from now on");
         }
         why
     }
-
-    /// Head and body of the request for `txs`, in one buffer (one write).
-    fn request(&self, txs: &[(B256, Bytes)], first_id: u64) -> Vec<u8> {
-        let body_len: usize = txs.iter().map(|(_, raw)| 80 + 2 * raw.len()).sum();
-        let mut body = Vec::with_capacity(body_len);
-        let many = txs.len() != 1;
-        if many {
-            body.push(b'[');
-        }
-        for (i, (_, raw)) in txs.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-            body.extend_from_slice((first_id + i as u64).to_string().as_bytes());
-            body.extend_from_slice(br#","method":"eth_sendRawTransaction","params":["0x"#);
-            let at = body.len();
-            body.resize(at + 2 * raw.len(), 0);
-            alloy::hex::encode_to_slice(raw, &mut body[at..]).expect("sized for the hex");
-            body.extend_from_slice(br#""]}"#);
-        }
-        if many {
-            body.push(b']');
-        }
-        let mut out = Vec::with_capacity(self.head.len() + 8 + body.len());
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(body.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(&body);
-        out
-    }
-}
-
-/// Why an exchange did not give answers.
-enum Fault {
-    /// Worth sending again the full way (the connection failed, the node is busy).
-    Transient(String),
-    /// An answer this path does not read: the full client reads it from now on.
-    Unreadable(String),
-}
-
-/// Writes `request`, reads one 200 response: its body, whether the connection stays open, and
-/// the connection. The answer is looked for once `wake` ends (the caller bounds it), without
-/// the reactor; only when it is not complete by then is the connection registered and the
-/// rest awaited, for at most `timeout`. (No timer is armed on the first way: thousands of
-/// long timers a second would wake the thread to sort tokio's timer wheel.)
-async fn round_trip(
-    mut conn: Idle,
-    request: &[u8],
-    wake: Option<impl Future<Output = ()>>,
-    timeout: Duration,
-) -> Result<(Vec<u8>, bool, Idle), Fault> {
-    let io = |e: std::io::Error| Fault::Transient(e.to_string());
-    let written = write_now(&mut conn, request).map_err(io)?;
-    let mut buf = Vec::with_capacity(4096);
-    if written == request.len() {
-        if let Some(wake) = wake {
-            wake.await;
-        }
-        loop {
-            match read_now(&mut conn, &mut buf)? {
-                Got::Some => {
-                    if let Some((body, keep)) = parse(&buf)? {
-                        return Ok((body, keep, conn));
-                    }
-                }
-                Got::None => break,
-                Got::Closed => {
-                    return match parse(&buf)? {
-                        Some((body, _)) => Ok((body, false, conn)),
-                        None => Err(Fault::Transient(
-                            "connection closed before the answer".into(),
-                        )),
-                    };
-                }
-            }
-        }
-    }
-    let rest = async {
-        let mut t = TcpStream::from_std(conn).map_err(io)?;
-        t.write_all(&request[written..]).await.map_err(io)?;
-        loop {
-            if let Some((body, keep)) = parse(&buf)? {
-                return Ok((body, keep, t.into_std().map_err(io)?));
-            }
-            read_more(&mut t, &mut buf).await?;
-        }
-    };
-    tokio::time::timeout(timeout, rest)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Fault::Transient(
-                "no answer within the attempt timeout".into(),
-            ))
-        })
 }
 
 /// Writes what the socket takes now; how much that was.
-fn write_now(conn: &mut Idle, request: &[u8]) -> std::io::Result<usize> {
+fn write_now(conn: &mut Conn, request: &[u8]) -> std::io::Result<usize> {
     let mut at = 0;
     while at < request.len() {
         match conn.write(&request[at..]) {
@@ -319,7 +357,7 @@ enum Got {
 }
 
 /// Reads once what has arrived into `buf`, without waiting.
-fn read_now(conn: &mut Idle, buf: &mut Vec<u8>) -> Result<Got, Fault> {
+fn read_now(conn: &mut Conn, buf: &mut Vec<u8>) -> Result<Got, Fault> {
     if buf.len() > MAX_ANSWER {
         return Err(Fault::Unreadable("an answer over 64 MiB".into()));
     }
@@ -338,92 +376,7 @@ fn read_now(conn: &mut Idle, buf: &mut Vec<u8>) -> Result<Got, Fault> {
     }
 }
 
-/// One 200 response in `buf`: its body and whether the connection stays open; `None` while it
-/// is not all there. Any other status is transient (the full client retries it); the
-/// connection is not reused.
-fn parse(buf: &[u8]) -> Result<Option<(Vec<u8>, bool)>, Fault> {
-    let mut headers = [httparse::EMPTY_HEADER; 24];
-    let mut res = httparse::Response::new(&mut headers);
-    let head_len = match res.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(Fault::Unreadable(format!("an unreadable HTTP answer: {e}"))),
-    };
-    let status = res.code.unwrap_or(0);
-    if status != 200 {
-        return Err(Fault::Transient(format!("HTTP {status}")));
-    }
-    let mut len = None;
-    let mut chunked = false;
-    let mut keep = res.version == Some(1);
-    for h in res.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            len = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok());
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h.value.eq_ignore_ascii_case(b"chunked");
-            if !chunked {
-                return Err(Fault::Unreadable("an answer in a transfer coding".into()));
-            }
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            keep = !h.value.eq_ignore_ascii_case(b"close");
-        }
-    }
-    let (body, end) = match (chunked, len) {
-        (true, _) => match dechunk(buf, head_len)? {
-            Some(x) => x,
-            None => return Ok(None),
-        },
-        (false, Some(len)) if len > MAX_ANSWER => {
-            return Err(Fault::Unreadable("an answer over 64 MiB".into()));
-        }
-        (false, Some(len)) if buf.len() < head_len + len => return Ok(None),
-        (false, Some(len)) => (buf[head_len..head_len + len].to_vec(), head_len + len),
-        (false, None) => {
-            return Err(Fault::Unreadable("an answer without content-length".into()));
-        }
-    };
-    // Bytes past the body would be a second answer nobody asked for.
-    Ok(Some((body, keep && buf.len() == end)))
-}
-
-/// The body of a chunked answer whose chunks start at `at` in `buf`, and where the answer
-/// ends; `None` while it is not all there.
-fn dechunk(buf: &[u8], mut at: usize) -> Result<Option<(Vec<u8>, usize)>, Fault> {
-    let mut body = Vec::new();
-    loop {
-        match httparse::parse_chunk_size(&buf[at..]) {
-            Ok(httparse::Status::Complete((size_len, 0))) => {
-                at += size_len;
-                // No trailers expected: the answer ends with an empty line.
-                if buf.len() < at + 2 {
-                    return Ok(None);
-                }
-                if &buf[at..at + 2] != b"\r\n" {
-                    return Err(Fault::Unreadable("a chunked answer with trailers".into()));
-                }
-                return Ok(Some((body, at + 2)));
-            }
-            Ok(httparse::Status::Complete((size_len, size))) => {
-                let size = usize::try_from(size)
-                    .ok()
-                    .filter(|s| *s <= MAX_ANSWER)
-                    .ok_or_else(|| Fault::Unreadable("a chunk over 64 MiB".into()))?;
-                let end = at + size_len + size;
-                if buf.len() < end + 2 {
-                    return Ok(None);
-                }
-                body.extend_from_slice(&buf[at + size_len..end]);
-                at = end + 2;
-            }
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(Fault::Unreadable("an unreadable chunked answer".into())),
-        }
-    }
-}
-
-async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Fault> {
+async fn read_more<S: AsyncRead + Unpin>(conn: &mut S, buf: &mut Vec<u8>) -> Result<(), Fault> {
     if buf.len() > MAX_ANSWER {
         return Err(Fault::Unreadable("an answer over 64 MiB".into()));
     }
@@ -437,101 +390,14 @@ async fn read_more(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), Fault>
     }
 }
 
-#[derive(Deserialize)]
-struct Answer<'a> {
-    id: Option<u64>,
-    #[serde(borrow)]
-    result: Option<&'a RawValue>,
-    error: Option<ErrorPayload>,
-}
-
-/// The per-transaction answers in `body` to a request of `n` calls with ids `first_id..`.
-fn answers(body: &[u8], n: usize, first_id: u64) -> Result<Answers, Fault> {
-    let unreadable = |e: serde_json::Error| Fault::Unreadable(format!("an unreadable body: {e}"));
-    let list: Vec<Answer<'_>> = if n == 1 {
-        vec![serde_json::from_slice(body).map_err(unreadable)?]
-    } else {
-        serde_json::from_slice(body).map_err(unreadable)?
-    };
-    let mut out: Vec<Option<Result<(), String>>> = vec![None; n];
-    for a in list {
-        let i = match a.id.and_then(|id| id.checked_sub(first_id)) {
-            Some(i) if (i as usize) < n => i as usize,
-            _ => return Err(Fault::Unreadable("an answer with an unknown id".into())),
-        };
-        out[i] = Some(match (a.result, a.error) {
-            (_, Some(e)) if busy(&e) => return Err(Fault::Transient(format!("node busy: {e}"))),
-            (_, Some(e)) => Err(RpcError::<TransportErrorKind>::ErrorResp(e).to_string()),
-            (Some(_), None) => Ok(()),
-            (None, None) => return Err(Fault::Unreadable("an answer with no result".into())),
-        });
-    }
-    out.into_iter()
-        .map(|a| a.ok_or_else(|| Fault::Transient("an answer missing from the batch".into())))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(r: &Result<Answers, Fault>) -> &Answers {
-        match r {
-            Ok(a) => a,
-            Err(Fault::Transient(e) | Fault::Unreadable(e)) => panic!("{e}"),
-        }
-    }
-
     #[test]
-    fn answers_map_back_by_id_and_word_errors_like_the_full_client() {
-        let body = br#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"nonce too low"}},
-            {"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
-        let r = answers(body, 2, 0);
-        let a = ok(&r);
-        assert_eq!(a[0], Ok(()));
-        let e = a[1].clone().unwrap_err();
-        assert!(e.contains("nonce too low") && e.contains("-32003"), "{e}");
-    }
-
-    #[test]
-    fn busy_and_missing_answers_are_transient_and_odd_bodies_unreadable() {
-        let busy = br#"{"jsonrpc":"2.0","id":0,"error":{"code":-32005,"message":"rate limited"}}"#;
-        assert!(matches!(answers(busy, 1, 0), Err(Fault::Transient(_))));
-        let short = br#"[{"jsonrpc":"2.0","id":5,"result":"0x01"}]"#;
-        assert!(matches!(answers(short, 2, 5), Err(Fault::Transient(_))));
-        assert!(matches!(
-            answers(b"<html>", 2, 0),
-            Err(Fault::Unreadable(_))
-        ));
-        let stray = br#"[{"jsonrpc":"2.0","id":7,"result":"0x01"}]"#;
-        assert!(matches!(answers(stray, 2, 0), Err(Fault::Unreadable(_))));
-        // A lone call's answer must carry its own id too (not a stray one from before).
-        let one = br#"{"jsonrpc":"2.0","id":9,"result":"0x01"}"#;
-        assert!(matches!(answers(one, 1, 8), Err(Fault::Unreadable(_))));
-        assert!(answers(one, 1, 9).is_ok());
-    }
-
-    #[test]
-    fn the_request_is_one_plain_call_or_a_batch() {
+    fn only_plain_http_without_a_cap_on_calls() {
         let policy = RpcPolicy::default();
-        let w = Wire::new("http://127.0.0.1:8545/k?x=1", &policy).expect("plain http");
-        let one = w.request(&[(B256::ZERO, Bytes::from_static(&[0xab, 0x01]))], 0);
-        let text = String::from_utf8(one).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("POST /k?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8545\r\n"));
-        assert!(head.ends_with(&format!("content-length: {}", body.len())));
-        assert_eq!(
-            body,
-            r#"{"jsonrpc":"2.0","id":0,"method":"eth_sendRawTransaction","params":["0xab01"]}"#
-        );
-        let two = w.request(&[(B256::ZERO, Bytes::new()), (B256::ZERO, Bytes::new())], 0);
-        let text = String::from_utf8(two).unwrap();
-        assert!(
-            text.contains("\r\n\r\n[{")
-                && text.ends_with(
-                    "\"id\":1,\"method\":\"eth_sendRawTransaction\",\"params\":[\"0x\"]}]"
-                )
-        );
+        assert!(Wire::new("http://127.0.0.1:8545/k?x=1", &policy).is_some());
         for no in ["https://127.0.0.1:8545", "http://u:p@127.0.0.1:8545"] {
             assert!(Wire::new(no, &policy).is_none(), "{no}");
         }
@@ -540,6 +406,8 @@ mod tests {
             ..policy
         };
         assert!(Wire::new("http://127.0.0.1:8545", &capped).is_none());
+        assert!(Wire::ipc("/tmp/x.ipc".into(), &capped).is_none());
+        assert!(Wire::ipc("/tmp/x.ipc".into(), &policy).is_some());
     }
 
     /// A real HTTP/1.1 peer on loopback answering two requests on one connection: the first
