@@ -456,4 +456,40 @@ mod tests {
         );
         assert!(w.is_on());
     }
+
+    /// A real Unix-socket peer answering one line per request: at once, later (the answer is
+    /// then awaited on the reactor), and not at all (the connection closes: a transient fault
+    /// that puts the full client in charge for a while).
+    #[tokio::test]
+    async fn ipc_answers_now_later_or_never() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.ipc");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = vec![0u8; 4096];
+            for (id, delay) in [(1, 0), (2, 30)] {
+                let n = s.read(&mut req).await.unwrap();
+                assert!(String::from_utf8_lossy(&req[..n]).contains(&format!(r#""id":{id},"#)));
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let line = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":\"0x01\"}}\n");
+                s.write_all(line.as_bytes()).await.unwrap();
+            }
+            // The third request is read, then the connection closes unanswered.
+            let _ = s.read(&mut req).await.unwrap();
+        });
+        let w = Wire::ipc(path, &RpcPolicy::default()).unwrap();
+        let tx = [(B256::ZERO, Bytes::from_static(&[1]))];
+        let soon = || Some(tokio::time::sleep(Duration::from_millis(5)));
+        assert_eq!(w.send(&tx, soon()).await, Ok(vec![Ok(())]));
+        assert_eq!(w.send(&tx, soon()).await, Ok(vec![Ok(())]));
+        let closed = w.send(&tx, soon()).await.unwrap_err();
+        assert!(closed.contains("closed"), "{closed}");
+        assert!(
+            !w.is_on(),
+            "the full client sends for a while after a transient fault"
+        );
+        server.await.unwrap();
+    }
 }
