@@ -247,9 +247,8 @@ impl Wire {
     /// Writes `request`, reads one answer: its body, whether the connection stays open, and
     /// the connection. The answer is looked for once `wake` ends (the caller bounds it),
     /// without the reactor; only when it is not complete by then is the connection registered
-    /// and the rest awaited, for at most the attempt timeout. (No timer is armed on the first
-    /// way: thousands of long timers a second would wake the thread to sort tokio's timer
-    /// wheel.)
+    /// and the rest awaited, for at most the attempt timeout (no timer is armed on the first
+    /// way, the common one).
     async fn round_trip(
         &self,
         mut conn: Conn,
