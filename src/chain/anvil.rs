@@ -234,6 +234,21 @@ impl Anvil {
     /// `--quiet` among the extra flags anvil prints no address: loadrun picks a free port
     /// itself and waits for it to accept connections (a port taken meanwhile: tried again).
     pub fn spawn(bin: &Path, opts: &AnvilOptions) -> Result<Anvil, ChainError> {
+        // The IPC socket only speeds sends up: a node that cannot start with it starts without.
+        match Self::spawn_any_port(bin, opts) {
+            Err(e) if opts.ipc => {
+                tracing::debug!("anvil with --ipc did not start ({e}); starting it without");
+                let plain = AnvilOptions {
+                    ipc: false,
+                    ..opts.clone()
+                };
+                Self::spawn_any_port(bin, &plain)
+            }
+            r => r,
+        }
+    }
+
+    fn spawn_any_port(bin: &Path, opts: &AnvilOptions) -> Result<Anvil, ChainError> {
         let quiet = opts.extra_args.iter().any(|a| a == "--quiet" || a == "-q");
         if !quiet {
             return Self::spawn_on(bin, opts, 0);
@@ -279,10 +294,14 @@ impl Anvil {
         }
         // In the temporary directory: a socket's path must stay short (108 bytes).
         static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let ipc = opts.ipc.then(|| {
-            let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            std::env::temp_dir().join(format!("loadrun-{}-{n}.ipc", std::process::id()))
-        });
+        let ipc = opts
+            .ipc
+            .then(|| {
+                let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::env::temp_dir().join(format!("loadrun-{}-{n}.ipc", std::process::id()))
+            })
+            // A longer socket path than the OS takes (a long TMPDIR): no IPC.
+            .filter(|p| p.as_os_str().len() < 100);
         if let Some(path) = &ipc {
             cmd.arg("--ipc").arg(path);
         }

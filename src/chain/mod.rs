@@ -153,7 +153,12 @@ pub async fn connect(
                     .into_iter()
                     .chain(cfg.anvil_args.iter().cloned())
                     .collect(),
-                ipc: cfg!(unix),
+                // Only where the lean path would use it.
+                ipc: cfg!(unix)
+                    && wire::allowed(&rpc::RpcPolicy {
+                        max_rps: cfg.max_rps,
+                        ..rpc::RpcPolicy::default()
+                    }),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
@@ -189,8 +194,9 @@ pub async fn connect(
     let caps = receipts::Caps::detect(&provider).await?;
     // A spawned anvil's sends go over its IPC socket; any other node's over plain http.
     let wire = match anvil.as_ref().and_then(|a| a.ipc.clone()) {
+        #[cfg(unix)]
         Some(path) => wire::Wire::ipc(path, &policy),
-        None => wire::Wire::new(&url, &policy),
+        _ => wire::Wire::new(&url, &policy),
     }
     .map(Arc::new);
     let mut chain = Chain {

@@ -18,6 +18,7 @@ mod frame;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+#[cfg(unix)]
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,6 +69,7 @@ enum Target {
         prefer: AtomicUsize,
     },
     /// A Unix socket's path.
+    #[cfg(unix)]
     Unix(PathBuf),
 }
 
@@ -75,6 +77,7 @@ enum Target {
 #[derive(Debug)]
 enum Conn {
     Tcp(std::net::TcpStream),
+    #[cfg(unix)]
     Unix(std::os::unix::net::UnixStream),
 }
 
@@ -82,6 +85,7 @@ impl Conn {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Self::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
             Self::Unix(s) => s.read(buf),
         }
     }
@@ -89,6 +93,7 @@ impl Conn {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Self::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
             Self::Unix(s) => s.write(buf),
         }
     }
@@ -96,7 +101,7 @@ impl Conn {
 
 /// Set unless `LOADRUN_WIRE` turns the lean path off, or a cap on calls per second needs the
 /// full client.
-fn allowed(policy: &RpcPolicy) -> bool {
+pub fn allowed(policy: &RpcPolicy) -> bool {
     policy.max_rps.is_none()
         && !std::env::var(ENV).is_ok_and(|v| matches!(v.trim(), "0" | "off" | "false"))
 }
@@ -138,6 +143,7 @@ impl Wire {
     }
 
     /// A wire to a node's IPC socket at `path` (a spawned anvil's), on the same terms as `new`.
+    #[cfg(unix)]
     pub fn ipc(path: PathBuf, policy: &RpcPolicy) -> Option<Self> {
         allowed(policy).then(|| Self::to(Target::Unix(path), Framing::Ipc, policy))
     }
@@ -216,6 +222,7 @@ impl Wire {
         }
         let connect = |e: std::io::Error| Fault::Transient(format!("connect: {e}"));
         let (addrs, prefer) = match &self.target {
+            #[cfg(unix)]
             Target::Unix(path) => {
                 let c = tokio::time::timeout(self.timeout, tokio::net::UnixStream::connect(path))
                     .await
@@ -289,6 +296,7 @@ impl Wire {
                     let (body, keep) = self.finish(&mut t, rest, buf).await?;
                     (body, keep, Conn::Tcp(t.into_std().map_err(io)?))
                 }
+                #[cfg(unix)]
                 Conn::Unix(s) => {
                     let mut t = tokio::net::UnixStream::from_std(s).map_err(io)?;
                     let (body, keep) = self.finish(&mut t, rest, buf).await?;
@@ -405,8 +413,11 @@ mod tests {
             ..policy
         };
         assert!(Wire::new("http://127.0.0.1:8545", &capped).is_none());
-        assert!(Wire::ipc("/tmp/x.ipc".into(), &capped).is_none());
-        assert!(Wire::ipc("/tmp/x.ipc".into(), &policy).is_some());
+        #[cfg(unix)]
+        {
+            assert!(Wire::ipc("/tmp/x.ipc".into(), &capped).is_none());
+            assert!(Wire::ipc("/tmp/x.ipc".into(), &policy).is_some());
+        }
     }
 
     /// A real HTTP/1.1 peer on loopback answering two requests on one connection: the first
@@ -459,6 +470,7 @@ mod tests {
     /// A real Unix-socket peer answering one line per request: at once, later (the answer is
     /// then awaited on the reactor), and not at all (the connection closes: a transient fault
     /// that puts the full client in charge for a while).
+    #[cfg(unix)]
     #[tokio::test]
     async fn ipc_answers_now_later_or_never() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -92,6 +92,8 @@ impl Batcher {
 
     /// The scheduler just woke up (answers waiting for it are read now).
     pub fn woke(&self) {
+        // Until the scheduler says when it sleeps again, answers are not held for it.
+        self.next_wake.store(u64::MAX, Ordering::Relaxed);
         self.woke.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -160,7 +162,8 @@ impl Route {
     fn next_wake(&self) -> Option<impl Future<Output = ()> + use<>> {
         let ns = self.next_wake.load(Ordering::Relaxed);
         let at = self.start + std::time::Duration::from_nanos(ns);
-        if ns == u64::MAX || at > tokio::time::Instant::now() + MAX_PARK {
+        let now = tokio::time::Instant::now();
+        if ns == u64::MAX || at <= now || at > now + MAX_PARK {
             return None;
         }
         let mut woke = self.woke.subscribe();
