@@ -140,6 +140,11 @@ pub async fn connect(
     rpc_flag: Option<&str>,
     log_dir: Option<&Path>,
 ) -> Result<Chain, ChainError> {
+    let policy = rpc::RpcPolicy {
+        retry_for: Duration::from_millis(cfg.retry_for_ms),
+        max_rps: cfg.max_rps,
+        ..rpc::RpcPolicy::default()
+    };
     let (url, anvil, funder) = match rpc_url(cfg, rpc_flag) {
         Some(url) => (url.to_string(), None, remote_funder(cfg, url)?),
         None => {
@@ -154,11 +159,7 @@ pub async fn connect(
                     .chain(cfg.anvil_args.iter().cloned())
                     .collect(),
                 // Only where the lean path would use it.
-                ipc: cfg!(unix)
-                    && wire::allowed(&rpc::RpcPolicy {
-                        max_rps: cfg.max_rps,
-                        ..rpc::RpcPolicy::default()
-                    }),
+                ipc: cfg!(unix) && wire::allowed(&policy),
             };
             let node = Anvil::spawn(&bin, &opts)?;
             tracing::info!(at = %redact_url(&node.url), pid = node.pid, "spawned anvil");
@@ -166,11 +167,6 @@ pub async fn connect(
                 PrivateKeySigner::from_bytes(&ANVIL_DEV_KEY.into()).expect("valid dev key");
             (node.url.clone(), Some(node), funder)
         }
-    };
-    let policy = rpc::RpcPolicy {
-        retry_for: Duration::from_millis(cfg.retry_for_ms),
-        max_rps: cfg.max_rps,
-        ..rpc::RpcPolicy::default()
     };
     // First contact gets a short retry budget: a wrong URL should fail in seconds, not after
     // `retry_for`.

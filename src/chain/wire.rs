@@ -1,9 +1,9 @@
 //! The executor's lean send path: `eth_sendRawTransaction` batches written straight onto
-//! kept-alive connections — HTTP/1.1 to a plain-http endpoint, or a spawned anvil's IPC socket
-//! (no TCP stack on either side: about a tenth of loadrun's CPU per transaction at 1,000/s was
-//! the loopback TCP write) — answers parsed in place (`frame`) — no
-//! request builder, connection pool task or boxed retry future per send (those were about a
-//! third of loadrun's CPU at 1,000 transfers/s). It knows only the good path: any other answer
+//! kept-alive connections, HTTP/1.1 to a plain-http endpoint or a spawned anvil's IPC socket
+//! (no TCP stack on either side: the loopback TCP write was about a tenth of loadrun's CPU per
+//! transaction at 1,000/s), and the answers parsed in place (`frame`). No request builder,
+//! connection pool task or boxed retry future per send (those were about a third of loadrun's
+//! CPU at 1,000 transfers/s). It knows only the good path: any other answer
 //! (a status other than 200, a body it cannot read, a "busy" JSON-RPC error, a closed
 //! connection, a timeout) comes back as `Err`, and the caller sends the same batch again
 //! through the full client (`tx::send_batch`: retries, pacing, node-down detection). Sending the

@@ -79,7 +79,6 @@ impl Batcher {
                 next_wake: next_wake.clone(),
                 woke: woke.clone(),
             },
-            start,
             rx,
         ));
         Self {
@@ -189,7 +188,7 @@ impl Route {
     }
 }
 
-async fn run(route: Route, start: tokio::time::Instant, mut rx: mpsc::UnboundedReceiver<Request>) {
+async fn run(route: Route, mut rx: mpsc::UnboundedReceiver<Request>) {
     let slots = Arc::new(Semaphore::new(SLOTS));
     while let Some(first) = rx.recv().await {
         let permit = tokio::time::timeout(HOLD, slots.clone().acquire_owned())
@@ -207,7 +206,7 @@ async fn run(route: Route, start: tokio::time::Instant, mut rx: mpsc::UnboundedR
         let route = route.clone();
         tokio::spawn(async move {
             let txs: Vec<(B256, Bytes)> = batch.iter().map(|r| (r.hash, r.raw.clone())).collect();
-            let sent_ms = start.elapsed().as_secs_f64() * 1000.0;
+            let sent_ms = route.start.elapsed().as_secs_f64() * 1000.0;
             let outcomes = route.send(&txs).await;
             drop(permit);
             for (r, outcome) in batch.into_iter().zip(outcomes) {

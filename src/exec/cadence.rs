@@ -5,8 +5,8 @@
 //! `max(5 % of i, 20 ms)` before the next block is due, so on a steady chain no block is seen
 //! later than before. The pace is the one the node was started with (a spawned anvil's
 //! `block_time`), from the first block seen arriving on; otherwise it is learnt from eight
-//! blocks in a row. A block more than 20 % late or early against the pace, or two blocks at
-//! once (the chain sped up), ends the waiting: every poll asks again until eight blocks in a
+//! blocks in a row. A block more than 1.2× the pace apart from the one before (or less than
+//! 1/1.2 of it), or two blocks at once (the chain sped up), ends the waiting: every poll asks again until eight blocks in a
 //! row are steady. A block up to 20 % early is seen when the waiting ends, at most that much
 //! late.
 

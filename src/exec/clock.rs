@@ -68,27 +68,16 @@ mod linux {
             .map_err(|e| e.into_parts().1)
     }
 
-    fn monotonic_now() -> libc::timespec {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid out-pointer.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        ts
-    }
-
     /// Arms the timer for `at` and waits for it to expire.
     pub async fn sleep_until(fd: &AsyncFd<OwnedFd>, at: Instant) -> io::Result<()> {
         let ahead = at.saturating_duration_since(Instant::now());
         if ahead.is_zero() {
             return Ok(());
         }
-        let now = monotonic_now();
-        let ns = now.tv_nsec as u128 + ahead.as_nanos();
+        // Relative to now (the same clock `Instant` reads): no sum that could overflow.
         let when = libc::timespec {
-            tv_sec: now.tv_sec + (ns / 1_000_000_000) as libc::time_t,
-            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+            tv_sec: libc::time_t::try_from(ahead.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: ahead.subsec_nanos() as libc::c_long,
         };
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
@@ -97,15 +86,8 @@ mod linux {
             },
             it_value: when,
         };
-        // SAFETY: valid descriptor and pointers; an absolute one-shot deadline.
-        let r = unsafe {
-            libc::timerfd_settime(
-                fd.as_raw_fd(),
-                libc::TFD_TIMER_ABSTIME,
-                &spec,
-                std::ptr::null_mut(),
-            )
-        };
+        // SAFETY: valid descriptor and pointers; a relative one-shot deadline.
+        let r = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
         if r < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -213,7 +213,6 @@ pub async fn execute(
                 () = ctx.rpc_stats.wait_down() => { break; }
             }
         } else {
-            ctx.sender.wakes_at(None);
             // Catching up on steps already due: let the signal and send tasks run now and then
             // (on one thread nothing else runs until this loop yields).
             tokio::task::coop::consume_budget().await;

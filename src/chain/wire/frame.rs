@@ -51,29 +51,16 @@ impl Framing {
     /// buffer (one write).
     pub fn request(&self, txs: &[(B256, Bytes)], first_id: u64) -> Vec<u8> {
         let body_len: usize = txs.iter().map(|(_, raw)| 80 + 2 * raw.len()).sum();
-        let head = match self {
-            Self::Http { head } => &head[..],
-            Self::Ipc => &[],
+        let mut json = Vec::with_capacity(body_len);
+        body(txs, first_id, &mut json);
+        let Self::Http { head } = self else {
+            return json;
         };
-        // Room for the head and the length's digits: the body is written once, in place.
-        let at = head.len() + 24;
-        let mut out = Vec::with_capacity(at + body_len);
-        out.resize(at, 0);
-        body(txs, first_id, &mut out);
-        let len = out.len() - at;
-        match self {
-            Self::Http { head } => {
-                let mut front = head.to_vec();
-                front.extend_from_slice(len.to_string().as_bytes());
-                front.extend_from_slice(b"\r\n\r\n");
-                let start = at - front.len();
-                out[start..at].copy_from_slice(&front);
-                out.drain(..start);
-            }
-            Self::Ipc => {
-                out.drain(..at);
-            }
-        }
+        let mut out = Vec::with_capacity(head.len() + 24 + json.len());
+        out.extend_from_slice(head);
+        out.extend_from_slice(json.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(&json);
         out
     }
 
