@@ -67,6 +67,9 @@ async fn ten_percent_mixed_faults_still_end_all_ok_with_sanity_exact() {
     assert!(proxy.stats.faulted() > 20, "{}", proxy.stats.line());
     assert!(run.metric("rpc_retries") > 0.0, "{}", run.figures());
     assert_nonces_match_rows(&node.url, &run.rows()).await;
+    // Through retries, lost answers and stalls, no wallet's nonce overtook another.
+    let order = proxy.arrivals.check();
+    assert_eq!(order.out_of_order, 0, "{:?}", order.examples);
     eprintln!(
         "10% mixed faults: {} · proxy {}",
         run.figures(),

@@ -235,8 +235,11 @@ pub async fn send_batch(
 }
 
 /// What each of `txs` came to, from the node's answers to their batch: `Some(Ok)` sent,
-/// `Some(Err(text))` resolved by hash like `send_once` does, `None` (no answer: the batch
-/// failed as a whole) sent again alone with `send_once`. The lookups run concurrently.
+/// `Some(Err(text))` resolved by hash like `send_once` does (the lookups run concurrently),
+/// `None` (no answer: the batch failed as a whole) sent again with `send_once` one after the
+/// other in the batch's order — a wallet's nonces never overtake each other — until one of
+/// them stays unknown (the node is unreachable): the rest are then unknown too, and the
+/// receipt watcher resolves them by hash.
 pub async fn settle(
     provider: &DynProvider,
     txs: &[(B256, Bytes)],
@@ -244,18 +247,29 @@ pub async fn settle(
 ) -> Vec<Result<(), SendError>> {
     let mut out: Vec<Option<Result<(), SendError>>> = vec![None; txs.len()];
     let mut again = tokio::task::JoinSet::new();
-    for (i, ((hash, raw), answer)) in txs.iter().zip(answers).enumerate() {
+    let mut unanswered = Vec::new();
+    for (i, ((hash, _), answer)) in txs.iter().zip(answers).enumerate() {
         let (p, hash) = (provider.clone(), *hash);
         match answer {
             Some(Ok(())) => out[i] = Some(Ok(())),
             Some(Err(message)) => {
                 again.spawn(async move { (i, resolve(&p, hash, message).await) });
             }
-            None => {
-                let raw = raw.clone();
-                again.spawn(async move { (i, send_once(&p, hash, &raw).await) });
-            }
+            None => unanswered.push(i),
         }
+    }
+    let mut reachable = true;
+    for i in unanswered {
+        let (hash, raw) = &txs[i];
+        out[i] = Some(if reachable {
+            let r = send_once(provider, *hash, raw).await;
+            reachable = !matches!(r, Err(SendError::Unknown(_)));
+            r
+        } else {
+            Err(SendError::Unknown(
+                "the node did not answer the batch that carried it".into(),
+            ))
+        });
     }
     while let Some(r) = again.join_next().await {
         if let Ok((i, r)) = r {

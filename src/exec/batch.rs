@@ -1,5 +1,8 @@
-//! The send batcher: every lane hands its signed transaction here, and whatever is waiting when
-//! the batcher runs leaves in one JSON-RPC batch (`tx::send_batch`). Nothing waits for a batch
+//! The send batcher: every lane hands its signed transactions here as a group (one wallet's,
+//! in nonce order), and whatever is waiting when the batcher runs leaves in one JSON-RPC batch
+//! (`tx::send_batch`). A group is never split: a wallet's transactions reach the node in the
+//! order of the request, and the lane sends its next group only once this one is answered, so
+//! no node ever sees a wallet's nonce N+1 before N (`lane`). Nothing waits for a batch
 //! to fill: the lanes woken by one scheduler tick all submit before the batcher runs, so what
 //! fell due together leaves together, one HTTP request per batch, not per transaction. Up to
 //! `SLOTS` requests are in flight at once; beyond that (a node that stalls while it builds a
@@ -34,17 +37,17 @@ const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(6);
 /// How long past the planned wake-up an answer waits for it before being awaited on its own.
 const PARK_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// What became of one send.
+/// What became of one group of sends.
 #[derive(Debug)]
 pub struct Sent {
     /// When the request that carried it left, ms from the run's start.
     pub sent_ms: f64,
-    pub outcome: Result<(), SendError>,
+    /// One per transaction of the group, in its order.
+    pub outcomes: Vec<Result<(), SendError>>,
 }
 
 struct Request {
-    hash: B256,
-    raw: Bytes,
+    txs: Vec<(B256, Bytes)>,
     reply: oneshot::Sender<Sent>,
 }
 
@@ -104,13 +107,17 @@ impl Batcher {
         self.next_wake.store(ns, Ordering::Relaxed);
     }
 
-    /// Hands signed `raw` (whose hash is `hash`) to the batcher; the answer comes later
-    /// (`Pending::answer`). Sent exactly once, as `send_once` does.
-    pub fn submit(&self, hash: B256, raw: Bytes) -> Pending {
+    /// Hands one wallet's signed transactions (`(hash, raw)`, in nonce order, at most
+    /// `MAX_BATCH`) to the batcher: they leave together, in this order, in one request; the
+    /// answer comes later (`Pending::answer`). Each is sent exactly once, as `send_once` does.
+    pub fn submit(&self, txs: Vec<(B256, Bytes)>) -> Pending {
+        debug_assert!(!txs.is_empty() && txs.len() <= MAX_BATCH);
         let (reply, rx) = oneshot::channel();
-        let refused = self.tx.send(Request { hash, raw, reply }).is_err();
+        let n = txs.len();
+        let refused = self.tx.send(Request { txs, reply }).is_err();
         Pending {
             rx,
+            n,
             refused,
             start: self.start,
         }
@@ -120,6 +127,8 @@ impl Batcher {
 /// A submitted transaction's answer, to await.
 pub struct Pending {
     rx: oneshot::Receiver<Sent>,
+    /// Transactions in the group.
+    n: usize,
     /// Never handed to the batcher (the run is shutting down).
     refused: bool,
     start: tokio::time::Instant,
@@ -131,15 +140,18 @@ impl Pending {
         if self.refused {
             return Sent {
                 sent_ms: now,
-                outcome: Err(SendError::Refused("the run is shutting down".into())),
+                outcomes: vec![Err(SendError::Refused("the run is shutting down".into())); self.n],
             };
         }
         (&mut self.rx).await.unwrap_or_else(|_| Sent {
             // The batch task died, maybe after its request left: the watcher finds out.
             sent_ms: self.start.elapsed().as_secs_f64() * 1000.0,
-            outcome: Err(SendError::Unknown(
-                "the send task ended without an answer".into(),
-            )),
+            outcomes: vec![
+                Err(SendError::Unknown(
+                    "the send task ended without an answer".into(),
+                ));
+                self.n
+            ],
         })
     }
 }
@@ -190,27 +202,46 @@ impl Route {
 
 async fn run(route: Route, mut rx: mpsc::UnboundedReceiver<Request>) {
     let slots = Arc::new(Semaphore::new(SLOTS));
-    while let Some(first) = rx.recv().await {
+    // A group that did not fit in the last batch: it starts the next one.
+    let mut carry: Option<Request> = None;
+    loop {
+        let first = match carry.take() {
+            Some(r) => r,
+            None => match rx.recv().await {
+                Some(r) => r,
+                None => return,
+            },
+        };
         let permit = tokio::time::timeout(HOLD, slots.clone().acquire_owned())
             .await
             .ok()
             .and_then(Result::ok);
-        // Everything that arrived while the slots were busy goes in this request.
+        // Everything that arrived while the slots were busy goes in this request, whole groups.
+        let mut size = first.txs.len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while size < MAX_BATCH {
             match rx.try_recv() {
-                Ok(r) => batch.push(r),
+                Ok(r) if size + r.txs.len() > MAX_BATCH => {
+                    carry = Some(r);
+                    break;
+                }
+                Ok(r) => {
+                    size += r.txs.len();
+                    batch.push(r);
+                }
                 Err(_) => break,
             }
         }
         let route = route.clone();
         tokio::spawn(async move {
-            let txs: Vec<(B256, Bytes)> = batch.iter().map(|r| (r.hash, r.raw.clone())).collect();
+            let txs: Vec<(B256, Bytes)> =
+                batch.iter().flat_map(|r| r.txs.iter().cloned()).collect();
             let sent_ms = route.start.elapsed().as_secs_f64() * 1000.0;
-            let outcomes = route.send(&txs).await;
+            let mut outcomes = route.send(&txs).await.into_iter();
             drop(permit);
-            for (r, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = r.reply.send(Sent { sent_ms, outcome });
+            for r in batch {
+                let outcomes = outcomes.by_ref().take(r.txs.len()).collect();
+                let _ = r.reply.send(Sent { sent_ms, outcomes });
             }
         });
     }

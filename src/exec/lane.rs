@@ -1,12 +1,15 @@
 //! A wallet lane: one task per sending wallet that owns the wallet's nonce, signs each
-//! transaction locally with the current cached fees, and sends it raw, in order, exactly once
-//! (through the batcher, `batch::Batcher`), up to `PIPELINE` sends ahead of the answers, which
-//! are handled in nonce order. A send the node provably refused does not consume the nonce: it
-//! becomes a hole the wallet's next send fills (lowest first; a nonce error resyncs from the
-//! node), so a later transaction already sent past it waits in the node's pool until then — if
-//! the wallet has no later step, it stays there and its step ends as a timeout. An outcome that
-//! stays unknown consumes the nonce and goes to the receipt watcher like a sent one, which
-//! re-sends the same bytes if the node never got them.
+//! transaction locally with the current cached fees, and sends it raw, exactly once, through
+//! the batcher (`batch::Batcher`). **In nonce order on every node**: a wallet has at most one
+//! request unanswered; the steps that fall due meanwhile wait in the lane (their lateness says
+//! so) and leave together, signed in nonce order, in the next request once it is answered. So
+//! the node never receives a wallet's nonce N+1 before N — not across connections, not through
+//! the full client's retries (the whole group is sent again, in order) — which nodes that keep
+//! early nonces queued for good, and sequencers that refuse nonce gaps, need.
+//! A send the node provably refused does not consume the nonce: it becomes a hole the wallet's
+//! next send fills (lowest first; a nonce error resyncs from the node). An outcome that stays
+//! unknown consumes the nonce and goes to the receipt watcher like a sent one, which re-sends
+//! the same bytes if the node never got them.
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use std::collections::VecDeque;
 use alloy::primitives::{B256, Bytes};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::batch::{Pending, Sent};
+use super::batch::{MAX_BATCH, Pending};
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
 use super::watcher::{Resign, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
@@ -26,9 +29,9 @@ use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
 pub const LANE_CAPACITY: usize = 256;
 /// Transactions of one wallet sent but not yet included (or timed out); more wait in the lane.
 pub const IN_FLIGHT: usize = 64;
-/// Sends of one wallet whose answer has not come yet: a node slow to answer (busy building a
-/// block) does not hold back the wallet's next send. Answers are handled in nonce order.
-pub const PIPELINE: usize = 32;
+/// Steps of one wallet waiting for its request in flight to be answered, at most (more wait
+/// in the lane's channel); they leave together in the next request.
+pub const PIPELINE: usize = MAX_BATCH;
 
 /// Spawns the lane of `signer`, starting at `nonce`.
 pub fn spawn(
@@ -40,7 +43,17 @@ pub fn spawn(
     stop: watch::Receiver<bool>,
 ) -> mpsc::Sender<Outgoing> {
     let (tx, rx) = mpsc::channel(LANE_CAPACITY);
-    tokio::spawn(run(ctx, signer, nonce, fees, watcher, stop, rx));
+    let lane = Lane {
+        signer: Arc::new(signer),
+        nonces: Nonces::new(nonce),
+        in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        ready: VecDeque::new(),
+        group: None,
+        ctx,
+        fees,
+        watcher,
+    };
+    tokio::spawn(lane.run(stop, rx));
     tx
 }
 
@@ -53,89 +66,162 @@ struct InFlight {
     nonce: u64,
     plain: bool,
     permit: OwnedSemaphorePermit,
+}
+
+/// The wallet's one request in flight: its transactions, in nonce order.
+struct Group {
+    txs: Vec<InFlight>,
     send: Pending,
 }
 
-async fn run(
+struct Lane {
     ctx: Arc<Ctx>,
-    signer: PrivateKeySigner,
-    nonce: u64,
+    signer: Arc<PrivateKeySigner>,
+    nonces: Nonces,
+    in_flight: Arc<Semaphore>,
+    /// Steps due, not signed yet: they wait for the request in flight (or an in-flight slot).
+    ready: VecDeque<Outgoing>,
+    group: Option<Group>,
     fees: watch::Receiver<Fees>,
     watcher: mpsc::UnboundedSender<Watched>,
-    stop: watch::Receiver<bool>,
-    mut rx: mpsc::Receiver<Outgoing>,
-) {
-    let signer = Arc::new(signer);
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    // Sends not answered yet, oldest first: answers are handled in nonce order.
-    let mut sending: VecDeque<InFlight> = VecDeque::new();
-    let mut open = true;
-    let mut nonces = Nonces::new(nonce);
-    while open || !sending.is_empty() {
-        tokio::select! {
-            biased;
-            sent = async { sending.front_mut().expect("guarded").send.answer().await }, if !sending.is_empty() => {
-                let f = sending.pop_front().expect("guarded");
-                match answered(&ctx, &signer, &watcher, f, sent).await {
-                    Some(Next::Unused(n)) => nonces.unused(n),
-                    Some(Next::Node(n)) => nonces.resync(n, sending.is_empty()),
-                    None => {}
+}
+
+impl Lane {
+    async fn run(mut self, mut stop: watch::Receiver<bool>, mut rx: mpsc::Receiver<Outgoing>) {
+        let mut open = true;
+        let mut stopping = *stop.borrow();
+        while open || !self.ready.is_empty() || self.group.is_some() {
+            tokio::select! {
+                biased;
+                sent = async { self.group.as_mut().expect("guarded").send.answer().await }, if self.group.is_some() => {
+                    let g = self.group.take().expect("guarded");
+                    self.answered(g, sent).await;
+                    self.flush(stopping, None);
                 }
-            }
-            // While stopping, queued steps are taken at once to be reported as not sent.
-            o = rx.recv(), if open && (sending.len() < PIPELINE || *stop.borrow()) => {
-                let Some(o) = o else {
-                    open = false;
-                    continue;
-                };
-                // Wait for a free in-flight slot, unless the run is ending.
-                let permit = tokio::select! {
-                    p = in_flight.clone().acquire_owned() => p.ok(),
-                    _ = wait_true(stop.clone()) => None,
-                };
-                let Some(permit) = permit.filter(|_| !*stop.borrow()) else {
-                    let _ = o.reply.send(ActorMsg::Tx(TxReport {
-                        idx: o.idx,
-                        sent_ms: ctx.now_ms(),
-                        result: TxResult::NotSent,
-                    }));
-                    continue;
-                };
-                let current = *fees.borrow();
-                let nonce = nonces.take();
-                let (hash, raw) = match sign(&signer, ctx.domain.chain_id, nonce, current, &o.call) {
-                    Ok(x) => x,
-                    Err(e) => {
-                        nonces.unused(nonce);
-                        let _ = o.reply.send(ActorMsg::Tx(TxReport {
-                            idx: o.idx,
-                            sent_ms: ctx.now_ms(),
-                            result: TxResult::SendFailed {
-                                class: ErrorClass::Other,
-                                message: e.to_string(),
-                            },
-                        }));
-                        continue;
+                // A slot freed while steps waited for one (only then is this polled).
+                p = self.in_flight.clone().acquire_owned(), if self.group.is_none() && !self.ready.is_empty() && !stopping => {
+                    self.flush(stopping, p.ok());
+                }
+                _ = stop.changed(), if !stopping => {
+                    stopping = *stop.borrow();
+                    self.flush(stopping, None);
+                }
+                // While stopping, queued steps are taken at once to be reported as not sent.
+                o = rx.recv(), if open && (self.ready.len() < PIPELINE || stopping) => {
+                    match o {
+                        Some(o) => {
+                            self.ready.push_back(o);
+                            self.flush(stopping, None);
+                        }
+                        None => open = false,
                     }
-                };
-                let plain = ctx.gas.transfer == 21_000
-                    && o.call.gas_limit == 21_000
-                    && o.call.input.is_empty()
-                    && ctx.plan.steps[o.idx].kind == crate::plan::StepKind::Transfer;
-                let send = ctx.sender.submit(hash, raw.clone());
-                sending.push_back(InFlight {
-                    o,
-                    hash,
-                    raw,
-                    fees: current,
-                    nonce,
-                    plain,
-                    permit,
-                    send,
-                });
+                }
             }
         }
     }
+
+    /// Sends what waits as the wallet's next request, unless one is in flight. While the run
+    /// stops, what waits is reported as not sent. `permit`: a slot already taken.
+    fn flush(&mut self, stopping: bool, mut permit: Option<OwnedSemaphorePermit>) {
+        if stopping {
+            for o in self.ready.drain(..) {
+                not_sent(&self.ctx, o);
+            }
+            return;
+        }
+        if self.group.is_some() {
+            return;
+        }
+        let current = *self.fees.borrow();
+        let mut txs: Vec<InFlight> = Vec::new();
+        while txs.len() < MAX_BATCH && !self.ready.is_empty() {
+            let Some(slot) = permit
+                .take()
+                .or_else(|| self.in_flight.clone().try_acquire_owned().ok())
+            else {
+                break;
+            };
+            let o = self.ready.pop_front().expect("checked");
+            let nonce = self.nonces.take();
+            match sign(
+                &self.signer,
+                self.ctx.domain.chain_id,
+                nonce,
+                current,
+                &o.call,
+            ) {
+                Ok((hash, raw)) => {
+                    let plain = self.ctx.gas.transfer == 21_000
+                        && o.call.gas_limit == 21_000
+                        && o.call.input.is_empty()
+                        && self.ctx.plan.steps[o.idx].kind == crate::plan::StepKind::Transfer;
+                    txs.push(InFlight {
+                        o,
+                        hash,
+                        raw,
+                        fees: current,
+                        nonce,
+                        plain,
+                        permit: slot,
+                    });
+                }
+                Err(e) => {
+                    self.nonces.unused(nonce);
+                    let _ = o.reply.send(ActorMsg::Tx(TxReport {
+                        idx: o.idx,
+                        sent_ms: self.ctx.now_ms(),
+                        result: TxResult::SendFailed {
+                            class: ErrorClass::Other,
+                            message: e.to_string(),
+                        },
+                    }));
+                }
+            }
+        }
+        if txs.is_empty() {
+            return;
+        }
+        let send = self
+            .ctx
+            .sender
+            .submit(txs.iter().map(|t| (t.hash, t.raw.clone())).collect());
+        self.group = Some(Group { txs, send });
+    }
+
+    /// Hands each sent transaction of a group to the watcher, reports the refused ones, and
+    /// frees or resyncs the nonces they did not use.
+    async fn answered(&mut self, g: Group, sent: super::batch::Sent) {
+        let mut outcomes = sent.outcomes.into_iter();
+        let last = g.txs.len().saturating_sub(1);
+        for (i, f) in g.txs.into_iter().enumerate() {
+            let outcome = outcomes
+                .next()
+                .unwrap_or_else(|| Err(SendError::Unknown("no answer for it in its batch".into())));
+            match answered(
+                &self.ctx,
+                &self.signer,
+                &self.watcher,
+                f,
+                sent.sent_ms,
+                outcome,
+            )
+            .await
+            {
+                Some(Next::Unused(n)) => self.nonces.unused(n),
+                // Later ones of the group may be in the node's pool: move back only after them.
+                Some(Next::Node(n)) => self.nonces.resync(n, i == last),
+                None => {}
+            }
+        }
+    }
+}
+
+fn not_sent(ctx: &Ctx, o: Outgoing) {
+    let _ = o.reply.send(ActorMsg::Tx(TxReport {
+        idx: o.idx,
+        sent_ms: ctx.now_ms(),
+        result: TxResult::NotSent,
+    }));
 }
 
 /// A wallet's nonces: the next never used, and the holes refused sends left below it (used
@@ -200,9 +286,9 @@ async fn answered(
     signer: &Arc<PrivateKeySigner>,
     watcher: &mpsc::UnboundedSender<Watched>,
     f: InFlight,
-    sent: Sent,
+    sent_ms: f64,
+    outcome: Result<(), SendError>,
 ) -> Option<Next> {
-    let (sent_ms, outcome) = (sent.sent_ms, sent.outcome);
     if let Err(SendError::Unknown(message)) = &outcome {
         tracing::warn!(tx = %f.hash, "send outcome unknown ({message}); watching for it");
     }
@@ -247,10 +333,6 @@ async fn answered(
             Some(next)
         }
     }
-}
-
-async fn wait_true(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
 
 #[cfg(test)]

@@ -354,18 +354,7 @@ async fn run(
         let checking = check.as_ref().is_some_and(|t| !t.is_finished());
         if !checking && last_resend.elapsed() >= RESEND_EVERY {
             last_resend = tokio::time::Instant::now();
-            let stale: Vec<Stale> = pending
-                .values()
-                .filter(|w| now - w.sent_ms > RESEND_AFTER_MS)
-                .take(RESEND_BATCH)
-                .map(|w| Stale {
-                    hash: w.hash,
-                    raw: w.raw.clone(),
-                    fees: w.fees,
-                    resign: w.resign.clone(),
-                    resent: w.resent,
-                })
-                .collect();
+            let stale = stale_in_order(&pending, now);
             if !stale.is_empty() {
                 check = Some(tokio::spawn(recover(
                     ctx.clone(),
@@ -564,10 +553,60 @@ async fn expire(
     }
 }
 
-/// Looks the stale transactions up. One the node no longer knows is re-sent (same bytes, so
-/// included at most once); if the node refuses those bytes (priced out by a risen base fee),
-/// the same nonce is re-signed at the current fee. One the node still holds below the current
-/// base fee is replaced the same way. Replacements per transaction are bounded.
+/// The pending transactions older than `RESEND_AFTER_MS`, at most `RESEND_BATCH`, each wallet's
+/// lowest nonces first (a gap is repaired from its bottom) and in nonce order within a wallet
+/// (re-sends never overtake each other).
+fn stale_in_order(pending: &HashMap<B256, Watched>, now: f64) -> Vec<Stale> {
+    let stale: Vec<&Watched> = pending
+        .values()
+        .filter(|w| now - w.sent_ms > RESEND_AFTER_MS)
+        .collect();
+    let keys: Vec<(alloy::primitives::Address, u64)> = stale
+        .iter()
+        .map(|w| (w.resign.signer.address(), w.resign.nonce))
+        .collect();
+    resend_order(&keys, RESEND_BATCH)
+        .into_iter()
+        .map(|i| {
+            let w = stale[i];
+            Stale {
+                hash: w.hash,
+                raw: w.raw.clone(),
+                fees: w.fees,
+                resign: w.resign.clone(),
+                resent: w.resent,
+            }
+        })
+        .collect()
+}
+
+/// Which of `keys` (sender, nonce) to look up, at most `max`: round-robin over the senders from
+/// each one's lowest nonce, so every stuck wallet's gap is reached first; returned sorted by
+/// sender, then nonce (the order they are re-sent in).
+fn resend_order<K: Ord + Copy>(keys: &[(K, u64)], max: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..keys.len()).collect();
+    idx.sort_by_key(|&i| keys[i]);
+    // Rank of each within its sender (0 = its lowest nonce).
+    let mut rank = vec![0usize; keys.len()];
+    for w in 1..idx.len() {
+        if keys[idx[w]].0 == keys[idx[w - 1]].0 {
+            rank[idx[w]] = rank[idx[w - 1]] + 1;
+        }
+    }
+    let mut by_rank = idx.clone();
+    by_rank.sort_by_key(|&i| (rank[i], keys[i]));
+    by_rank.truncate(max);
+    by_rank.sort_by_key(|&i| keys[i]);
+    by_rank
+}
+
+/// Looks the stale transactions up, each wallet's in nonce order. One the node no longer knows
+/// is re-sent (same bytes, so included at most once); if the node refuses those bytes (priced
+/// out by a risen base fee), the same nonce is re-signed at the current fee. One the node still
+/// holds below the current base fee is replaced the same way. A wallet's lowest one that the
+/// node holds while the chain's nonce for the wallet has stood at it for `RESEND_AFTER_MS` (a
+/// node that keeps it queued and never promotes it) is sent again, same bytes. Replacements per
+/// transaction are bounded.
 async fn recover(
     ctx: Arc<Ctx>,
     provider: DynProvider,
@@ -581,7 +620,11 @@ async fn recover(
         .saturating_sub(current.max_priority_fee_per_gas)
         / 2;
     let (mut rebroadcast, mut replaced) = (0usize, 0usize);
+    let mut last_sender = None;
     for s in stale {
+        let sender = s.resign.signer.address();
+        let lowest = last_sender != Some(sender);
+        last_sender = Some(sender);
         let known = match p.get_transaction_by_hash(s.hash).await {
             Ok(k) => k.is_some(),
             Err(_) => continue,
@@ -589,6 +632,12 @@ async fn recover(
         let priced_out = !current.legacy && s.fees.max_fee_per_gas < base_fee;
         let refusal = if known {
             if !priced_out {
+                if lowest && stuck_at(p, sender, s.resign.nonce).await {
+                    // Held but not mined while it is the wallet's next nonce: kick it.
+                    if send_raw(p, &s.raw).await.is_ok() {
+                        rebroadcast += 1;
+                    }
+                }
                 continue;
             }
             "its max fee is below the base fee".to_string()
@@ -637,11 +686,30 @@ async fn recover(
         }
     }
     ctx.resent.fetch_add(rebroadcast as u64, Ordering::Relaxed);
-    if rebroadcast + replaced > 0 {
-        tracing::warn!(
-            "{rebroadcast} transactions dropped by the node were sent again, {replaced} re-signed at the current fee"
-        );
+    let said = match (rebroadcast, replaced) {
+        (0, 0) => None,
+        (n, 0) => Some(format!(
+            "{n} transactions the node dropped or left waiting were sent again (same bytes)"
+        )),
+        (0, r) => Some(format!(
+            "{r} transactions priced out by a risen base fee were re-signed at the current fee"
+        )),
+        (n, r) => Some(format!(
+            "{n} transactions the node dropped or left waiting were sent again (same bytes), {r} priced out were re-signed at the current fee"
+        )),
+    };
+    if let Some(said) = said {
+        tracing::warn!("{said}");
     }
+}
+
+/// Whether the chain's nonce of `sender` is exactly `nonce`: its transaction at `nonce` is the
+/// one the chain waits for.
+async fn stuck_at(p: &DynProvider, sender: alloy::primitives::Address, nonce: u64) -> bool {
+    p.get_transaction_count(sender)
+        .latest()
+        .await
+        .is_ok_and(|n| n == nonce)
 }
 
 fn facts_of(r: &alloy::rpc::types::TransactionReceipt) -> Facts {
@@ -665,4 +733,38 @@ fn report(w: &Watched, landed: B256, block: u64, seen_ms: f64, f: Facts) {
             fee_wei: f.fee_wei,
         },
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resend_order;
+
+    #[test]
+    fn resends_reach_every_wallets_lowest_nonce_first_and_keep_nonce_order() {
+        // Wallet 1 has nonces 5..=9 stale, wallet 2 has 3 and 4, wallet 3 has 7.
+        let keys: Vec<(u8, u64)> = vec![
+            (1, 9),
+            (2, 4),
+            (1, 5),
+            (3, 7),
+            (1, 7),
+            (1, 6),
+            (2, 3),
+            (1, 8),
+        ];
+        let picked: Vec<(u8, u64)> = resend_order(&keys, 5)
+            .into_iter()
+            .map(|i| keys[i])
+            .collect();
+        // Each wallet's lowest first (1:5, 2:3, 3:7), then the next ranks (1:6, 2:4).
+        assert_eq!(picked, [(1, 5), (1, 6), (2, 3), (2, 4), (3, 7)]);
+        let all: Vec<(u8, u64)> = resend_order(&keys, 100)
+            .into_iter()
+            .map(|i| keys[i])
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(all, sorted);
+        assert!(resend_order::<u8>(&[], 3).is_empty());
+    }
 }

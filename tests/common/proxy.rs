@@ -1,7 +1,9 @@
 //! A fault-injecting JSON-RPC proxy for tests: a real HTTP/1.1 server on 127.0.0.1 in front of a
 //! real node, which answers a seeded share of requests with a transient fault (connection closed
 //! before answering, request executed but the answer lost, a 1–3 s stall, HTTP 429 with
-//! `Retry-After`, HTTP 503, a JSON-RPC rate-limit error) and forwards the rest unchanged.
+//! `Retry-After`, HTTP 503, a JSON-RPC rate-limit error) and forwards the rest unchanged. It
+//! also records every `eth_sendRawTransaction` it receives, single or batched (the sender and
+//! nonce decoded from the signed bytes), to check that each wallet's nonces arrive in order.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -39,6 +41,12 @@ pub struct Faults {
     pub priced_out: f64,
     /// When set, the transport faults above hit only requests calling this method.
     pub only: Option<&'static str>,
+    /// The n-th distinct transaction received (0-based, counted while armed) is swallowed as
+    /// `pool_drop` does: a gap in its wallet's nonces that only a re-send repairs.
+    pub withhold: Option<u64>,
+    /// Every forwarded request waits 0..=`jitter_ms` ms first (seeded), as on a real network:
+    /// requests on concurrent connections overtake each other.
+    pub jitter_ms: u64,
 }
 
 impl Faults {
@@ -69,6 +77,8 @@ pub struct ProxyStats {
     pub rpc_limit: AtomicU64,
     pub swallowed: AtomicU64,
     pub refused_again: AtomicU64,
+    /// Distinct transactions received while pool faults were armed.
+    pub first_sends: AtomicU64,
 }
 
 impl ProxyStats {
@@ -111,6 +121,8 @@ pub struct Proxy {
     pub armed: Arc<AtomicBool>,
     /// While true, every request gets HTTP 503: the node is down.
     pub down: Arc<AtomicBool>,
+    /// Every raw transaction received, in order (`Arrivals::check`).
+    pub arrivals: Arc<Arrivals>,
     stop: Arc<AtomicBool>,
     port: u16,
 }
@@ -142,6 +154,112 @@ struct Shared {
     stats: Arc<ProxyStats>,
     armed: Arc<AtomicBool>,
     down: Arc<AtomicBool>,
+    arrivals: Arc<Arrivals>,
+}
+
+/// Every raw transaction the proxy forwarded to the node, in the order it forwarded them: (sender, nonce, hash).
+#[derive(Debug, Default)]
+pub struct Arrivals(Mutex<Vec<(alloy::primitives::Address, u64, alloy::primitives::B256)>>);
+
+/// What the order check found.
+#[derive(Debug, Default)]
+pub struct Order {
+    /// Raw transactions received (resends included).
+    pub sends: usize,
+    /// Senders seen.
+    pub senders: usize,
+    /// Arrivals of a nonce N above the sender's lowest whose N-1 had not arrived before.
+    pub out_of_order: usize,
+    /// The same signed bytes received again.
+    pub resends: usize,
+    /// A few of the out-of-order arrivals, for the failure message.
+    pub examples: Vec<String>,
+}
+
+impl Arrivals {
+    fn record(&self, body: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let calls = match &v {
+            serde_json::Value::Array(a) => a.iter().collect::<Vec<_>>(),
+            one => vec![one],
+        };
+        let mut out = self.0.lock().unwrap();
+        for c in calls {
+            if c["method"] != "eth_sendRawTransaction" {
+                continue;
+            }
+            let Some(raw) = c["params"][0]
+                .as_str()
+                .and_then(|h| alloy::hex::decode(h).ok())
+            else {
+                continue;
+            };
+            if let Some(x) = sender_and_nonce(&raw) {
+                out.push(x);
+            }
+        }
+    }
+
+    /// Checks that each sender's nonces arrived without gaps: when nonce N arrived, N-1 had
+    /// arrived before (or N is the lowest the sender sent). Resends of a nonce already
+    /// received (the same bytes, or a re-signed replacement) are in order by definition.
+    pub fn check(&self) -> Order {
+        use std::collections::{HashMap, HashSet};
+        let all = self.0.lock().unwrap();
+        let mut lowest: HashMap<alloy::primitives::Address, u64> = HashMap::new();
+        for (a, n, _) in all.iter() {
+            let l = lowest.entry(*a).or_insert(*n);
+            *l = (*l).min(*n);
+        }
+        let mut seen: HashSet<(alloy::primitives::Address, u64)> = HashSet::new();
+        let mut hashes: HashSet<alloy::primitives::B256> = HashSet::new();
+        let mut order = Order {
+            sends: all.len(),
+            senders: lowest.len(),
+            ..Order::default()
+        };
+        for (i, (a, n, h)) in all.iter().enumerate() {
+            if !hashes.insert(*h) {
+                order.resends += 1;
+            }
+            if *n > lowest[a] && !seen.contains(&(*a, n - 1)) {
+                order.out_of_order += 1;
+                if order.examples.len() < 5 {
+                    order
+                        .examples
+                        .push(format!("arrival {i}: {a} nonce {n} before nonce {}", n - 1));
+                }
+            }
+            seen.insert((*a, *n));
+        }
+        order
+    }
+}
+
+/// The sender and nonce of a signed transaction (EIP-2718 envelope or legacy RLP): the signer
+/// recovered with libsecp256k1 from the signature over the transaction's signing hash.
+fn sender_and_nonce(
+    raw: &[u8],
+) -> Option<(alloy::primitives::Address, u64, alloy::primitives::B256)> {
+    use alloy::consensus::Transaction;
+    use alloy::eips::eip2718::Decodable2718;
+    use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+    let tx = alloy::consensus::TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
+    let sig = tx.signature();
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
+    let id = RecoveryId::try_from(i32::from(sig.v())).ok()?;
+    let rec = RecoverableSignature::from_compact(&compact, id).ok()?;
+    let msg = secp256k1::Message::from_digest(tx.signature_hash().0);
+    let key = secp256k1::Secp256k1::verification_only()
+        .recover_ecdsa(msg, &rec)
+        .ok()?;
+    let hash = alloy::primitives::keccak256(&key.serialize_uncompressed()[1..]);
+    let from = alloy::primitives::Address::from_slice(&hash[12..]);
+    Some((from, tx.nonce(), alloy::primitives::keccak256(raw)))
 }
 
 impl Shared {
@@ -187,25 +305,27 @@ impl Shared {
 }
 
 impl Shared {
-    /// The answer of a lying node to an `eth_sendRawTransaction`, if this one meets a pool
-    /// fault; `None` forwards it.
-    fn pool_fault(&self, body: &[u8]) -> Option<Vec<u8>> {
+    /// The answer of a lying node to one `eth_sendRawTransaction` call, if this one meets a
+    /// pool fault; `None` forwards it.
+    fn pool_fault(&self, call: &serde_json::Value) -> Option<serde_json::Value> {
         let f = self.faults;
-        if f.pool_drop + f.priced_out <= 0.0 || !self.armed.load(Ordering::Relaxed) {
+        if f.pool_drop + f.priced_out <= 0.0 && f.withhold.is_none()
+            || !self.armed.load(Ordering::Relaxed)
+        {
             return None;
         }
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        if v["method"] != "eth_sendRawTransaction" {
+        if call["method"] != "eth_sendRawTransaction" {
             return None;
         }
-        let raw = alloy::hex::decode(v["params"][0].as_str()?).ok()?;
+        let raw = alloy::hex::decode(call["params"][0].as_str()?).ok()?;
         let hash = alloy::primitives::keccak256(&raw);
         let mut sends = self.sends.lock().unwrap();
         let first = !sends.contains_key(&hash.0);
         let entry = if first {
             let mut rng = self.rng.lock().unwrap();
             let x = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            let fault = if x < f.pool_drop {
+            let nth = self.stats.first_sends.fetch_add(1, Ordering::Relaxed);
+            let fault = if f.withhold == Some(nth) || x < f.pool_drop {
                 Some(false)
             } else if x < f.pool_drop + f.priced_out {
                 Some(true)
@@ -222,18 +342,61 @@ impl Shared {
             sends.get_mut(&hash.0).unwrap()
         };
         entry.0 = entry.0.saturating_add(1);
-        let id = &v["id"];
+        let id = &call["id"];
         match (entry.0, entry.1) {
             (1, _) => {
                 self.stats.swallowed.fetch_add(1, Ordering::Relaxed);
-                Some(serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": id, "result": hash.to_string()})).unwrap())
+                Some(serde_json::json!({"jsonrpc": "2.0", "id": id, "result": hash.to_string()}))
             }
             (2, true) => {
                 self.stats.refused_again.fetch_add(1, Ordering::Relaxed);
-                Some(serde_json::to_vec(&serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "max fee per gas less than block base fee"}})).unwrap())
+                Some(
+                    serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message": "max fee per gas less than block base fee"}}),
+                )
             }
             _ => None,
         }
+    }
+
+    /// The whole answer when some calls of `body` (one call or a batch) meet a pool fault:
+    /// the others are forwarded, and the answers merged. `None`: nothing faulted.
+    fn pool_faults(&self, body: &[u8]) -> Option<Vec<u8>> {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let serde_json::Value::Array(calls) = v else {
+            return self.pool_fault(&v).map(|a| serde_json::to_vec(&a).unwrap());
+        };
+        let mut faked = Vec::new();
+        let mut rest = Vec::new();
+        for c in calls {
+            match self.pool_fault(&c) {
+                Some(a) => faked.push(a),
+                None => rest.push(c),
+            }
+        }
+        if faked.is_empty() {
+            return None;
+        }
+        if !rest.is_empty() {
+            let rest = serde_json::to_vec(&rest).unwrap();
+            let (_, _, _, payload) = self.forward(&rest)?;
+            match serde_json::from_slice::<serde_json::Value>(&payload).ok()? {
+                serde_json::Value::Array(a) => faked.extend(a),
+                one => faked.push(one),
+            }
+        }
+        Some(serde_json::to_vec(&faked).unwrap())
+    }
+}
+
+impl Shared {
+    /// Forwards `body` to the node, recording the transactions it carries as they leave.
+    fn forward(&self, body: &[u8]) -> Option<Answer> {
+        if self.faults.jitter_ms > 0 {
+            let ms = self.rng.lock().unwrap().next_u64() % (self.faults.jitter_ms + 1);
+            thread::sleep(Duration::from_millis(ms));
+        }
+        self.arrivals.record(body);
+        forward(&self.upstream, body)
     }
 }
 
@@ -246,7 +409,9 @@ impl Proxy {
         let armed = Arc::new(AtomicBool::new(true));
         let down = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
+        let arrivals = Arc::new(Arrivals::default());
         let shared = Arc::new(Shared {
+            arrivals: arrivals.clone(),
             upstream: upstream
                 .trim_start_matches("http://")
                 .trim_end_matches('/')
@@ -274,6 +439,7 @@ impl Proxy {
             stats,
             armed,
             down,
+            arrivals,
             stop,
             port,
         }
@@ -290,7 +456,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
     let mut out = conn;
     while let Some(body) = read_request(&mut reader) {
         shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-        if let Some(payload) = shared.pool_fault(&body) {
+        if let Some(payload) = shared.pool_faults(&body) {
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                 payload.len()
@@ -301,7 +467,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
             continue;
         }
         let answer = match shared.draw(&body) {
-            Fault::None => forward(&shared.upstream, &body),
+            Fault::None => shared.forward(&body),
             Fault::Close => {
                 shared.stats.closed.fetch_add(1, Ordering::Relaxed);
                 let _ = out.shutdown(Shutdown::Both);
@@ -309,14 +475,14 @@ fn serve(conn: TcpStream, shared: &Shared) {
             }
             Fault::Lost => {
                 shared.stats.lost.fetch_add(1, Ordering::Relaxed);
-                let _ = forward(&shared.upstream, &body);
+                let _ = shared.forward(&body);
                 let _ = out.shutdown(Shutdown::Both);
                 return;
             }
             Fault::Stall(d) => {
                 shared.stats.stalled.fetch_add(1, Ordering::Relaxed);
                 thread::sleep(d);
-                forward(&shared.upstream, &body)
+                shared.forward(&body)
             }
             Fault::Http429 => {
                 shared.stats.http429.fetch_add(1, Ordering::Relaxed);
