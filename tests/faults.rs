@@ -258,8 +258,9 @@ async fn fault_matrix() {
 #[test]
 fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() {
     // Once funding is done, the node answers every send after 1–3 s (reads stay fast): a
-    // wallet's lane sends at most `lane::PIPELINE` (8) ahead of the answers, so one wallet
-    // cannot send 20 transfers/s. The summary must say what really happened.
+    // wallet has one request in flight at a time (its nonces reach the node in order), so the
+    // steps falling due meanwhile leave late, together, and one wallet cannot keep 20
+    // transfers/s on schedule. The summary must say what really happened.
     let node = node();
     let proxy = Proxy::start(
         &node.url,
@@ -305,7 +306,7 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
     );
     assert_eq!(get("target_rate"), 20.0);
     assert!(
-        achieved < 0.8 * 20.0,
+        achieved < 0.95 * 20.0,
         "the sends did fall behind: {achieved}/s · {}\n{}",
         proxy.stats.line(),
         run.seen

@@ -15,6 +15,7 @@ pub mod nodemon;
 pub mod observe;
 pub mod order;
 pub mod progress;
+pub mod recover;
 pub mod run;
 pub mod setup;
 pub mod setup_calls;

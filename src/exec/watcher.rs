@@ -7,7 +7,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy::primitives::{B256, Bytes};
@@ -16,8 +15,9 @@ use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
+use super::recover::{RESEND_EVERY, Recovery, fail_behind, recover, stale_in_order};
 use crate::chain::receipts::{self, BlockReceipts};
-use crate::chain::tx::{Call, Fees, SendError, send_once, send_raw, sign};
+use crate::chain::tx::{Call, Fees};
 
 /// What it takes to sign a transaction's nonce again at another fee.
 #[derive(Clone)]
@@ -25,6 +25,22 @@ pub struct Resign {
     pub signer: Arc<PrivateKeySigner>,
     pub nonce: u64,
     pub call: Call,
+}
+
+/// What a lane tells the watcher. `Sent` is the message of every transaction (boxing it would
+/// cost an allocation each); `Behind` is rare.
+#[allow(clippy::large_enum_variant)]
+pub enum ToWatcher {
+    /// A transaction sent (or whose send stays unknown): match it to a receipt.
+    Sent(Watched),
+    /// The wallet `from` has no more steps, and its `nonce` was refused (`class`, `why`) and
+    /// never filled: its transactions above it can never be included.
+    Behind {
+        from: alloy::primitives::Address,
+        nonce: u64,
+        class: crate::chain::tx::ErrorClass,
+        why: String,
+    },
 }
 
 /// A sent transaction to match to a receipt.
@@ -100,13 +116,6 @@ const RECENT_MAX_BLOCKS: usize = 256;
 const POLL: Duration = Duration::from_millis(10);
 const EXPIRE_EVERY: Duration = Duration::from_millis(250);
 const IDLE_TURN: Duration = Duration::from_millis(100);
-/// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
-const RESEND_AFTER_MS: f64 = 3_000.0;
-/// How often, and for how many transactions at most, that check runs.
-const RESEND_EVERY: Duration = Duration::from_secs(2);
-const RESEND_BATCH: usize = 200;
-/// Re-signings of one transaction at a higher fee, at most.
-const MAX_REPLACEMENTS: u32 = 5;
 
 /// What the watcher saw, for the run's facts.
 #[derive(Debug, Clone, Default)]
@@ -123,35 +132,13 @@ impl Span {
     }
 }
 
-/// What the recovery task reports back.
-enum Recovery {
-    /// The node dropped it and refused the same bytes again: why (explains a timeout).
-    Refused(B256, String),
-    /// Re-signed at a higher fee and accepted.
-    Replaced {
-        old: B256,
-        new: B256,
-        raw: Bytes,
-        fees: Fees,
-    },
-}
-
-/// A pending transaction as the recovery task needs it.
-struct Stale {
-    hash: B256,
-    raw: Bytes,
-    fees: Fees,
-    resign: Resign,
-    resent: u32,
-}
-
 /// Runs the watcher on a thread of its own, with its own runtime and its own client to `url`:
 /// reading a block of thousands of transactions (tens of ms) and accounting for it then never
 /// delays the steps falling due meanwhile on the sending thread. The span comes back on `done`.
 pub fn spawn(
     ctx: Arc<Ctx>,
     chain: &crate::chain::Chain,
-    rx: mpsc::UnboundedReceiver<Watched>,
+    rx: mpsc::UnboundedReceiver<ToWatcher>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -178,7 +165,7 @@ pub fn spawn(
 async fn run(
     ctx: Arc<Ctx>,
     provider: DynProvider,
-    mut rx: mpsc::UnboundedReceiver<Watched>,
+    mut rx: mpsc::UnboundedReceiver<ToWatcher>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -208,7 +195,13 @@ async fn run(
     loop {
         loop {
             match rx.try_recv() {
-                Ok(w) => match recent.get(&w.hash).copied() {
+                Ok(ToWatcher::Behind {
+                    from,
+                    nonce,
+                    class,
+                    why,
+                }) => fail_behind(&mut pending, &mut alias, from, nonce, class, &why),
+                Ok(ToWatcher::Sent(w)) => match recent.get(&w.hash).copied() {
                     Some(Seen {
                         block,
                         seen_ms,
@@ -553,165 +546,6 @@ async fn expire(
     }
 }
 
-/// The pending transactions older than `RESEND_AFTER_MS`, at most `RESEND_BATCH`, each wallet's
-/// lowest nonces first (a gap is repaired from its bottom) and in nonce order within a wallet
-/// (re-sends never overtake each other).
-fn stale_in_order(pending: &HashMap<B256, Watched>, now: f64) -> Vec<Stale> {
-    let stale: Vec<&Watched> = pending
-        .values()
-        .filter(|w| now - w.sent_ms > RESEND_AFTER_MS)
-        .collect();
-    let keys: Vec<(alloy::primitives::Address, u64)> = stale
-        .iter()
-        .map(|w| (w.resign.signer.address(), w.resign.nonce))
-        .collect();
-    resend_order(&keys, RESEND_BATCH)
-        .into_iter()
-        .map(|i| {
-            let w = stale[i];
-            Stale {
-                hash: w.hash,
-                raw: w.raw.clone(),
-                fees: w.fees,
-                resign: w.resign.clone(),
-                resent: w.resent,
-            }
-        })
-        .collect()
-}
-
-/// Which of `keys` (sender, nonce) to look up, at most `max`: round-robin over the senders from
-/// each one's lowest nonce, so every stuck wallet's gap is reached first; returned sorted by
-/// sender, then nonce (the order they are re-sent in).
-fn resend_order<K: Ord + Copy>(keys: &[(K, u64)], max: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..keys.len()).collect();
-    idx.sort_by_key(|&i| keys[i]);
-    // Rank of each within its sender (0 = its lowest nonce).
-    let mut rank = vec![0usize; keys.len()];
-    for w in 1..idx.len() {
-        if keys[idx[w]].0 == keys[idx[w - 1]].0 {
-            rank[idx[w]] = rank[idx[w - 1]] + 1;
-        }
-    }
-    let mut by_rank = idx.clone();
-    by_rank.sort_by_key(|&i| (rank[i], keys[i]));
-    by_rank.truncate(max);
-    by_rank.sort_by_key(|&i| keys[i]);
-    by_rank
-}
-
-/// Looks the stale transactions up, each wallet's in nonce order. One the node no longer knows
-/// is re-sent (same bytes, so included at most once); if the node refuses those bytes (priced
-/// out by a risen base fee), the same nonce is re-signed at the current fee. One the node still
-/// holds below the current base fee is replaced the same way. A wallet's lowest one that the
-/// node holds while the chain's nonce for the wallet has stood at it for `RESEND_AFTER_MS` (a
-/// node that keeps it queued and never promotes it) is sent again, same bytes. Replacements per
-/// transaction are bounded.
-async fn recover(
-    ctx: Arc<Ctx>,
-    provider: DynProvider,
-    stale: Vec<Stale>,
-    current: Fees,
-    out: mpsc::UnboundedSender<Recovery>,
-) {
-    let p = &provider;
-    let base_fee = current
-        .max_fee_per_gas
-        .saturating_sub(current.max_priority_fee_per_gas)
-        / 2;
-    let (mut rebroadcast, mut replaced) = (0usize, 0usize);
-    let mut last_sender = None;
-    for s in stale {
-        let sender = s.resign.signer.address();
-        let lowest = last_sender != Some(sender);
-        last_sender = Some(sender);
-        let known = match p.get_transaction_by_hash(s.hash).await {
-            Ok(k) => k.is_some(),
-            Err(_) => continue,
-        };
-        let priced_out = !current.legacy && s.fees.max_fee_per_gas < base_fee;
-        let refusal = if known {
-            if !priced_out {
-                if lowest && stuck_at(p, sender, s.resign.nonce).await {
-                    // Held but not mined while it is the wallet's next nonce: kick it.
-                    if send_raw(p, &s.raw).await.is_ok() {
-                        rebroadcast += 1;
-                    }
-                }
-                continue;
-            }
-            "its max fee is below the base fee".to_string()
-        } else {
-            match send_raw(p, &s.raw).await {
-                Ok(_) => {
-                    rebroadcast += 1;
-                    continue;
-                }
-                Err(e) => e,
-            }
-        };
-        if s.resent >= MAX_REPLACEMENTS {
-            let _ = out.send(Recovery::Refused(s.hash, refusal));
-            continue;
-        }
-        let fees = current.bumped_over(s.fees);
-        let resigned = sign(
-            &s.resign.signer,
-            ctx.domain.chain_id,
-            s.resign.nonce,
-            fees,
-            &s.resign.call,
-        );
-        let Ok((new, raw)) = resigned else {
-            continue;
-        };
-        match send_once(p, new, &raw).await {
-            Ok(()) => {
-                replaced += 1;
-                ctx.resent.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(old = %s.hash, %new, "re-signed at {} wei/gas", fees.max_fee_per_gas);
-                let _ = out.send(Recovery::Replaced {
-                    old: s.hash,
-                    new,
-                    raw,
-                    fees,
-                });
-            }
-            Err(SendError::Refused(e)) | Err(SendError::Unknown(e)) => {
-                let _ = out.send(Recovery::Refused(
-                    s.hash,
-                    format!("{refusal}; re-signed: {e}"),
-                ));
-            }
-        }
-    }
-    ctx.resent.fetch_add(rebroadcast as u64, Ordering::Relaxed);
-    let said = match (rebroadcast, replaced) {
-        (0, 0) => None,
-        (n, 0) => Some(format!(
-            "{n} transactions the node dropped or left waiting were sent again (same bytes)"
-        )),
-        (0, r) => Some(format!(
-            "{r} transactions priced out by a risen base fee were re-signed at the current fee"
-        )),
-        (n, r) => Some(format!(
-            "{n} transactions the node dropped or left waiting were sent again (same bytes), {r} priced out were re-signed at the current fee"
-        )),
-    };
-    if let Some(said) = said {
-        tracing::warn!("{said}");
-    }
-}
-
-/// Whether the chain's nonce of `sender` is exactly `nonce`: its transaction at `nonce` is the
-/// one the chain waits for.
-async fn stuck_at(p: &DynProvider, sender: alloy::primitives::Address, nonce: u64) -> bool {
-    p.get_transaction_count(sender)
-        .latest()
-        .await
-        .is_ok_and(|n| n == nonce)
-}
-
 fn facts_of(r: &alloy::rpc::types::TransactionReceipt) -> Facts {
     Facts {
         success: r.status(),
@@ -733,38 +567,4 @@ fn report(w: &Watched, landed: B256, block: u64, seen_ms: f64, f: Facts) {
             fee_wei: f.fee_wei,
         },
     }));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resend_order;
-
-    #[test]
-    fn resends_reach_every_wallets_lowest_nonce_first_and_keep_nonce_order() {
-        // Wallet 1 has nonces 5..=9 stale, wallet 2 has 3 and 4, wallet 3 has 7.
-        let keys: Vec<(u8, u64)> = vec![
-            (1, 9),
-            (2, 4),
-            (1, 5),
-            (3, 7),
-            (1, 7),
-            (1, 6),
-            (2, 3),
-            (1, 8),
-        ];
-        let picked: Vec<(u8, u64)> = resend_order(&keys, 5)
-            .into_iter()
-            .map(|i| keys[i])
-            .collect();
-        // Each wallet's lowest first (1:5, 2:3, 3:7), then the next ranks (1:6, 2:4).
-        assert_eq!(picked, [(1, 5), (1, 6), (2, 3), (2, 4), (3, 7)]);
-        let all: Vec<(u8, u64)> = resend_order(&keys, 100)
-            .into_iter()
-            .map(|i| keys[i])
-            .collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(all, sorted);
-        assert!(resend_order::<u8>(&[], 3).is_empty());
-    }
 }
