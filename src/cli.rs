@@ -11,6 +11,8 @@ use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
 mod chain;
+mod checks;
+mod finish;
 mod fit;
 pub mod log;
 mod merge;
@@ -145,13 +147,23 @@ pub fn run() -> u8 {
         }
     };
     log::init(cli.verbose);
-    match dispatch(cli.command) {
+    let code = match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            log::say_line(&e.to_string());
+            log::set_exit_reason(exit_reason(&e));
             e.exit_code()
         }
-    }
+    };
+    log::exit(code);
+    code
+}
+
+/// An error's exit reason: the code's meaning and the error's first line.
+pub fn exit_reason(e: &Error) -> String {
+    let first = e.to_string();
+    let first = first.lines().next().unwrap_or_default();
+    format!("{}: {first}", ExitCode::meaning(e.exit_code()))
 }
 
 /// `loadrun FILE …` means `loadrun run FILE …`: a first argument that is neither a subcommand
@@ -208,9 +220,20 @@ fn validate_cmd(args: &ValidateArgs) -> Result<u8, Error> {
     for path in &args.scenarios {
         let result = scenario::load(path, args.limits.max_steps)
             .map_err(Error::from)
-            .and_then(|l| l.expand(l.scenario.seed).map_err(Error::from));
+            .and_then(|l| Ok((l.expand(l.scenario.seed)?, l)));
         match result {
-            Ok(plan) => eprintln!("ok: {} ({} steps)", path.display(), plan.steps.len()),
+            Ok((plan, loaded)) => {
+                // What can be checked without a chain, beyond the file's own rules.
+                let problems = checks::check(&loaded, &plan);
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                if problems.is_empty() {
+                    eprintln!("ok: {} ({} steps)", path.display(), plan.steps.len());
+                } else {
+                    failed += 1;
+                }
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;

@@ -13,6 +13,18 @@ impl ExitCode {
     pub const CHAIN: u8 = 3;
     /// Interrupted by Ctrl-C; results flushed.
     pub const INTERRUPTED: u8 = 130;
+
+    /// What a code means (README "Exit codes").
+    pub fn meaning(code: u8) -> &'static str {
+        match code {
+            Self::OK => "ok",
+            Self::CHECK_FAILED => "an expectation or sanity check failed",
+            Self::INVALID => "invalid scenario or usage",
+            Self::CHAIN => "chain or setup failure",
+            Self::INTERRUPTED => "interrupted (Ctrl-C); results flushed",
+            _ => "unknown exit code",
+        }
+    }
 }
 
 /// An error that ends the process, carrying its exit code.

@@ -45,12 +45,18 @@ pub enum ChainError {
         "chain id {id} is not allowed (allow_chain_ids = {allowed:?})\n  help: if you really mean to load this chain, add {id} to [chain].allow_chain_ids"
     )]
     ChainNotAllowed { id: u64, allowed: Vec<u64> },
+    #[error("`{url}` is not an RPC URL: {why}\n  help: {help}")]
+    RpcUrl {
+        url: String,
+        why: String,
+        help: String,
+    },
     #[error(
-        "connecting to {url} needs a funder key\n  help: set [chain].funder_key_env = \"LOADRUN_FUNDER_KEY\" in the scenario and export LOADRUN_FUNDER_KEY with the funder's private key"
+        "connecting to {url} needs a funder key\n  help: export LOADRUN_FUNDER_KEY with the funder's private key (hex), or name another variable with --funder-key-env NAME or [chain].funder_key_env"
     )]
     NoFunderKeyEnv { url: String },
     #[error(
-        "environment variable {var} (named by [chain].funder_key_env) is not set\n  help: export {var} with the funder's private key (hex)"
+        "environment variable {var} (named by --funder-key-env or [chain].funder_key_env) is not set\n  help: export {var} with the funder's private key (hex)"
     )]
     FunderKeyUnset { var: String },
     #[error(
@@ -145,6 +151,9 @@ pub async fn connect(
         max_rps: cfg.max_rps,
         ..rpc::RpcPolicy::default()
     };
+    if let Some(url) = rpc_url(cfg, rpc_flag) {
+        check_url(url)?;
+    }
     let (url, anvil, funder) = match rpc_url(cfg, rpc_flag) {
         Some(url) => (url.to_string(), None, remote_funder(cfg, url)?),
         None => {
@@ -169,16 +178,18 @@ pub async fn connect(
         }
     };
     // First contact gets a short retry budget: a wrong URL should fail in seconds, not after
-    // `retry_for`.
+    // `retry_for`, with one error (the probe's give-ups are not warnings).
     let limit = if anvil.is_some() {
         Duration::from_secs(10)
     } else {
-        Duration::from_secs(5)
+        REMOTE_FIRST_CONTACT
     };
     let probe = provider(
         &url,
         rpc::RpcPolicy {
             retry_for: Duration::from_millis(200),
+            attempt_timeout: limit,
+            quiet: true,
             ..policy
         },
         Arc::default(),
@@ -210,6 +221,39 @@ pub async fn connect(
     };
     chain.gas = estimate::table(&chain, &contracts::addresses(chain.funder.address()), false).await;
     Ok(chain)
+}
+
+/// How long a remote node gets to answer its first `eth_chainId`.
+pub const REMOTE_FIRST_CONTACT: Duration = Duration::from_secs(3);
+
+/// Refuses an RPC URL loadrun cannot use, saying how to write it (`127.0.0.1:8545` has no scheme).
+pub fn check_url(url: &str) -> Result<(), ChainError> {
+    let bad = |why: &str, help: String| ChainError::RpcUrl {
+        url: redact_url(url),
+        why: why.into(),
+        help,
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(bad(
+            "it has no scheme",
+            format!(
+                "add http:// (or https://): --rpc http://{}",
+                redact_url(url)
+            ),
+        ));
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return Err(bad(
+            &format!("loadrun speaks JSON-RPC over http or https, not {scheme}"),
+            format!(
+                "use the node's HTTP endpoint, e.g. http://{}",
+                redact_url(rest)
+            ),
+        ));
+    }
+    url.parse::<alloy::transports::http::reqwest::Url>()
+        .map(|_| ())
+        .map_err(|e| bad(&e.to_string(), "write it as http://HOST:PORT[/PATH]".into()))
 }
 
 /// Blocks with transactions a spawned anvil keeps in memory: the receipt watcher reads each
@@ -258,10 +302,17 @@ pub fn provider(
         .erased())
 }
 
+/// The variable a remote chain's funder key is read from when neither `--funder-key-env` nor
+/// `[chain].funder_key_env` names one.
+pub const DEFAULT_FUNDER_KEY_ENV: &str = "LOADRUN_FUNDER_KEY";
+
 fn remote_funder(cfg: &ChainConfig, url: &str) -> Result<PrivateKeySigner, ChainError> {
     let var = cfg
         .funder_key_env
         .clone()
+        .or_else(|| {
+            std::env::var_os(DEFAULT_FUNDER_KEY_ENV).map(|_| DEFAULT_FUNDER_KEY_ENV.to_string())
+        })
         .ok_or_else(|| ChainError::NoFunderKeyEnv {
             url: redact_url(url),
         })?;
@@ -282,7 +333,11 @@ async fn wait_ready(provider: &DynProvider, url: &str, limit: Duration) -> Resul
             Err(e) if start.elapsed() >= limit => {
                 return Err(ChainError::Unreachable {
                     url: redact_url(url),
-                    reason: e.to_string(),
+                    reason: format!(
+                        "no answer to eth_chainId within {} ({})",
+                        humantime::format_duration(limit),
+                        reason_of(&e.to_string())
+                    ),
                 });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -290,8 +345,35 @@ async fn wait_ready(provider: &DynProvider, url: &str, limit: Duration) -> Resul
     }
 }
 
+/// A transport error in a person's words (the connection errors reqwest nests).
+fn reason_of(e: &str) -> String {
+    let lower = e.to_ascii_lowercase();
+    if lower.contains("connection refused") || lower.contains("error sending request") {
+        "no connection: nothing is listening there, or the host cannot be reached".into()
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "the attempt timed out".into()
+    } else {
+        e.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn urls_without_a_scheme_say_to_add_http() {
+        let e = super::check_url("127.0.0.1:8545").unwrap_err().to_string();
+        assert!(e.contains("add http://"), "{e}");
+        assert!(e.contains("--rpc http://127.0.0.1:8545"), "{e}");
+        let e = super::check_url("localhost:8545").unwrap_err().to_string();
+        assert!(e.contains("add http://"), "{e}");
+        let e = super::check_url("ws://node:8546/key")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not ws") && !e.contains("key"), "{e}");
+        assert!(super::check_url("http://127.0.0.1:8545/k?x=1").is_ok());
+        assert!(super::check_url("HTTPS://rpc.example").is_ok());
+    }
+
     #[test]
     fn the_keeper_outlasts_retries_within_bounds() {
         use super::transaction_block_keeper as k;

@@ -27,6 +27,9 @@ pub struct RpcPolicy {
     pub max_rps: Option<f64>,
     /// One HTTP attempt is abandoned (and counts as transient) after this long.
     pub attempt_timeout: Duration,
+    /// A give-up is logged at debug, not as a warning: the caller reports the failure once
+    /// (the first contact's probe).
+    pub quiet: bool,
 }
 
 impl Default for RpcPolicy {
@@ -35,6 +38,7 @@ impl Default for RpcPolicy {
             retry_for: Duration::from_secs(30),
             max_rps: None,
             attempt_timeout: Duration::from_secs(10),
+            quiet: false,
         }
     }
 }
@@ -46,6 +50,16 @@ pub struct RpcStats {
     transient: AtomicU64,
     /// Set once a request's transient failures outlasted `retry_for`: the node is down.
     down: tokio::sync::watch::Sender<bool>,
+    /// When the node last answered, and when it counted as down: UNIX ms, 0 = never.
+    last_answer_ms: AtomicU64,
+    down_at_ms: AtomicU64,
+}
+
+/// Now as UNIX milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Default for RpcStats {
@@ -54,6 +68,8 @@ impl Default for RpcStats {
             retries: AtomicU64::new(0),
             transient: AtomicU64::new(0),
             down: tokio::sync::watch::channel(false).0,
+            last_answer_ms: AtomicU64::new(0),
+            down_at_ms: AtomicU64::new(0),
         }
     }
 }
@@ -68,6 +84,25 @@ impl RpcStats {
     /// from now on a give-up means the node is down.
     pub fn clear_down(&self) {
         self.down.send_replace(false);
+        self.down_at_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Marks the node down (once: the first give-up's time is kept).
+    fn set_down(&self) {
+        let _ =
+            self.down_at_ms
+                .compare_exchange(0, unix_ms(), Ordering::Relaxed, Ordering::Relaxed);
+        self.down.send_replace(true);
+    }
+
+    /// When the node counted as down, UNIX ms.
+    pub fn down_at_ms(&self) -> Option<u64> {
+        Some(self.down_at_ms.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    /// When the node last answered through this client, UNIX ms.
+    pub fn last_answer_ms(&self) -> Option<u64> {
+        Some(self.last_answer_ms.load(Ordering::Relaxed)).filter(|t| *t > 0)
     }
 
     /// Resolves once the node counts as down.
@@ -182,18 +217,25 @@ where
                 }
                 let res = inner.call(request.clone()).await;
                 let Some(hint) = transient(&res) else {
+                    if res.is_ok() {
+                        layer
+                            .stats
+                            .last_answer_ms
+                            .store(unix_ms(), Ordering::Relaxed);
+                    }
                     return scrubbed(res, &layer.shown);
                 };
                 layer.stats.transient.fetch_add(1, Ordering::Relaxed);
                 let since = *first_failure.get_or_insert_with(Instant::now);
                 // Once the node counts as down, nothing waits out another `retry_for`.
                 if since.elapsed() >= layer.policy.retry_for || layer.stats.is_down() {
-                    layer.stats.down.send_replace(true);
-                    tracing::warn!(
-                        methods = %request.method_names().take(3).collect::<Vec<_>>().join(","),
-                        "giving up after {:?} of transient RPC failures",
-                        layer.policy.retry_for
-                    );
+                    layer.stats.set_down();
+                    let methods = request.method_names().take(3).collect::<Vec<_>>().join(",");
+                    if layer.policy.quiet {
+                        tracing::debug!(%methods, "giving up after {:?} of transient RPC failures", layer.policy.retry_for);
+                    } else {
+                        tracing::warn!(%methods, "giving up after {:?} of transient RPC failures", layer.policy.retry_for);
+                    }
                     return scrubbed(res, &layer.shown);
                 }
                 let wait = backoff(attempt, hint);

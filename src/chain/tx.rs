@@ -469,7 +469,13 @@ impl ReceiptWatch {
                 }
             }
             if resent > 0 {
-                tracing::warn!("{resent} transactions were dropped by the node; sent them again");
+                // The same signed bytes again: nothing is paid twice, so this only costs time.
+                tracing::warn!(
+                    "{resent} of {} transactions were not in the node's pool after {:?} and were sent again: harmless (the same signed bytes, never paid twice) unless it repeats until the {:?} wait runs out",
+                    sent.len(),
+                    REBROADCAST_AFTER,
+                    timeout
+                );
             }
         }
     }

@@ -24,12 +24,44 @@ pub struct ChainArgs {
     /// Connect to this JSON-RPC URL instead of spawning anvil (overrides [chain].rpc).
     #[arg(long, env = "LOADRUN_RPC", hide_env_values = true, value_name = "URL")]
     pub rpc: Option<String>,
+    /// Read a remote chain's funder key from the environment variable NAME (overrides
+    /// [chain].funder_key_env; with neither, LOADRUN_FUNDER_KEY is read when it is set).
+    /// The variable's name, never the key.
+    #[arg(long, value_name = "NAME", value_parser = parse_env_name)]
+    pub funder_key_env: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Multiply every rate and stage target by F (capacity search without editing the file;
     /// recorded in run.toml). `fund` with the same F funds what that plan spends.
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = super::parse_rate_scale)]
     pub rate_scale: f64,
+}
+
+impl ChainArgs {
+    /// The scenario's `[chain]` with the command line's overrides applied.
+    pub fn apply(&self, cfg: &mut crate::scenario::ChainConfig) {
+        if let Some(name) = &self.funder_key_env {
+            cfg.funder_key_env = Some(name.clone());
+        }
+    }
+}
+
+/// `--funder-key-env NAME`: an environment variable's name. A value that looks like a key is
+/// refused without being echoed.
+pub fn parse_env_name(s: &str) -> Result<String, String> {
+    let hex = s.trim_start_matches("0x");
+    if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("this looks like a private key, not the name of an environment variable: export the key in a variable (e.g. LOADRUN_FUNDER_KEY) and give its name".into());
+    }
+    if s.is_empty()
+        || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || s.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(format!(
+            "`{s}` is not an environment variable name: use letters, digits and '_', e.g. LOADRUN_FUNDER_KEY"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,7 +91,7 @@ pub fn wallets_cmd(args: &WalletsArgs) -> Result<u8, Error> {
         }
         Ok(())
     })?;
-    eprintln!(
+    super::log::say!(
         "{} wallets (seed {seed}, derivation {})",
         all.len(),
         wallets::DERIVATION
@@ -69,14 +101,15 @@ pub fn wallets_cmd(args: &WalletsArgs) -> Result<u8, Error> {
 
 /// `loadrun fund`: the funding phase alone (checks, deploy, idempotent top-up).
 pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
-    let loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
+    let mut loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
+    args.apply(&mut loaded.scenario.chain);
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
         let cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.rpc.as_deref());
         let mut chain = crate::chain::connect(&cfg, args.rpc.as_deref(), None).await?;
-        eprintln!(
+        super::log::say!(
             "{}",
             super::fit::describe(&chain, &cfg, &super::run::shown_url(&chain))
         );
@@ -85,16 +118,21 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
             .await
             .map_err(|e| located(&loaded, e))?;
         if funded.deploys > 0 {
-            eprintln!("deployed {} contracts", funded.deploys);
+            super::log::say!("deployed {} contracts", funded.deploys);
+        } else {
+            super::log::say!(
+                "contracts reused: Token, Disperse and Adjudicator are already on this chain at their CREATE2 addresses"
+            );
         }
-        eprintln!("{}", setup::describe("funded", &funded.outcome));
+        super::log::say!("{}", setup::describe("funded", &funded.outcome));
         Ok(ExitCode::OK)
     })
 }
 
 /// `loadrun sweep`: every wallet's tokens and ETH (minus gas) back to the funder.
 pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
-    let loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    let mut loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
+    args.apply(&mut loaded.scenario.chain);
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
@@ -105,7 +143,7 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
         let deployed = contracts::deploy_cost(&chain, fees.max_fee_per_gas).await? == 0;
         chain.gas = crate::chain::estimate::table(&chain, &c, deployed).await;
         let outcome = fund::sweep(&chain, &c, &all, fees).await?;
-        eprintln!("{}", setup::describe("swept", &outcome));
+        super::log::say!("{}", setup::describe("swept", &outcome));
         Ok(ExitCode::OK)
     })
 }

@@ -18,10 +18,12 @@ use crate::report::rates::workload_windows;
 use crate::report::rows::Status;
 use crate::report::sanity::{self, Books, Snapshots};
 use crate::report::tally::Tally;
-use crate::report::verdict::Load;
+use crate::report::verdict::{Events, Load};
 use crate::scenario::{self, Loaded};
 use crate::wallets::Directory;
 
+use super::finish::{Outcome, finish};
+use super::log::say;
 use super::write_output;
 
 #[derive(Debug, clap::Args)]
@@ -319,10 +321,10 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     };
     let plan = loaded.expand(first.seed)?;
     for s in &missing_shards {
-        eprintln!("warning: no run of shard {s} was given: its steps are not_sent");
+        say!("warning: no run of shard {s} was given: its steps are not_sent");
     }
     if parts.iter().any(|p| p.start_at_ms != first.start_at_ms) || first.start_at_ms.is_none() {
-        eprintln!(
+        say!(
             "warning: the parts did not start at one --start-at instant: their rates per second and block times count from different origins"
         );
     }
@@ -341,6 +343,12 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
     // A reused --out DIR must not mix this merge's files with an earlier one's.
     for f in super::run::RESULT_FILES {
         let _ = std::fs::remove_file(args.out.join(f));
+    }
+    if let Err(e) = super::log::to_file(&args.out.join("loadrun.log")) {
+        say!(
+            "warning: cannot write {}: {e}",
+            args.out.join("loadrun.log").display()
+        );
     }
     // The shard each wallet belongs to, to name a missing one in its steps' rows.
     let dir_of = Directory::new(&loaded.scenario);
@@ -466,6 +474,10 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         fired: 0,
         resent: summed(&sums, "resent"),
         node_down: false,
+        resigned: summed(&sums, "resigned"),
+        start_unix_ms: 0.0,
+        node_down_unsent: 0,
+        node_down_unanswered: 0,
         peak_rss_kb: None,
     };
     let load = Load {
@@ -476,30 +488,40 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         node_cpu_peak_pct: None,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
     };
-    eprintln!(
+    say!(
         "merged {} runs into {} ({} steps) in {:.2} s",
         parts.len(),
         args.out.display(),
         plan.steps.len(),
         started.elapsed().as_secs_f64()
     );
-    let code = super::run::finish(
-        &loaded,
-        &plan,
-        (&ex, load),
-        (
+    let events = Events {
+        blocks: crate::report::blocks::read_csv(
+            &std::fs::read_to_string(args.out.join("blocks.csv")).unwrap_or_default(),
+        ),
+        resigned: ex.resigned,
+        resent: ex.resent,
+        missing_parts: missing_shards.iter().map(|s| s.to_string()).collect(),
+        unreported: unreported as u64,
+        node_down: None,
+    };
+    let outcome = Outcome {
+        ex: &ex,
+        load,
+        events,
+        rpc: (
             summed(&sums, "rpc_retries"),
             summed(&sums, "rpc_errors_transient"),
         ),
-        sanity.as_ref(),
-        &args.out,
-        args.json,
-    )?;
+        sanity: sanity.as_ref(),
+        forced: None,
+    };
+    let code = finish(&loaded, &plan, outcome, &args.out, args.json)?;
     if sanity.is_none() {
-        eprintln!("  (a part has no observed.json: the union was not checked against the chain)");
+        say!("  (a part has no observed.json: the union was not checked against the chain)");
     }
     if unreported > 0 {
-        eprintln!(
+        say!(
             "INCOMPLETE: {unreported} of {} plan steps were in no run (not_sent, the missing part named in `error`)",
             plan.steps.len()
         );

@@ -63,6 +63,18 @@ pub fn diff_cmd(args: &DiffArgs) -> Result<u8, Error> {
     for h in &hits {
         eprintln!("FAIL: {h}");
     }
+    if hits.is_empty() && !args.fail_on.is_empty() {
+        eprintln!(
+            "ok: none of the {} --fail-on rule{} fired",
+            args.fail_on.len(),
+            if args.fail_on.len() == 1 { "" } else { "s" }
+        );
+    } else if hits.is_empty() {
+        eprintln!(
+            "ok: compared {} metrics (no --fail-on rules given)",
+            changes.len()
+        );
+    }
     Ok(if hits.is_empty() {
         ExitCode::OK
     } else {

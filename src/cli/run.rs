@@ -14,17 +14,15 @@ use crate::exec::nodemon::Sampler;
 use crate::exec::observe::observe;
 use crate::exec::run::{Executed, Options, execute};
 use crate::exec::setup;
-use crate::plan::Plan;
 use crate::report::blocks::BlockRow;
 use crate::report::node;
-use crate::report::rates::{Window, workload_windows};
-use crate::report::rows::Status;
-use crate::report::sanity::{self, Sanity};
-use crate::report::tally::Tally;
-use crate::report::verdict::{Load, judge};
-use crate::report::{expect, summary};
-use crate::scenario::{self, Loaded};
+use crate::report::sanity;
+use crate::report::verdict::{Events, Load, NodeDown};
+use crate::scenario;
 use crate::wallets;
+
+use super::finish::{Outcome, finish};
+use super::log::say;
 
 use super::chain::ChainArgs;
 use super::names::{redacted_scenario, run_id, unique_dir};
@@ -134,6 +132,19 @@ struct RunFacts<'a> {
 }
 
 pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
+    let mut dir = None;
+    let r = run_in(args, &mut dir);
+    match &r {
+        // The node going down mid-run has its verdict already (finish).
+        Err(Error::Chain(crate::chain::ChainError::NodeDown { .. })) => {}
+        Err(e) => super::finish::setup_failed(e, dir.as_deref(), args.json),
+        Ok(_) => {}
+    }
+    r
+}
+
+/// The run; `dir_out` learns the run directory once it exists.
+fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
     let loaded = scenario::load_scaled(
         &args.chain.scenario,
         args.chain.limits.max_steps,
@@ -141,7 +152,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     )?;
     let seed = args.chain.seed.unwrap_or(loaded.scenario.seed);
     let plan = Arc::new(loaded.expand(seed)?);
-    eprintln!("{}", crate::plan::output::summary(&plan));
+    say!("{}", crate::plan::output::summary(&plan));
     super::part::check_start(args.part.start_at, "already")?;
     let part = super::part::resolve(&plan, &loaded.scenario, &args.part)?;
     super::part::check_remote(
@@ -149,8 +160,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         crate::chain::rpc_url(&loaded.scenario.chain, args.chain.rpc.as_deref()),
     )?;
     let mut loaded = loaded;
+    args.chain.apply(&mut loaded.scenario.chain);
     if let Some(p) = &part {
-        eprintln!("{}", super::part::describe(&args.part, p, &plan));
+        say!("{}", super::part::describe(&args.part, p, &plan));
         super::part::scale_expect(&mut loaded.scenario.expect, &plan, p);
     }
     let loaded = loaded;
@@ -168,8 +180,9 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         path: dir.display().to_string(),
         source,
     })?;
+    *dir_out = Some(dir.clone());
     if let Err(e) = super::log::to_file(&dir.join("loadrun.log")) {
-        eprintln!(
+        say!(
             "warning: cannot write {}: {e}",
             dir.join("loadrun.log").display()
         );
@@ -195,7 +208,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             c = crate::chain::connect(&chain_cfg, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
-        eprintln!("{}", super::fit::describe(&chain, &chain_cfg, &shown_url(&chain)));
+        say!("{}", super::fit::describe(&chain, &chain_cfg, &shown_url(&chain)));
         super::fit::warn_if_blocks_too_small(&plan, &chain, &chain_cfg);
         let funded = tokio::select! {
             f = async {
@@ -207,7 +220,10 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         for (name, at, fresh) in &funded.user {
-            eprintln!("contract {name}: {at} ({})", if *fresh { "deployed" } else { "reused" });
+            say!("contract {name}: {at} ({})", if *fresh { "deployed" } else { "reused" });
+        }
+        if funded.deploys == 0 && part.is_none() {
+            say!("contracts reused: Token, Disperse and Adjudicator are already on this chain at their CREATE2 addresses");
         }
         let dir_of = crate::wallets::Directory::new(&loaded.scenario);
         let setup_done = tokio::select! {
@@ -217,12 +233,12 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         if !loaded.scenario.setup.is_empty() {
-            eprintln!("setup: {} calls sent, {} skipped (already done), gas {}", setup_done.sent, setup_done.skipped, setup_done.gas_used);
+            say!("setup: {} calls sent, {} skipped (already done), gas {}", setup_done.sent, setup_done.skipped, setup_done.gas_used);
         }
         if part.is_some() {
-            eprintln!("funded: the {} wallets this part sends from hold what the plan needs", funded.outcome.wallets);
+            say!("funded: the {} wallets this part sends from hold what the plan needs", funded.outcome.wallets);
         } else {
-            eprintln!("{}", setup::describe("funded", &funded.outcome));
+            say!("{}", setup::describe("funded", &funded.outcome));
         }
         let opts = Options {
             run_id: run_id.clone(),
@@ -279,6 +295,7 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
                 gas_used: b.gas_used,
                 gas_limit: b.gas_limit,
                 txs: b.txs as u64,
+                base_fee_wei: b.base_fee.map(u128::from),
             })
             .collect();
         write_output(Some(&dir.join("blocks.csv")), |w| {
@@ -325,9 +342,19 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();
         write_output(Some(&dir.join("run.toml")), |w| w.write_all(run_toml.as_bytes()))?;
+        let events = events_of(&ex, &blocks, &chain);
         if ex.node_down {
             // No sanity check (the chain cannot be read); every other result is written.
-            finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), None, &dir, args.json)?;
+            let err = crate::chain::ChainError::NodeDown {
+                retry_for: humantime::format_duration(std::time::Duration::from_millis(
+                    loaded.scenario.chain.retry_for_ms,
+                ))
+                .to_string(),
+                rows: format!("every step has its row in {}", dir.join("steps.csv").display()),
+            };
+            let forced = Some((ExitCode::CHAIN, super::exit_reason(&Error::Chain(err))));
+            let o = Outcome { ex: &ex, load, events, rpc: (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), sanity: None, forced };
+            finish(&loaded, &plan, o, &dir, args.json)?;
             if let Some(m) = metrics {
                 m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger, &interrupt).await;
             }
@@ -376,7 +403,8 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
         write_output(Some(&dir.join("sanity.json")), |w| {
             serde_json::to_writer_pretty(&mut *w, &sanity).map_err(std::io::Error::other)
         })?;
-        let code = finish(&loaded, &plan, (&ex, load), (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), Some(&sanity), &dir, args.json)?;
+        let o = Outcome { ex: &ex, load, events, rpc: (chain.rpc_stats.retries(), chain.rpc_stats.transient_errors()), sanity: Some(&sanity), forced: None };
+        let code = finish(&loaded, &plan, o, &dir, args.json)?;
         if let Some(m) = metrics {
             m.finish(&ex.tally, chain.rpc_stats.retries(), args.metrics_linger, &interrupt).await;
         }
@@ -384,158 +412,22 @@ pub fn run_cmd(args: &RunArgs) -> Result<u8, Error> {
     })
 }
 
-/// Writes the results that follow from the rows and prints the verdict.
-pub(super) fn finish(
-    loaded: &Loaded,
-    plan: &Plan,
-    (ex, load): (&Executed, Load),
-    (rpc_retries, rpc_errors_transient): (u64, u64),
-    sanity: Option<&Sanity>,
-    dir: &Path,
-    json: bool,
-) -> Result<u8, Error> {
-    eprintln!("{}", describe_rows(plan, &ex.tally));
-    let windows = workload_windows(&loaded.scenario);
-    let facts = summary::RunFacts {
-        duration_ms: plan.duration_ms,
-        windows: windows.clone(),
-        load,
-        wall_ms: ex.wall_ms,
-        blocks: match (ex.span.first_block, ex.span.last_block) {
-            (Some(a), Some(b)) => b - a + 1,
-            _ => 0,
-        },
-        kinds: plan_kinds(plan),
-        rpc_retries,
-        rpc_errors_transient,
+/// What the verdict needs from the run besides its rows.
+fn events_of(ex: &Executed, blocks: &[BlockRow], chain: &Chain) -> Events {
+    let since_start =
+        |unix_ms: Option<u64>| unix_ms.map(|t| ((t as f64 - ex.start_unix_ms) / 1000.0).max(0.0));
+    Events {
+        node_down: ex.node_down.then(|| NodeDown {
+            at_s: since_start(chain.rpc_stats.down_at_ms()),
+            last_answer_s: since_start(chain.rpc_stats.last_answer_ms()),
+            unsent: ex.node_down_unsent,
+            unanswered: ex.node_down_unanswered,
+        }),
+        blocks: blocks.to_vec(),
+        resigned: ex.resigned,
         resent: ex.resent,
-    };
-    let metrics = summary::summarize(&ex.tally, &facts);
-    write_output(Some(&dir.join("summary.csv")), |w| {
-        summary::write_summary(&metrics, w)
-    })?;
-    let verdicts = expect::evaluate(&loaded.scenario.expect, &ex.tally, plan.duration_ms);
-    let all = ex.tally.all.rate.rates(Window {
-        start_ms: 0,
-        stop_ms: plan.duration_ms,
-    });
-    let bottleneck = judge(&ex.tally, all, load);
-    write_output(Some(&dir.join("verdict.json")), |w| {
-        serde_json::to_writer_pretty(&mut *w, &bottleneck).map_err(std::io::Error::other)
-    })?;
-    eprintln!("{}", bottleneck.line);
-    if let Some(help) = &bottleneck.help {
-        eprintln!("  help: {help}");
-    }
-    let mut code = ExitCode::OK;
-    for v in &verdicts {
-        if v.met {
-            eprintln!(
-                "expectation met: {} = {} (measured {})",
-                v.name, v.limit, v.measured
-            );
-        } else {
-            code = ExitCode::CHECK_FAILED;
-            eprintln!(
-                "EXPECTATION MISSED: {} = {}, measured {}",
-                v.name, v.limit, v.measured
-            );
-        }
-    }
-    if sanity.is_some_and(|s| !crate::exec::views::print(&s.views)) {
-        code = ExitCode::CHECK_FAILED;
-    }
-    super::results::write_report(dir)?;
-    eprintln!("results: {} (report.html)", dir.display());
-    match sanity {
-        None => eprintln!("sanity: not checked (the chain could not be read)"),
-        Some(s) if s.ok => eprintln!("sanity: ok (the chain matches the run; see sanity.md)"),
-        Some(sanity) => {
-            code = ExitCode::CHECK_FAILED;
-            eprintln!("sanity: MISMATCH between the run and the chain (see sanity.md):");
-            for l in sanity.lines.iter().filter(|l| !l.ok).take(5) {
-                eprintln!(
-                    "  {}: expected {}, observed {}",
-                    l.check, l.expected, l.observed
-                );
-            }
-            for m in sanity.wallet_mismatches.iter().take(5) {
-                eprintln!("  {m}");
-            }
-        }
-    }
-    if json {
-        let ok = ex.tally.all.ok();
-        println!(
-            "{}",
-            serde_json::json!({
-                "results": dir.display().to_string(),
-                "steps": ex.tally.all.steps,
-                "ok": ok,
-                "interrupted": ex.interrupted,
-                "sanity_ok": sanity.map(|s| s.ok),
-                "expectations": verdicts,
-                "summary": summary::to_json(&metrics),
-            })
-        );
-    }
-    if ex.interrupted {
-        eprintln!("interrupted: results flushed");
-        return Ok(ExitCode::INTERRUPTED);
-    }
-    Ok(code)
-}
-
-/// The step kinds the plan has, in kind order.
-pub fn plan_kinds(plan: &Plan) -> Vec<String> {
-    crate::plan::StepKind::ALL
-        .iter()
-        .filter(|k| plan.steps.iter().any(|s| s.kind == **k))
-        .map(|k| k.as_str().to_string())
-        .collect()
-}
-
-/// "A created 29 channels (12 closed), B created 31 …; all 150 steps ok".
-pub fn describe_rows(plan: &Plan, t: &Tally) -> String {
-    let mut parts = Vec::new();
-    for role in &plan.roles {
-        let mut bits = Vec::new();
-        for (kind, label) in [
-            ("create_ledger_channel", "ledger channels created"),
-            ("create_channel", "channels created"),
-            ("close_channel", "closed"),
-            ("update_channel", "updates"),
-            ("close_ledger_channel", "ledgers settled"),
-            ("transfer", "transfers"),
-            ("token_transfer", "token transfers"),
-            ("call", "calls"),
-        ] {
-            let n = t.ok_of(role, kind);
-            if n > 0 {
-                bits.push(format!("{n} {label}"));
-            }
-        }
-        if !bits.is_empty() {
-            parts.push(format!("{role}: {}", bits.join(", ")));
-        }
-    }
-    let (ok, steps) = (t.all.ok(), t.all.steps);
-    let verdict = if ok == steps {
-        format!("all {steps} steps ok")
-    } else {
-        let mut by: Vec<String> = Vec::new();
-        for st in Status::ALL.iter().skip(1) {
-            let n = t.all.count(*st);
-            if n > 0 {
-                by.push(format!("{n} {}", st.as_str()));
-            }
-        }
-        format!("{ok} of {steps} steps ok, {}", by.join(", "))
-    };
-    if parts.is_empty() {
-        verdict
-    } else {
-        format!("{}; {verdict}", parts.join("; "))
+        missing_parts: Vec::new(),
+        unreported: 0,
     }
 }
 

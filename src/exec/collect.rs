@@ -1,6 +1,7 @@
 //! The collector: turns step results into `steps.csv` rows, appended to the file as they arrive
 //! (nothing is lost if the run dies) and not kept, counts them for progress, and at the end
-//! fills in the steps that never got a result (timeout or not_sent), rewrites the file in step
+//! fills in the steps that never got a result (timeout, not_sent, or node_down once the node
+//! stopped answering), rewrites the file in step
 //! order (`order::sort_steps`) and aggregates every row on the way (`Tally`, sanity `Books`).
 
 use std::fs::File;
@@ -20,9 +21,20 @@ use crate::report::rows::{self, Status, StepRow};
 use crate::report::sanity::Books;
 use crate::report::tally::Tally;
 
-/// The row of plan step `idx` from its result.
+/// The row of plan step `idx` from its result. Once the node counts as down, a step left
+/// unsent or without its receipt is `node_down`, not `not_sent` or `timeout`: that is why.
 pub fn row(ctx: &Ctx, d: &Done) -> StepRow {
-    row_of(&ctx.plan, d)
+    let mut r = row_of(&ctx.plan, d);
+    if ctx.rpc_stats.is_down() {
+        let why = match r.status {
+            Status::NotSent => "not sent: the node had stopped answering",
+            Status::Timeout => "sent, no receipt: the node stopped answering",
+            _ => return r,
+        };
+        r.status = Status::NodeDown;
+        r.error = why.into();
+    }
+    r
 }
 
 /// The row of a step of `plan` from its result (also `loadrun merge`'s rows for steps no part
@@ -150,6 +162,9 @@ fn run(
 pub struct Aggregates {
     pub tally: Tally,
     pub books: Books,
+    /// `node_down` rows never sent, and sent without an answer.
+    pub node_down_unsent: u64,
+    pub node_down_unanswered: u64,
 }
 
 /// Fills the steps without a result and rewrites `steps.csv` in step order, aggregating every
@@ -164,11 +179,20 @@ pub fn finish(
 ) -> std::io::Result<Aggregates> {
     let mut tally = Tally::new(windows);
     let mut books = Books::new(ctx.addresses.len());
+    let (mut unsent, mut unanswered) = (0u64, 0u64);
+    let down = ctx.rpc_stats.is_down();
     order::sort_steps(
         path,
         subset,
         |k, idx| {
-            let d = if k < fired {
+            let d = if down {
+                let why = if k < fired {
+                    "no result: the node stopped answering"
+                } else {
+                    "not sent: the node had stopped answering"
+                };
+                Done::new(idx, Status::NodeDown, why)
+            } else if k < fired {
                 Done::new(idx, Status::Timeout, "no result by the end of the run")
             } else {
                 Done::new(
@@ -180,9 +204,21 @@ pub fn finish(
             row(ctx, &d)
         },
         |r| {
+            if r.status == Status::NodeDown {
+                if r.sent_ms.is_some() || !r.tx_hash.is_empty() {
+                    unanswered += 1;
+                } else {
+                    unsent += 1;
+                }
+            }
             tally.add(r);
             books.add(&ctx.plan, r, |w| ctx.directory.index(w));
         },
     )?;
-    Ok(Aggregates { tally, books })
+    Ok(Aggregates {
+        tally,
+        books,
+        node_down_unsent: unsent,
+        node_down_unanswered: unanswered,
+    })
 }

@@ -32,6 +32,8 @@ pub struct Ctx {
     /// Transactions sent again: re-broadcast after the node dropped them, or re-signed at a
     /// higher fee.
     pub resent: std::sync::atomic::AtomicU64,
+    /// Of those, re-signed at a higher fee (the base fee outgrew them): a sign of full blocks.
+    pub resigned: std::sync::atomic::AtomicU64,
     /// The client's retry counters (shown on the progress line when non-zero).
     pub rpc_stats: Arc<crate::chain::rpc::RpcStats>,
     /// Gas limit per transaction shape, estimated on this chain.

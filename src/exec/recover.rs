@@ -161,6 +161,7 @@ pub async fn recover(
             Ok(()) => {
                 replaced += 1;
                 ctx.resent.fetch_add(1, Ordering::Relaxed);
+                ctx.resigned.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(old = %s.hash, %new, "re-signed at {} wei/gas", fees.max_fee_per_gas);
                 let _ = out.send(Recovery::Replaced {
                     old: s.hash,

@@ -58,6 +58,13 @@ pub struct Executed {
     pub resent: u64,
     /// The node stopped answering during the run (`[chain].retry_for` ran out).
     pub node_down: bool,
+    /// Transactions re-signed at a higher fee (part of `resent`).
+    pub resigned: u64,
+    /// The plan's instant 0, UNIX ms (to place the node's last answer and fall in the run).
+    pub start_unix_ms: f64,
+    /// `node_down` rows never sent, and sent without an answer.
+    pub node_down_unsent: u64,
+    pub node_down_unanswered: u64,
     /// loadrun's peak RSS while the plan ran, KiB (VmHWM before steps.csv is put in order).
     pub peak_rss_kb: Option<u64>,
 }
@@ -103,6 +110,16 @@ pub async fn execute(
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
     let calls = Arc::new(encode_calls(scenario, &plan, contracts, chain, wallets).await);
     let start = start_instant(opts.start_at);
+    let start_unix_ms = {
+        let (now, unix) = (
+            tokio::time::Instant::now(),
+            crate::chain::rpc::unix_ms() as f64,
+        );
+        match start.checked_duration_since(now) {
+            Some(ahead) => unix + ahead.as_secs_f64() * 1000.0,
+            None => unix - now.duration_since(start).as_secs_f64() * 1000.0,
+        }
+    };
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
         provider: chain.provider.clone(),
@@ -118,6 +135,7 @@ pub async fn execute(
         receipt_timeout: opts.receipt_timeout,
         caps: chain.caps,
         resent: Default::default(),
+        resigned: Default::default(),
         rpc_stats: chain.rpc_stats.clone(),
         gas: chain.gas,
         sender: super::batch::Batcher::spawn(
@@ -312,6 +330,10 @@ pub async fn execute(
         fired,
         resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
         node_down: ctx.rpc_stats.is_down(),
+        resigned: ctx.resigned.load(std::sync::atomic::Ordering::Relaxed),
+        start_unix_ms,
+        node_down_unsent: agg.node_down_unsent,
+        node_down_unanswered: agg.node_down_unanswered,
         peak_rss_kb,
     })
 }

@@ -106,6 +106,7 @@ pub struct BlockStat {
     pub gas_used: u64,
     pub gas_limit: u64,
     pub txs: usize,
+    pub base_fee: Option<u64>,
 }
 
 /// Blocks whose receipts stay in the recent cache: at least the last 16, and every block seen in
@@ -459,6 +460,7 @@ async fn account_block(
             gas_used: b.gas_used,
             gas_limit: b.gas_limit,
             txs: b.tx_count,
+            base_fee: b.base_fee,
         });
     }
     hashes

@@ -1,6 +1,6 @@
 //! `blocks.csv`: every block of the run as read from the chain — `number,t_s,gas_used,gas_limit,
-//! txs` — from the first block that held a transaction of the run, for the report's per-block
-//! view (gas used vs the limit, transactions per block).
+//! txs,base_fee_wei` — from the first block that held a transaction of the run, for the report's
+//! per-block view (gas used vs the limit, transactions per block, base fee) and the verdict.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +14,25 @@ pub struct BlockRow {
     pub gas_limit: u64,
     /// Transactions in the block (anyone's).
     pub txs: u64,
+    /// The block's base fee, wei (empty on a chain without EIP-1559, and in older files).
+    #[serde(default)]
+    pub base_fee_wei: Option<u128>,
 }
+
+/// The columns of blocks.csv.
+pub const COLUMNS: [&str; 6] = [
+    "number",
+    "t_s",
+    "gas_used",
+    "gas_limit",
+    "txs",
+    "base_fee_wei",
+];
 
 pub fn write_csv<W: std::io::Write>(rows: &[BlockRow], w: W) -> csv::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     if rows.is_empty() {
-        out.write_record(["number", "t_s", "gas_used", "gas_limit", "txs"])?;
+        out.write_record(COLUMNS)?;
     }
     for r in rows {
         out.serialize(r)?;
@@ -47,6 +60,7 @@ mod tests {
             gas_used: 21_000,
             gas_limit: 30_000_000,
             txs: 1,
+            base_fee_wei: Some(7),
         }];
         let mut buf = Vec::new();
         write_csv(&rows, &mut buf).unwrap();
@@ -55,7 +69,11 @@ mod tests {
         write_csv(&[], &mut empty).unwrap();
         assert_eq!(
             String::from_utf8(empty).unwrap(),
-            "number,t_s,gas_used,gas_limit,txs\n"
+            "number,t_s,gas_used,gas_limit,txs,base_fee_wei\n"
         );
+        // Files of older runs have no base fee column.
+        let old = read_csv("number,t_s,gas_used,gas_limit,txs\n3,0.5,1,2,1\n");
+        assert_eq!(old.len(), 1);
+        assert_eq!(old[0].base_fee_wei, None);
     }
 }

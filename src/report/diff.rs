@@ -119,6 +119,14 @@ pub fn parse_fail_on(text: &str) -> Result<FailOn, String> {
     if !v.is_finite() {
         return Err(bad("the bound must be finite"));
     }
+    if percent && !above && v <= -100.0 {
+        // Summary values are never negative: a drop of 100 % or more never happens (1 -> 0 is
+        // exactly -100 %), so such a rule would pass every run.
+        return Err(bad(&format!(
+            "a drop of more than {}% can never happen (values are never negative), so this rule would never fire; gate the new value instead, e.g. '{metric}<1' for a boolean row such as schedule_kept or cause_ok",
+            -v
+        )));
+    }
     let bound = match (percent, signed) {
         (true, true) => Bound::Relative(v / 100.0),
         (true, false) => return Err(bad("a percentage needs a sign: +20% or -10%")),
@@ -297,5 +305,26 @@ mod tests {
         }
         let r = parse_fail_on("p99_latency_ms<-5%").unwrap();
         assert_eq!((r.above, r.bound), (false, Bound::Relative(-0.05)));
+    }
+
+    #[test]
+    fn rules_that_could_never_fire_are_refused_and_boolean_rows_gate_absolutely() {
+        let e = parse_fail_on("schedule_kept<-100%").unwrap_err();
+        assert!(e.contains("'schedule_kept<1'"), "{e}");
+        let m = |v: f64| Metric {
+            metric: "schedule_kept".into(),
+            kind: "all".into(),
+            value: v,
+        };
+        let rule = parse_fail_on("schedule_kept<1").unwrap();
+        let fell_behind = compare(&[m(1.0)], &[m(0.0)]);
+        assert_eq!(
+            triggered(std::slice::from_ref(&rule), &fell_behind)
+                .unwrap()
+                .len(),
+            1
+        );
+        let kept = compare(&[m(0.0)], &[m(1.0)]);
+        assert!(triggered(&[rule], &kept).unwrap().is_empty());
     }
 }

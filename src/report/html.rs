@@ -1,5 +1,6 @@
 //! `report.html`: one self-contained page that opens offline — inline CSS and SVG, no script,
-//! no external reference. Rates, latency and lateness over time, failures by class, results
+//! no external reference. The verdict's cause and help, rates, latency and lateness over time,
+//! gas, transactions and base fee per block, steps not ok by error class and status, results
 //! per role and kind, node CPU/RSS, the sanity table, expectations, the summary, the scenario.
 
 use std::fmt::Write;
@@ -116,16 +117,17 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     if let Some(b) = i.bottleneck {
         let _ = write!(
             h,
-            "<p class=\"{}\" id=\"bottleneck\">{}</p>",
-            if b.schedule_kept && b.chain_kept_up {
+            "<p class=\"{}\" id=\"bottleneck\"><b>cause: {}</b> — {}</p>",
+            if b.cause == super::verdict::Cause::Ok {
                 "good"
             } else {
                 "bad"
             },
+            b.cause.as_str(),
             esc(&b.line)
         );
         if let Some(help) = &b.help {
-            let _ = write!(h, "<p>{}</p>", esc(help));
+            let _ = write!(h, "<p id=\"help\">help: {}</p>", esc(help));
         }
     }
     h.push_str("<table>");
@@ -175,11 +177,26 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     }
     h.push_str(&perf::per_block(i.blocks, i.end_s));
     h.push_str("<h2>Failures</h2>");
+    // Every step that did not end ok: failed ones by error class, then the other statuses.
     let bars: Vec<(String, f64)> = ERROR_CLASSES
         .iter()
         .map(|c| (c.to_string(), t.failed(c) as f64))
+        .chain(
+            [
+                Status::Timeout,
+                Status::NodeDown,
+                Status::Skipped,
+                Status::NotSent,
+            ]
+            .iter()
+            .map(|s| (s.as_str().to_string(), t.all.count(*s) as f64)),
+        )
         .collect();
-    h.push_str(&bar_chart("failed steps by error class", "steps", &bars));
+    h.push_str(&bar_chart(
+        "steps not ok: failed by error class, then timeout, node_down, skipped, not_sent",
+        "steps",
+        &bars,
+    ));
     // Per role × kind.
     h.push_str("<h2>Results per role and step kind</h2><table><tr><th>role</th><th>kind</th>");
     for s in Status::ALL {

@@ -13,3 +13,4 @@ pub mod summary;
 pub mod svg;
 pub mod tally;
 pub mod verdict;
+pub mod verdict_text;

@@ -188,6 +188,21 @@ pub fn per_block(blocks: &[BlockRow], end_s: Option<f64>) -> String {
         }],
         end_s,
     ));
+    // A base fee rising block after block is what full blocks look like to a sender.
+    h.push_str(&line_chart(
+        "base fee per block, gwei",
+        "seconds since start",
+        "gwei",
+        &[Series {
+            name: "base fee",
+            color: "#e377c2",
+            points: blocks
+                .iter()
+                .filter_map(|b| Some((b.t_s, b.base_fee_wei? as f64 / 1e9)))
+                .collect(),
+        }],
+        end_s,
+    ));
     h
 }
 
@@ -238,6 +253,7 @@ mod tests {
                 gas_used: 2_100_000,
                 gas_limit: 30_000_000,
                 txs: 100,
+                base_fee_wei: Some(1_000_000_000),
             },
             BlockRow {
                 number: 2,
@@ -245,9 +261,11 @@ mod tests {
                 gas_used: 0,
                 gas_limit: 30_000_000,
                 txs: 0,
+                base_fee_wei: Some(875_000_000),
             },
         ];
         let b = per_block(&blocks, Some(3.0));
-        assert_eq!(b.matches("<polyline").count(), 3, "{b}");
+        assert_eq!(b.matches("<polyline").count(), 4, "{b}");
+        assert!(b.contains("base fee per block"), "{b}");
     }
 }

@@ -36,15 +36,19 @@ pub enum Status {
     Timeout,
     /// The run stopped (Ctrl-C) before the step's time.
     NotSent,
+    /// The node stopped answering: the step was never sent, or was sent and got no receipt
+    /// before the node went down (`error` says which).
+    NodeDown,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Self::Ok,
         Self::Failed,
         Self::Skipped,
         Self::Timeout,
         Self::NotSent,
+        Self::NodeDown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Status {
             Self::Skipped => "skipped",
             Self::Timeout => "timeout",
             Self::NotSent => "not_sent",
+            Self::NodeDown => "node_down",
         }
     }
 }

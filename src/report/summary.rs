@@ -9,7 +9,7 @@ use super::perf::Ms;
 use super::rates::Window;
 use super::rows::{ERROR_CLASSES, Status};
 use super::tally::{Group, Tally};
-use super::verdict::{Load, judge};
+use super::verdict::{Cause, Events, Load, judge};
 
 /// One row of `summary.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,8 @@ pub struct RunFacts {
     /// Transactions sent again during execution: re-broadcast after the node dropped them, or
     /// re-signed at a higher fee.
     pub resent: u64,
+    /// What the verdict needs besides the rows (node down, blocks, missing parts).
+    pub events: Events,
 }
 
 /// Nearest-rank percentile of sorted values (0 when empty).
@@ -103,11 +105,19 @@ pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
             push("rpc_retries", facts.rpc_retries as f64);
             push("rpc_errors_transient", facts.rpc_errors_transient as f64);
             push("resent", facts.resent as f64);
-            let v = judge(t, r, facts.load);
+            push("resigned", facts.events.resigned as f64);
+            let v = judge(t, r, facts.load, &facts.events);
             push("schedule_kept", f64::from(u8::from(v.schedule_kept)));
             push("chain_kept_up", f64::from(u8::from(v.chain_kept_up)));
             push("p99_send_lateness_ms", v.p99_send_lateness_ms);
             push("loadrun_cpu_pct", facts.load.loadrun_cpu_pct.unwrap_or(0.0));
+            // The verdict's cause as one boolean row per cause (gate with `cause_ok<1`).
+            for c in Cause::ALL {
+                push(
+                    &format!("cause_{}", c.as_str()),
+                    f64::from(u8::from(v.cause == c)),
+                );
+            }
         }
     }
     out
@@ -190,6 +200,7 @@ mod tests {
             rpc_retries: 4,
             rpc_errors_transient: 5,
             resent: 1,
+            events: Events::default(),
         };
         let a = summarize(
             &Tally::of(&[row("transfer", Status::Ok, Some(10.0))], Vec::new()),
@@ -231,6 +242,9 @@ mod tests {
         assert_eq!(get(&b, "all", "rpc_retries"), 4.0);
         assert_eq!(get(&b, "all", "rpc_errors_transient"), 5.0);
         assert_eq!(get(&b, "all", "resent"), 1.0);
+        assert_eq!(get(&a, "all", "cause_ok"), 1.0);
+        assert_eq!(get(&a, "all", "cause_node_down"), 0.0);
+        assert_eq!(get(&b, "transfer", "node_down"), 0.0);
     }
 
     #[test]
@@ -257,6 +271,7 @@ mod tests {
             rpc_retries: 0,
             rpc_errors_transient: 0,
             resent: 0,
+            events: Events::default(),
         };
         let m = summarize(
             &Tally::of(&[row("transfer", Status::Ok, Some(12.5))], Vec::new()),

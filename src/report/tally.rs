@@ -27,7 +27,7 @@ fn status_index(s: Status) -> usize {
 pub struct Group {
     pub steps: u64,
     /// Counts by status, in `Status::ALL` order.
-    pub status: [u64; 5],
+    pub status: [u64; Status::ALL.len()],
     pub rate: RateAcc,
     /// Ok steps' latency.
     pub latency: Ms,
@@ -166,7 +166,7 @@ pub struct Tally {
     /// Failed steps by error class, in `ERROR_CLASSES` order.
     pub error_classes: [u64; ERROR_CLASSES.len()],
     /// Counts by status per (role, kind).
-    pub by_role_kind: BTreeMap<(String, String), [u64; 5]>,
+    pub by_role_kind: BTreeMap<(String, String), [u64; Status::ALL.len()]>,
     /// By second since the start.
     pub seconds: Vec<Second>,
 }

@@ -1,10 +1,12 @@
-//! Who was the bottleneck (pure): whether loadrun kept its schedule (send lateness of the steps
-//! that depend on nothing, sends achieved vs planned, loadrun's own CPU) and whether the chain
-//! kept up (inclusion latency against the block time, transactions never included) — so nobody
-//! reports loadrun's limit as the node's.
+//! The verdict (pure): what limited or broke a run, as one named `Cause` with the figures behind
+//! it and a `help` for every cause but `ok` — whether loadrun kept its schedule (send lateness of
+//! the steps that depend on nothing, sends achieved vs planned, its own CPU), whether the node
+//! kept answering, whether the chain kept up and why not (full blocks, transactions stuck), and
+//! whether a merged run has all its parts — so nobody reports loadrun's limit as the node's.
 
 use serde::{Deserialize, Serialize};
 
+use super::blocks::BlockRow;
 use super::rates::Rates;
 use super::rows::Status;
 use super::summary::quantile;
@@ -18,6 +20,10 @@ pub const ACHIEVED_SHARE: f64 = 0.95;
 pub const CPU_SATURATED_SHARE: f64 = 0.90;
 /// p99 inclusion latency above this many block times means the chain fell behind.
 pub const BLOCKS_BEHIND: f64 = 3.0;
+/// A block using at least this share of its gas limit is full.
+pub const FULL_BLOCK_SHARE: f64 = 0.90;
+/// Blocks were the limit when at least this share of the run's blocks (and 3) were full.
+pub const FULL_BLOCKS_SHARE: f64 = 0.20;
 
 /// What the verdict needs besides the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -31,25 +37,230 @@ pub struct Load {
     pub cores: u32,
 }
 
+/// What happened besides the rows: the node going down, the blocks, a merge's missing parts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Events {
+    pub node_down: Option<NodeDown>,
+    /// The blocks of the run (`blocks.csv`).
+    pub blocks: Vec<BlockRow>,
+    /// Transactions re-signed at a higher fee (the base fee outgrew them).
+    pub resigned: u64,
+    /// Transactions sent again (re-broadcast or re-signed).
+    pub resent: u64,
+    /// A merge: the shards no run was given for (`2/3`), and the plan steps no run reported.
+    pub missing_parts: Vec<String>,
+    pub unreported: u64,
+}
+
+/// The cause of a run's outcome, as written in verdict.json (`cause`) and summary.csv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// loadrun kept its schedule and the chain kept up.
+    #[default]
+    Ok,
+    /// loadrun fell behind its schedule: its own CPU was saturated.
+    LoadrunCpu,
+    /// loadrun fell behind with CPU to spare: its sends waited for the node's answers.
+    NodeRpcSlow,
+    /// The node stopped answering during the run.
+    NodeDown,
+    /// Nothing answered at the RPC when the run started (a set-up failure).
+    NodeUnreachable,
+    /// Another set-up failure (funding, deployment, configuration).
+    SetupFailed,
+    /// Blocks were full: the chain's gas limit was the limit.
+    BlocksFull,
+    /// Sent transactions never got a receipt while blocks had room.
+    TxStuck,
+    /// Inclusion lagged while blocks had room and nothing timed out.
+    ChainSlow,
+    /// A merged run lacks parts: its figures cover only part of the plan.
+    MergeIncomplete,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 10] = [
+        Self::Ok,
+        Self::LoadrunCpu,
+        Self::NodeRpcSlow,
+        Self::NodeDown,
+        Self::NodeUnreachable,
+        Self::SetupFailed,
+        Self::BlocksFull,
+        Self::TxStuck,
+        Self::ChainSlow,
+        Self::MergeIncomplete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::LoadrunCpu => "loadrun_cpu",
+            Self::NodeRpcSlow => "node_rpc_slow",
+            Self::NodeDown => "node_down",
+            Self::NodeUnreachable => "node_unreachable",
+            Self::SetupFailed => "setup_failed",
+            Self::BlocksFull => "blocks_full",
+            Self::TxStuck => "tx_stuck",
+            Self::ChainSlow => "chain_slow",
+            Self::MergeIncomplete => "merge_incomplete",
+        }
+    }
+
+    /// The older, coarser `bottleneck` field: none, loadrun, node, chain or incomplete.
+    pub fn bottleneck(self) -> &'static str {
+        match self {
+            Self::Ok => "none",
+            Self::LoadrunCpu => "loadrun",
+            Self::NodeRpcSlow | Self::NodeDown | Self::NodeUnreachable | Self::TxStuck => "node",
+            Self::BlocksFull | Self::ChainSlow => "chain",
+            Self::SetupFailed => "setup",
+            Self::MergeIncomplete => "incomplete",
+        }
+    }
+}
+
+/// When the node stopped answering, seconds since the plan's start.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct NodeDown {
+    /// When loadrun gave up on it (`[chain].retry_for` after the failures began).
+    pub at_s: Option<f64>,
+    /// Its last good answer.
+    pub last_answer_s: Option<f64>,
+    /// Steps never sent because of it (status `node_down`).
+    pub unsent: u64,
+    /// Steps sent that never got a receipt because of it (status `node_down`).
+    pub unanswered: u64,
+}
+
+/// The blocks of the run in figures (`blocks.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct BlockFigures {
+    pub blocks: u64,
+    /// Blocks that used at least `FULL_BLOCK_SHARE` of their gas limit.
+    pub full_blocks: u64,
+    pub gas_limit: u64,
+    /// Gas used over gas available, all blocks of the run.
+    pub gas_used_share: f64,
+    /// Base fee of the first and the last block, and the highest, gwei (none on legacy chains).
+    pub base_fee_first_gwei: Option<f64>,
+    pub base_fee_last_gwei: Option<f64>,
+    pub base_fee_max_gwei: Option<f64>,
+    /// Gas the chain carried per second, millions, from the first block to the last.
+    pub mgas_per_s: f64,
+}
+
+impl BlockFigures {
+    pub fn of(blocks: &[BlockRow]) -> Option<Self> {
+        let (first, last) = (blocks.first()?, blocks.last()?);
+        let gas: u64 = blocks.iter().map(|b| b.gas_used).sum();
+        let room: u64 = blocks.iter().map(|b| b.gas_limit).sum();
+        let full = blocks
+            .iter()
+            .filter(|b| {
+                b.gas_limit > 0 && b.gas_used as f64 >= FULL_BLOCK_SHARE * b.gas_limit as f64
+            })
+            .count() as u64;
+        let gwei = |w: u128| w as f64 / 1e9;
+        let span_s = (last.t_s - first.t_s).max(0.0);
+        // n blocks span n-1 intervals: the gas of the first block counts from its predecessor.
+        let per_block_s = if blocks.len() > 1 {
+            span_s / (blocks.len() - 1) as f64
+        } else {
+            0.0
+        };
+        let secs = span_s + per_block_s;
+        Some(Self {
+            blocks: blocks.len() as u64,
+            full_blocks: full,
+            gas_limit: blocks.iter().map(|b| b.gas_limit).max().unwrap_or(0),
+            gas_used_share: if room == 0 {
+                0.0
+            } else {
+                gas as f64 / room as f64
+            },
+            base_fee_first_gwei: first.base_fee_wei.map(gwei),
+            base_fee_last_gwei: last.base_fee_wei.map(gwei),
+            base_fee_max_gwei: blocks.iter().filter_map(|b| b.base_fee_wei).max().map(gwei),
+            mgas_per_s: if secs > 0.0 {
+                gas as f64 / secs / 1e6
+            } else {
+                0.0
+            },
+        })
+    }
+
+    /// Whether full blocks were common enough to be the limit.
+    pub fn full(&self) -> bool {
+        self.full_blocks >= 3 && self.full_blocks as f64 >= FULL_BLOCKS_SHARE * self.blocks as f64
+    }
+}
+
 /// The verdict and the figures behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
+    /// What happened, by name (see `Cause`).
+    #[serde(default)]
+    pub cause: Cause,
     pub schedule_kept: bool,
     pub chain_kept_up: bool,
     pub cpu_saturated: bool,
-    /// What limited the run: "none", "loadrun" (its own CPU), "node" (sends waited for the
-    /// node's answers while loadrun's CPU had room) or "chain" (inclusion lagged).
+    /// The coarse form of `cause`: "none", "loadrun", "node", "chain", "setup" or "incomplete".
     pub bottleneck: String,
     pub p99_send_lateness_ms: f64,
     pub p99_inclusion_ms: f64,
     pub timeouts: usize,
     /// One line for the terminal and the report.
     pub line: String,
-    /// What to do when loadrun was the bottleneck.
+    /// What to do about it: set for every cause but `ok`.
     pub help: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_down: Option<NodeDown>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<BlockFigures>,
+    #[serde(default)]
+    pub resigned: u64,
+    /// A merge: the shards no run was given for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_parts: Vec<String>,
 }
 
-pub fn judge(t: &Tally, all: Rates, load: Load) -> Verdict {
+impl Verdict {
+    /// The verdict of a run that failed before its plan ran (exit 3): `cause` and `help` only.
+    pub fn setup_failure(cause: Cause, what: &str, help: &str) -> Self {
+        Self {
+            cause,
+            schedule_kept: false,
+            chain_kept_up: false,
+            cpu_saturated: false,
+            bottleneck: cause.bottleneck().into(),
+            p99_send_lateness_ms: 0.0,
+            p99_inclusion_ms: 0.0,
+            timeouts: 0,
+            line: format!("verdict: the run did not start: {what}"),
+            help: Some(help.into()),
+            node_down: None,
+            blocks: None,
+            resigned: 0,
+            missing_parts: Vec::new(),
+        }
+    }
+}
+
+/// The measured figures the decision reads.
+struct Figures {
+    late: f64,
+    incl: f64,
+    timeouts: usize,
+    cores: u32,
+    cpu_saturated: bool,
+    schedule_kept: bool,
+    chain_kept_up: bool,
+    blocks: Option<BlockFigures>,
+}
+
+fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
     let late = quantile(&t.independent_lateness, 0.99);
     let incl = quantile(&t.inclusion, 0.99);
     let timeouts = t.all.count(Status::Timeout) as usize;
@@ -61,166 +272,82 @@ pub fn judge(t: &Tally, all: Rates, load: Load) -> Verdict {
         late <= LATE_P99_MS && all.achieved >= ACHIEVED_SHARE * all.target && !cpu_saturated;
     let block_ms = load.block_ms.unwrap_or(1_000).max(1) as f64;
     let chain_kept_up = timeouts == 0 && incl <= BLOCKS_BEHIND * block_ms.max(1_000.0);
-    let cpu = load.loadrun_cpu_pct.map_or(String::new(), |c| {
-        format!(
-            ", loadrun CPU {c:.0} % of {cores} core{}",
-            if cores == 1 { "" } else { "s" }
-        )
-    });
-    let blocks = load.block_ms.map_or(String::new(), |ms| {
-        format!(
-            " with {} blocks",
-            humantime::format_duration(std::time::Duration::from_millis(ms))
-        )
-    });
-    let node_cpu = load.node_cpu_peak_pct.map_or(String::new(), |c| {
-        format!(", node CPU {c:.0} % at its peak")
-    });
-    let loadrun_part = if schedule_kept {
-        format!(
-            "loadrun kept its schedule (sent {:.1}/s of {:.1}/s planned, p99 send lateness {late:.1} ms{cpu})",
-            all.achieved, all.target
-        )
-    } else if cpu_saturated {
-        format!(
-            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu}) — loadrun's CPU was the limit: these figures show loadrun's limit, not the chain's",
-            all.achieved, all.target
-        )
-    } else {
-        format!(
-            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu}{node_cpu}) — its CPU had room, its sends waited for the node's answers: the node's RPC was the limit",
-            all.achieved, all.target
-        )
-    };
-    let chain_part = if chain_kept_up {
-        format!("the chain kept up (p99 inclusion {incl:.0} ms{blocks}, none timed out)")
-    } else {
-        format!(
-            "the CHAIN FELL BEHIND (p99 inclusion {incl:.0} ms{blocks}, {timeouts} not included within the receipt timeout)"
-        )
-    };
-    let help = (!schedule_kept).then(|| {
-        if cpu_saturated {
-            "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines".to_string()
-        } else {
-            "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate to find its ceiling".to_string()
-        }
-    });
-    let bottleneck = if !schedule_kept && cpu_saturated {
-        "loadrun"
-    } else if !schedule_kept {
-        "node"
-    } else if !chain_kept_up {
-        "chain"
-    } else {
-        "none"
-    }
-    .to_string();
-    Verdict {
+    Figures {
+        late,
+        incl,
+        timeouts,
+        cores,
+        cpu_saturated,
         schedule_kept,
         chain_kept_up,
-        cpu_saturated,
-        bottleneck,
-        p99_send_lateness_ms: late,
-        p99_inclusion_ms: incl,
-        timeouts,
-        line: format!("verdict: {loadrun_part}; {chain_part}"),
+        blocks: BlockFigures::of(&ev.blocks),
+    }
+}
+
+/// The one cause, most fundamental first: missing parts and a dead node make every other figure
+/// partial; a saturated loadrun makes the chain's figures loadrun's; full blocks explain lag.
+fn decide(f: &Figures, ev: &Events) -> Cause {
+    if !ev.missing_parts.is_empty() || ev.unreported > 0 {
+        Cause::MergeIncomplete
+    } else if ev.node_down.is_some() {
+        Cause::NodeDown
+    } else if !f.schedule_kept && f.cpu_saturated {
+        Cause::LoadrunCpu
+    } else if !f.chain_kept_up && f.blocks.is_some_and(|b| b.full()) {
+        Cause::BlocksFull
+    } else if !f.schedule_kept {
+        Cause::NodeRpcSlow
+    } else if f.timeouts > 0 {
+        Cause::TxStuck
+    } else if !f.chain_kept_up {
+        Cause::ChainSlow
+    } else {
+        Cause::Ok
+    }
+}
+
+/// Decides the cause of a run from its tallies and figures.
+pub fn judge(t: &Tally, all: Rates, load: Load, ev: &Events) -> Verdict {
+    let f = figures(t, all, load, ev);
+    let cause = decide(&f, ev);
+    let (line, help) = super::verdict_text::describe(cause, &f.text(all, load, ev));
+    Verdict {
+        cause,
+        schedule_kept: f.schedule_kept,
+        chain_kept_up: f.chain_kept_up,
+        cpu_saturated: f.cpu_saturated,
+        bottleneck: cause.bottleneck().to_string(),
+        p99_send_lateness_ms: f.late,
+        p99_inclusion_ms: f.incl,
+        timeouts: f.timeouts,
+        line,
         help,
+        node_down: ev.node_down,
+        blocks: f.blocks,
+        resigned: ev.resigned,
+        missing_parts: ev.missing_parts.clone(),
+    }
+}
+
+impl Figures {
+    fn text(&self, all: Rates, load: Load, ev: &Events) -> super::verdict_text::Text {
+        super::verdict_text::Text {
+            late: self.late,
+            incl: self.incl,
+            timeouts: self.timeouts,
+            cores: self.cores,
+            all,
+            load,
+            blocks: self.blocks,
+            node_down: ev.node_down,
+            resigned: ev.resigned,
+            resent: ev.resent,
+            missing_parts: ev.missing_parts.clone(),
+            unreported: ev.unreported,
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::rows::StepRow;
-
-    fn tally(rows: &[StepRow]) -> Tally {
-        Tally::of(rows, Vec::new())
-    }
-
-    fn row(kind: &str, lateness: f64, latency: f64, status: Status) -> StepRow {
-        StepRow {
-            sent_ms: Some(lateness),
-            lateness_ms: Some(lateness),
-            tx_hash: "0x01".into(),
-            block: Some(1),
-            latency_ms: Some(latency),
-            ..StepRow::sample(kind, status)
-        }
-    }
-
-    const ON_TARGET: Rates = Rates {
-        target: 100.0,
-        achieved: 100.0,
-        included: 100.0,
-        send_span_s: 10.0,
-    };
-    const LOAD: Load = Load {
-        block_ms: Some(1_000),
-        loadrun_cpu_pct: Some(20.0),
-        node_cpu_peak_pct: None,
-        cores: 2,
-    };
-
-    #[test]
-    fn a_healthy_run_gets_a_clean_verdict() {
-        let rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        let v = judge(&tally(&rows), ON_TARGET, LOAD);
-        assert!(
-            v.schedule_kept && v.chain_kept_up && v.help.is_none(),
-            "{v:?}"
-        );
-        assert!(v.line.contains("loadrun kept its schedule"), "{}", v.line);
-    }
-
-    #[test]
-    fn late_sends_name_loadrun_as_the_bottleneck() {
-        let rows = vec![row("transfer", 4_300.0, 900.0, Status::Ok); 100];
-        let behind = Rates {
-            achieved: 60.0,
-            ..ON_TARGET
-        };
-        let v = judge(&tally(&rows), behind, LOAD);
-        assert!(!v.schedule_kept && v.chain_kept_up, "{v:?}");
-        assert!(v.line.contains("LOADRUN FELL BEHIND"), "{}", v.line);
-        // loadrun's CPU had room: the node's answers were what it waited for.
-        assert_eq!(v.bottleneck, "node");
-        assert!(
-            v.line.contains("the node's RPC was the limit"),
-            "{}",
-            v.line
-        );
-        assert!(v.help.is_some());
-        // Saturated CPU alone is enough.
-        let hot = Load {
-            loadrun_cpu_pct: Some(190.0),
-            ..LOAD
-        };
-        let rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        let v = judge(&tally(&rows), ON_TARGET, hot);
-        assert!(!v.schedule_kept && v.bottleneck == "loadrun", "{v:?}");
-        assert!(v.line.contains("loadrun's CPU was the limit"), "{}", v.line);
-    }
-
-    #[test]
-    fn slow_inclusion_or_timeouts_name_the_chain() {
-        let mut rows = vec![row("transfer", 2.0, 9_000.0, Status::Ok); 100];
-        let v = judge(&tally(&rows), ON_TARGET, LOAD);
-        assert!(v.schedule_kept && !v.chain_kept_up, "{v:?}");
-        rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        rows.push(row("transfer", 2.0, 0.0, Status::Timeout));
-        let v = judge(&tally(&rows), ON_TARGET, LOAD);
-        assert!(
-            !v.chain_kept_up && v.line.contains("1 not included"),
-            "{}",
-            v.line
-        );
-    }
-
-    #[test]
-    fn updates_waiting_for_their_channel_do_not_count_as_scheduler_lateness() {
-        let mut rows = vec![row("transfer", 2.0, 900.0, Status::Ok); 100];
-        rows.extend(vec![row("update_channel", 1_500.0, 20.0, Status::Ok); 50]);
-        assert!(judge(&tally(&rows), ON_TARGET, LOAD).schedule_kept);
-    }
-}
+#[path = "verdict_tests.rs"]
+mod tests;

@@ -79,6 +79,14 @@ impl Loaded {
         ScenarioError::Invalid(Diagnostics(vec![map.at(path, message, Some(help))]))
     }
 
+    /// A problem found after validation, located at the key path `keys` (e.g. `["expect",
+    /// "min_rate", "0"]`) in the file.
+    pub fn locate_key(&self, keys: &[&str], message: String, help: String) -> ScenarioError {
+        let map = SourceMap::new(&self.file, &self.text);
+        let path = keys.iter().fold(diag::KeyPath::root(), |p, k| p.key(k));
+        ScenarioError::Invalid(Diagnostics(vec![map.at(path, message, Some(help))]))
+    }
+
     /// Loads and expands in one go, with plan errors located in the file.
     pub fn expand(&self, seed: u64) -> Result<crate::plan::Plan, ScenarioError> {
         crate::plan::expand(&self.scenario, seed).map_err(|e| self.locate(&e))

@@ -1,0 +1,178 @@
+//! The words of the verdict (pure): one line per cause with the figures behind it, and the
+//! `help` that says what to do — for every cause but `ok`.
+
+use super::rates::Rates;
+use super::verdict::{BlockFigures, Cause, Load, NodeDown};
+
+/// The figures a verdict line quotes.
+pub struct Text {
+    pub late: f64,
+    pub incl: f64,
+    pub timeouts: usize,
+    pub cores: u32,
+    pub all: Rates,
+    pub load: Load,
+    pub blocks: Option<BlockFigures>,
+    pub node_down: Option<NodeDown>,
+    pub resigned: u64,
+    pub resent: u64,
+    pub missing_parts: Vec<String>,
+    pub unreported: u64,
+}
+
+fn s_at(v: Option<f64>) -> String {
+    v.map_or("an unknown time".into(), |s| format!("{s:.1} s"))
+}
+
+/// "loadrun kept its schedule (…)" or "LOADRUN FELL BEHIND …".
+fn loadrun_part(t: &Text, kept: bool) -> String {
+    let cores = t.cores;
+    let cpu = t.load.loadrun_cpu_pct.map_or(String::new(), |c| {
+        format!(
+            ", loadrun CPU {c:.0} % of {cores} core{}",
+            if cores == 1 { "" } else { "s" }
+        )
+    });
+    let (late, a) = (t.late, t.all);
+    if kept {
+        format!(
+            "loadrun kept its schedule (sent {:.1}/s of {:.1}/s planned, p99 send lateness {late:.1} ms{cpu})",
+            a.achieved, a.target
+        )
+    } else {
+        format!(
+            "LOADRUN FELL BEHIND its schedule: it sent {:.1}/s of the {:.1}/s planned (p99 send lateness {late:.0} ms{cpu})",
+            a.achieved, a.target
+        )
+    }
+}
+
+fn blocks_time(t: &Text) -> String {
+    t.load.block_ms.map_or(String::new(), |ms| {
+        format!(
+            " with {} blocks",
+            humantime::format_duration(std::time::Duration::from_millis(ms))
+        )
+    })
+}
+
+fn blocks_full(t: &Text) -> String {
+    let b = t.blocks.unwrap_or_default();
+    let fee = match (
+        b.base_fee_first_gwei,
+        b.base_fee_last_gwei,
+        b.base_fee_max_gwei,
+    ) {
+        (Some(a), Some(z), Some(m)) => {
+            format!(", base fee {a:.3} → {z:.3} gwei (peak {m:.3})")
+        }
+        _ => String::new(),
+    };
+    let resigned = if t.resigned > 0 {
+        format!(", {} transactions re-signed at a higher fee", t.resigned)
+    } else {
+        String::new()
+    };
+    let late = if t.timeouts > 0 {
+        format!("{} not included within the receipt timeout", t.timeouts)
+    } else {
+        format!("p99 inclusion {:.0} ms", t.incl)
+    };
+    format!(
+        "BLOCKS WERE FULL: {} of {} blocks used ≥ 90 % of the {} gas limit ({:.0} % of all block gas{fee}{resigned}); the chain carried {:.2} Mgas/s and {late} — the chain's gas limit, not the node's CPU, was the limit",
+        b.full_blocks,
+        b.blocks,
+        b.gas_limit,
+        100.0 * b.gas_used_share,
+        b.mgas_per_s
+    )
+}
+
+/// The verdict line and the help of `cause`.
+pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
+    let (line, help): (String, &str) = match cause {
+        Cause::Ok => (
+            format!(
+                "{}; the chain kept up (p99 inclusion {:.0} ms{}, none timed out)",
+                loadrun_part(t, true),
+                t.incl,
+                blocks_time(t)
+            ),
+            "",
+        ),
+        Cause::MergeIncomplete => (
+            format!(
+                "INCOMPLETE MERGE: no run of shard{} {} was given: {} of the plan's steps are in no run (not_sent), so these figures cover only part of the plan",
+                if t.missing_parts.len() == 1 { "" } else { "s" },
+                if t.missing_parts.is_empty() {
+                    "(a role's run)".to_string()
+                } else {
+                    t.missing_parts.join(", ")
+                },
+                t.unreported
+            ),
+            "run the missing parts (`loadrun run SCENARIO --shard I/N --start-at …` with the same seed) and merge every part's run directory, or merge the directories you forgot to pass",
+        ),
+        Cause::NodeDown => {
+            let d = t.node_down.unwrap_or_default();
+            (
+                format!(
+                    "the NODE STOPPED ANSWERING {} into the run (its last good answer at {}): {} steps were never sent and {} sent ones got no receipt (status node_down)",
+                    s_at(d.at_s),
+                    s_at(d.last_answer_s),
+                    d.unsent,
+                    d.unanswered
+                ),
+                "find out why the node stopped (its log: anvil.log in the run directory for a spawned node; crashed, killed for memory, or stalled?); if it fell over under this load, lower the rate (--rate-scale) to find what it sustains; for an endpoint that recovers slowly, raise [chain].retry_for",
+            )
+        }
+        Cause::LoadrunCpu => (
+            format!(
+                "{} — loadrun's CPU was the limit: these figures show loadrun's limit, not the chain's",
+                loadrun_part(t, false)
+            ),
+            "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines (--shard I/N)",
+        ),
+        Cause::NodeRpcSlow => (
+            format!(
+                "{} — its CPU had room{}, its sends waited for the node's answers: the node's RPC was slow",
+                loadrun_part(t, false),
+                t.load.node_cpu_peak_pct.map_or(String::new(), |c| format!(
+                    " (the node's CPU {c:.0} % at its peak)"
+                ))
+            ),
+            "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate (--rate-scale) to find its ceiling",
+        ),
+        Cause::BlocksFull => (
+            format!(
+                "{}; {}",
+                loadrun_part(t, t.late <= super::verdict::LATE_P99_MS),
+                blocks_full(t)
+            ),
+            "raise the block gas limit ([chain].gas_limit for a spawned anvil, the chain's own setting otherwise) or shorten the block time, or lower the rate (--rate-scale) below what the blocks hold: gas limit ÷ gas per step ÷ block time",
+        ),
+        Cause::TxStuck => (
+            format!(
+                "{}; TRANSACTIONS STUCK OR DROPPED by the node: {} sent transactions never got a receipt although blocks had room ({} sent again)",
+                loadrun_part(t, true),
+                t.timeouts,
+                t.resent
+            ),
+            "the node took them but did not include them: look at its pool (txpool_status / txpool_content: `queued` means a nonce gap, `pending` a fee below the base fee) and its log; a node that evicts transactions under load needs a larger pool or a lower rate",
+        ),
+        Cause::ChainSlow => (
+            format!(
+                "{}; the CHAIN FELL BEHIND (p99 inclusion {:.0} ms{} while blocks had room)",
+                loadrun_part(t, true),
+                t.incl,
+                blocks_time(t)
+            ),
+            "inclusion took more than 3 block times although blocks had room: the node produced blocks late (see the node's CPU in report.html); give it more CPU or lower the rate",
+        ),
+        Cause::NodeUnreachable | Cause::SetupFailed => {
+            ("the run did not start".into(), "see the error above")
+        }
+    };
+    let help = (cause != Cause::Ok).then(|| help.to_string());
+    (format!("verdict: {line}"), help)
+}
