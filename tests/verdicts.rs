@@ -74,7 +74,9 @@ fn a_node_killed_mid_run_is_named_and_its_steps_say_node_down() {
     let path = scenario(dir.path(), "killed", &toml);
     let out = dir.path().join("out");
     let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &node.url, "--grace", "2s", "--out"])
+    // The terminal as a user sees it (common::loadrun() puts the full log on stderr).
+    cmd.env_remove("LOADRUN_LOG")
+        .args(["run", "--rpc", &node.url, "--grace", "2s", "--out"])
         .arg(&out)
         .arg(&path)
         .env("LOADRUN_FUNDER_KEY", DEV_KEY);

@@ -229,9 +229,11 @@ where
                 let since = *first_failure.get_or_insert_with(Instant::now);
                 // Once the node counts as down, nothing waits out another `retry_for`.
                 if since.elapsed() >= layer.policy.retry_for || layer.stats.is_down() {
+                    // The first give-up is the news; the requests that fail after it are not.
+                    let already = layer.stats.is_down();
                     layer.stats.set_down();
                     let methods = request.method_names().take(3).collect::<Vec<_>>().join(",");
-                    if layer.policy.quiet {
+                    if layer.policy.quiet || already {
                         tracing::debug!(%methods, "giving up after {:?} of transient RPC failures", layer.policy.retry_for);
                     } else {
                         tracing::warn!(%methods, "giving up after {:?} of transient RPC failures", layer.policy.retry_for);

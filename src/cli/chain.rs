@@ -27,7 +27,8 @@ pub struct ChainArgs {
     /// Read a remote chain's funder key from the environment variable NAME (overrides
     /// [chain].funder_key_env; with neither, LOADRUN_FUNDER_KEY is read when it is set).
     /// The variable's name, never the key.
-    #[arg(long, value_name = "NAME", value_parser = parse_env_name)]
+    /// (Checked by `apply`, not by clap: clap would echo a key given by mistake.)
+    #[arg(long, value_name = "NAME")]
     pub funder_key_env: Option<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -39,10 +40,13 @@ pub struct ChainArgs {
 
 impl ChainArgs {
     /// The scenario's `[chain]` with the command line's overrides applied.
-    pub fn apply(&self, cfg: &mut crate::scenario::ChainConfig) {
+    pub fn apply(&self, cfg: &mut crate::scenario::ChainConfig) -> Result<(), Error> {
         if let Some(name) = &self.funder_key_env {
-            cfg.funder_key_env = Some(name.clone());
+            let name =
+                parse_env_name(name).map_err(|e| Error::Usage(format!("--funder-key-env: {e}")))?;
+            cfg.funder_key_env = Some(name);
         }
+        Ok(())
     }
 }
 
@@ -102,7 +106,7 @@ pub fn wallets_cmd(args: &WalletsArgs) -> Result<u8, Error> {
 /// `loadrun fund`: the funding phase alone (checks, deploy, idempotent top-up).
 pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let mut loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
-    args.apply(&mut loaded.scenario.chain);
+    args.apply(&mut loaded.scenario.chain)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let plan = loaded.expand(seed)?;
     let all = wallets::all(&loaded.scenario, seed);
@@ -132,7 +136,7 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
 /// `loadrun sweep`: every wallet's tokens and ETH (minus gas) back to the funder.
 pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let mut loaded = scenario::load(&args.scenario, args.limits.max_steps)?;
-    args.apply(&mut loaded.scenario.chain);
+    args.apply(&mut loaded.scenario.chain)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
@@ -200,5 +204,20 @@ pub fn located(loaded: &scenario::Loaded, e: Error) -> Error {
             Error::Scenario(loaded.locate_funding(key, message, help))
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_given_as_the_variable_name_is_refused_without_being_echoed() {
+        let key = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+        for given in [key.to_string(), format!("0x{key}")] {
+            let e = super::parse_env_name(&given).unwrap_err();
+            assert!(!e.contains(key), "{e}");
+            assert!(e.contains("looks like a private key"), "{e}");
+        }
+        assert!(super::parse_env_name("1BAD").is_err());
+        assert_eq!(super::parse_env_name("MY_FUNDER").unwrap(), "MY_FUNDER");
     }
 }

@@ -160,7 +160,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
         crate::chain::rpc_url(&loaded.scenario.chain, args.chain.rpc.as_deref()),
     )?;
     let mut loaded = loaded;
-    args.chain.apply(&mut loaded.scenario.chain);
+    args.chain.apply(&mut loaded.scenario.chain)?;
     if let Some(p) = &part {
         say!("{}", super::part::describe(&args.part, p, &plan));
         super::part::scale_expect(&mut loaded.scenario.expect, &plan, p);

@@ -123,8 +123,7 @@ pub fn parse_fail_on(text: &str) -> Result<FailOn, String> {
         // Summary values are never negative: a drop of 100 % or more never happens (1 -> 0 is
         // exactly -100 %), so such a rule would pass every run.
         return Err(bad(&format!(
-            "a drop of more than {}% can never happen (values are never negative), so this rule would never fire; gate the new value instead, e.g. '{metric}<1' for a boolean row such as schedule_kept or cause_ok",
-            -v
+            "a change below {v}% can never happen (values are never negative: 1 -> 0 is exactly -100%), so this rule would never fire; gate the new value instead, e.g. '{metric}<1' for a boolean row such as schedule_kept or cause_ok"
         )));
     }
     let bound = match (percent, signed) {

@@ -258,6 +258,7 @@ struct Figures {
     schedule_kept: bool,
     chain_kept_up: bool,
     blocks: Option<BlockFigures>,
+    gas_per_step: Option<f64>,
 }
 
 fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
@@ -281,6 +282,8 @@ fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
         schedule_kept,
         chain_kept_up,
         blocks: BlockFigures::of(&ev.blocks),
+        gas_per_step: (t.all.ok() > 0 && t.all.gas_used > 0)
+            .then(|| t.all.gas_used as f64 / t.all.ok() as f64),
     }
 }
 
@@ -344,6 +347,7 @@ impl Figures {
             resent: ev.resent,
             missing_parts: ev.missing_parts.clone(),
             unreported: ev.unreported,
+            gas_per_step: self.gas_per_step,
         }
     }
 }

@@ -9,6 +9,7 @@ fn tally(rows: &[StepRow]) -> Tally {
 
 fn row(kind: &str, lateness: f64, latency: f64, status: Status) -> StepRow {
     StepRow {
+        gas_used: (status == Status::Ok).then_some(21_000),
         sent_ms: Some(lateness),
         lateness_ms: Some(lateness),
         tx_hash: "0x01".into(),
@@ -142,9 +143,19 @@ fn timeouts_beside_full_blocks_name_the_gas_limit() {
     assert_eq!(v.cause, Cause::BlocksFull, "{v:?}");
     assert!(v.line.contains("BLOCKS WERE FULL: 12 of 20"), "{}", v.line);
     assert!(v.line.contains("593 transactions re-signed"), "{}", v.line);
-    assert!(v.line.contains("base fee 1.000 → 3.375 gwei"), "{}", v.line);
+    assert!(
+        v.line.contains("base fee 1.000 → 3.375 gwei, peak 3.375"),
+        "{}",
+        v.line
+    );
     assert!(v.line.contains("Mgas/s"), "{}", v.line);
-    assert!(v.help.unwrap().contains("gas_limit"));
+    assert!(v.help.as_ref().unwrap().contains("gas_limit"));
+    // 2 M gas ÷ 21,000 per transfer ÷ 1-s blocks.
+    assert!(
+        v.help.as_ref().unwrap().contains("about 95 steps/s"),
+        "{:?}",
+        v.help
+    );
     let b = v.blocks.unwrap();
     assert_eq!((b.blocks, b.full_blocks, b.gas_limit), (20, 12, 2_000_000));
     // Full blocks without lag are no cause: the chain kept up.
@@ -221,6 +232,7 @@ fn every_cause_has_help_and_a_name() {
         resent: 0,
         missing_parts: Vec::new(),
         unreported: 0,
+        gas_per_step: None,
     };
     for c in Cause::ALL {
         let (line, help) = super::super::verdict_text::describe(c, &t);

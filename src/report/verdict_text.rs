@@ -18,6 +18,25 @@ pub struct Text {
     pub resent: u64,
     pub missing_parts: Vec<String>,
     pub unreported: u64,
+    /// Gas used per ok on-chain step (for what full blocks hold).
+    pub gas_per_step: Option<f64>,
+}
+
+/// What to do about full blocks, with the rate the blocks hold when it is known.
+fn blocks_full_help(t: &Text) -> String {
+    let b = t.blocks.unwrap_or_default();
+    let holds = match (t.gas_per_step, t.load.block_ms) {
+        (Some(g), Some(ms)) if g > 0.0 && ms > 0 && b.gas_limit > 0 => format!(
+            ": about {:.0} steps/s ({} gas ÷ {g:.0} gas per step ÷ {} blocks)",
+            b.gas_limit as f64 / g / (ms as f64 / 1000.0),
+            b.gas_limit,
+            humantime::format_duration(std::time::Duration::from_millis(ms))
+        ),
+        _ => " (gas limit ÷ gas per step ÷ block time)".into(),
+    };
+    format!(
+        "raise the block gas limit ([chain].gas_limit for a spawned anvil, the chain's own setting otherwise) or shorten the block time, or lower the rate (--rate-scale) below what the blocks hold{holds}"
+    )
 }
 
 fn s_at(v: Option<f64>) -> String {
@@ -64,12 +83,12 @@ fn blocks_full(t: &Text) -> String {
         b.base_fee_max_gwei,
     ) {
         (Some(a), Some(z), Some(m)) => {
-            format!(", base fee {a:.3} → {z:.3} gwei (peak {m:.3})")
+            format!("; base fee {a:.3} → {z:.3} gwei, peak {m:.3}")
         }
         _ => String::new(),
     };
     let resigned = if t.resigned > 0 {
-        format!(", {} transactions re-signed at a higher fee", t.resigned)
+        format!("; {} transactions re-signed at a higher fee", t.resigned)
     } else {
         String::new()
     };
@@ -79,7 +98,7 @@ fn blocks_full(t: &Text) -> String {
         format!("p99 inclusion {:.0} ms", t.incl)
     };
     format!(
-        "BLOCKS WERE FULL: {} of {} blocks used ≥ 90 % of the {} gas limit ({:.0} % of all block gas{fee}{resigned}); the chain carried {:.2} Mgas/s and {late} — the chain's gas limit, not the node's CPU, was the limit",
+        "BLOCKS WERE FULL: {} of {} blocks used ≥ 90 % of the {} gas limit ({:.0} % of all block gas){fee}{resigned}; the chain carried {:.2} Mgas/s and {late} — the chain's gas limit, not the node's CPU, was the limit",
         b.full_blocks,
         b.blocks,
         b.gas_limit,
@@ -90,6 +109,7 @@ fn blocks_full(t: &Text) -> String {
 
 /// The verdict line and the help of `cause`.
 pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
+    let full_help = blocks_full_help(t);
     let (line, help): (String, &str) = match cause {
         Cause::Ok => (
             format!(
@@ -117,11 +137,18 @@ pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
             let d = t.node_down.unwrap_or_default();
             (
                 format!(
-                    "the NODE STOPPED ANSWERING {} into the run (its last good answer at {}): {} steps were never sent and {} sent ones got no receipt (status node_down)",
+                    "the NODE STOPPED ANSWERING {} into the run (its last good answer at {}): {} (status node_down)",
                     s_at(d.at_s),
                     s_at(d.last_answer_s),
-                    d.unsent,
-                    d.unanswered
+                    [
+                        (d.unsent, "steps were never sent"),
+                        (d.unanswered, "sent steps got no receipt"),
+                    ]
+                    .iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
                 ),
                 "find out why the node stopped (its log: anvil.log in the run directory for a spawned node; crashed, killed for memory, or stalled?); if it fell over under this load, lower the rate (--rate-scale) to find what it sustains; for an endpoint that recovers slowly, raise [chain].retry_for",
             )
@@ -149,7 +176,7 @@ pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
                 loadrun_part(t, t.late <= super::verdict::LATE_P99_MS),
                 blocks_full(t)
             ),
-            "raise the block gas limit ([chain].gas_limit for a spawned anvil, the chain's own setting otherwise) or shorten the block time, or lower the rate (--rate-scale) below what the blocks hold: gas limit ÷ gas per step ÷ block time",
+            &full_help,
         ),
         Cause::TxStuck => (
             format!(

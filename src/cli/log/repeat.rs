@@ -129,12 +129,14 @@ pub fn flush_repeats() {
     let Some(seen) = seen.as_mut() else { return };
     for s in seen.values_mut().filter(|s| s.more > 0) {
         let n = std::mem::take(&mut s.more);
-        let tail = if n > 1 {
-            more(n - 1, s.since)
-        } else {
-            String::new()
-        };
-        print(s.level, &format!("{}{tail}", s.last));
+        print(
+            s.level,
+            &format!(
+                "{} (the last of {n} more like it in the last {} s)",
+                s.last,
+                s.since.elapsed().as_secs().max(1)
+            ),
+        );
     }
 }
 
