@@ -171,6 +171,7 @@ fn summaries_diff_cleanly_and_fail_on_rules_bite() {
     // Snapshots with the measured values redacted: names, order, counts and the sanity table.
     let timing = [
         "rate", "latency", "lateness", "wall_s", "blocks", "gas_used", "fee_wei", "kept", "cpu",
+        "cause_",
     ];
     let summary: String = std::fs::read_to_string(a.join("summary.csv"))
         .unwrap()
