@@ -150,6 +150,7 @@ pub fn run() -> u8 {
     let code = match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
+            log::flush_repeats();
             log::say_line(&e.to_string());
             log::set_exit_reason(exit_reason(&e));
             e.exit_code()

@@ -39,6 +39,8 @@ pub(super) fn finish(
     json: bool,
 ) -> Result<u8, Error> {
     let ex = o.ex;
+    // Warnings folded so far are counted before the result lines, not after them.
+    super::log::flush_repeats();
     say!("{}", describe_rows(plan, &ex.tally));
     let facts = summary::RunFacts {
         duration_ms: plan.duration_ms,
@@ -121,24 +123,42 @@ pub(super) fn finish(
     }
     super::log::set_exit_reason(reason.clone());
     if json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "results": dir.display().to_string(),
-                "steps": ex.tally.all.steps,
-                "ok": ex.tally.all.ok(),
-                "interrupted": ex.interrupted,
-                "sanity_ok": o.sanity.map(|s| s.ok),
-                "expectations": verdicts,
-                "cause": verdict.cause,
-                "verdict": verdict,
-                "exit_code": code,
-                "exit_reason": reason,
-                "summary": summary::to_json(&metrics),
-            })
+        let sanity_ok = o.sanity.map(|s| s.ok);
+        print_json(
+            dir,
+            ex,
+            (sanity_ok, &verdicts, &verdict),
+            (code, &reason),
+            &metrics,
         );
     }
     Ok(code)
+}
+
+/// `--json`'s object of a run that ran its plan.
+fn print_json(
+    dir: &Path,
+    ex: &Executed,
+    (sanity_ok, expectations, verdict): (Option<bool>, &[expect::Verdict], &Verdict),
+    (code, reason): (u8, &str),
+    metrics: &[summary::Metric],
+) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "results": dir.display().to_string(),
+            "steps": ex.tally.all.steps,
+            "ok": ex.tally.all.ok(),
+            "interrupted": ex.interrupted,
+            "sanity_ok": sanity_ok,
+            "expectations": expectations,
+            "cause": verdict.cause,
+            "verdict": verdict,
+            "exit_code": code,
+            "exit_reason": reason,
+            "summary": summary::to_json(metrics),
+        })
+    );
 }
 
 fn write_verdict(dir: &Path, v: &Verdict) -> Result<(), Error> {
@@ -179,7 +199,21 @@ pub(super) fn setup_failed(e: &Error, dir: Option<&Path>, json: bool) {
         Error::Chain(ChainError::Unreachable { .. } | ChainError::RpcUrl { .. }) => {
             Cause::NodeUnreachable
         }
-        Error::Interrupted => return,
+        Error::Interrupted => {
+            // Not a failure: no verdict, but `--json` still says how the run ended.
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "results": dir.map(|d| d.display().to_string()),
+                        "cause": null,
+                        "exit_code": e.exit_code(),
+                        "exit_reason": super::exit_reason(e),
+                    })
+                );
+            }
+            return;
+        }
         _ => Cause::SetupFailed,
     };
     let text = e.to_string();
