@@ -30,9 +30,11 @@ Exit codes:
   3    chain or setup failure
   130  interrupted (Ctrl-C); results flushed
 
-The terminal shows progress, warnings and the results' summary lines; the full log goes to
-loadrun.log in the run directory (-v or LOADRUN_LOG=debug also puts it on stderr); results go to
-files.";
+The terminal shows progress, warnings (a repeated one folded into a count) and the results'
+summary lines, among them the verdict's cause and what to do about it; the full log goes to
+loadrun.log in the run directory, from the first line to the exit reason (-v or LOADRUN_LOG=debug
+also puts it on stderr); results go to files. --json prints the verdict, its cause, exit_code and
+exit_reason on stdout.";
 
 /// Reproducible load tests of EVM chains from a TOML scenario committed to git.
 #[derive(Debug, Parser)]

@@ -201,6 +201,10 @@ fn a_merge_missing_a_part_names_the_missing_shard() {
     };
     let o = with_key(&["fund"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A second time on the same chain: nothing to deploy, and it says so.
+    let o = with_key(&["fund"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("contracts reused"), "{}", text(&o));
     let s1 = dir.path().join("s1");
     let o = with_key(&["run", "--shard", "1/2", "--out", s1.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
