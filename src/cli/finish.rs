@@ -55,7 +55,10 @@ pub(super) fn finish(
         rpc_retries: o.rpc.0,
         rpc_errors_transient: o.rpc.1,
         resent: ex.resent,
-        events: o.events.clone(),
+        events: Events {
+            interrupted: ex.interrupted,
+            ..o.events
+        },
     };
     let metrics = summary::summarize(&ex.tally, &facts);
     write_output(Some(&dir.join("summary.csv")), |w| {
@@ -66,7 +69,7 @@ pub(super) fn finish(
         start_ms: 0,
         stop_ms: plan.duration_ms,
     });
-    let verdict = judge(&ex.tally, all, o.load, &o.events);
+    let verdict = judge(&ex.tally, all, o.load, &facts.events);
     write_verdict(dir, &verdict)?;
     say!("{}", verdict.line);
     if let Some(help) = &verdict.help {

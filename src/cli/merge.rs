@@ -504,6 +504,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         missing_parts: missing_shards.iter().map(|s| s.to_string()).collect(),
         unreported: unreported as u64,
         node_down: None,
+        interrupted: false,
     };
     let outcome = Outcome {
         ex: &ex,

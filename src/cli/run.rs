@@ -428,6 +428,7 @@ fn events_of(ex: &Executed, blocks: &[BlockRow], chain: &Chain) -> Events {
         resent: ex.resent,
         missing_parts: Vec::new(),
         unreported: 0,
+        interrupted: ex.interrupted,
     }
 }
 

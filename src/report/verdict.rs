@@ -50,6 +50,8 @@ pub struct Events {
     /// A merge: the shards no run was given for (`2/3`), and the plan steps no run reported.
     pub missing_parts: Vec<String>,
     pub unreported: u64,
+    /// The run was interrupted (Ctrl-C): the steps after it were not sent.
+    pub interrupted: bool,
 }
 
 /// The cause of a run's outcome, as written in verdict.json (`cause`) and summary.csv.
@@ -77,10 +79,12 @@ pub enum Cause {
     ChainSlow,
     /// A merged run lacks parts: its figures cover only part of the plan.
     MergeIncomplete,
+    /// Interrupted (Ctrl-C): its figures cover only the part that ran.
+    Interrupted,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 10] = [
+    pub const ALL: [Cause; 11] = [
         Self::Ok,
         Self::LoadrunCpu,
         Self::NodeRpcSlow,
@@ -91,6 +95,7 @@ impl Cause {
         Self::TxStuck,
         Self::ChainSlow,
         Self::MergeIncomplete,
+        Self::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +110,7 @@ impl Cause {
             Self::TxStuck => "tx_stuck",
             Self::ChainSlow => "chain_slow",
             Self::MergeIncomplete => "merge_incomplete",
+            Self::Interrupted => "interrupted",
         }
     }
 
@@ -116,7 +122,7 @@ impl Cause {
             Self::NodeRpcSlow | Self::NodeDown | Self::NodeUnreachable | Self::TxStuck => "node",
             Self::BlocksFull | Self::ChainSlow => "chain",
             Self::SetupFailed => "setup",
-            Self::MergeIncomplete => "incomplete",
+            Self::MergeIncomplete | Self::Interrupted => "incomplete",
         }
     }
 }
@@ -259,6 +265,7 @@ struct Figures {
     chain_kept_up: bool,
     blocks: Option<BlockFigures>,
     gas_per_step: Option<f64>,
+    not_sent: u64,
 }
 
 fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
@@ -284,6 +291,7 @@ fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
         blocks: BlockFigures::of(&ev.blocks),
         gas_per_step: (t.all.ok() > 0 && t.all.gas_used > 0)
             .then(|| t.all.gas_used as f64 / t.all.ok() as f64),
+        not_sent: t.all.count(Status::NotSent),
     }
 }
 
@@ -294,6 +302,8 @@ fn decide(f: &Figures, ev: &Events) -> Cause {
         Cause::MergeIncomplete
     } else if ev.node_down.is_some() {
         Cause::NodeDown
+    } else if ev.interrupted {
+        Cause::Interrupted
     } else if !f.schedule_kept && f.cpu_saturated {
         Cause::LoadrunCpu
     } else if !f.chain_kept_up && f.blocks.is_some_and(|b| b.full()) {
@@ -348,6 +358,7 @@ impl Figures {
             missing_parts: ev.missing_parts.clone(),
             unreported: ev.unreported,
             gas_per_step: self.gas_per_step,
+            not_sent: self.not_sent,
         }
     }
 }

@@ -211,6 +211,29 @@ fn a_merge_missing_parts_names_them_and_nothing_else() {
 }
 
 #[test]
+fn an_interrupted_run_is_named_so_and_blames_nobody() {
+    let mut rows = healthy();
+    rows.extend(vec![row("transfer", 0.0, 0.0, Status::NotSent); 100]);
+    let behind = Rates {
+        achieved: 50.0,
+        ..ON_TARGET
+    };
+    let ev = Events {
+        interrupted: true,
+        ..Events::default()
+    };
+    let v = judged(&rows, behind, LOAD, &ev);
+    assert_eq!(v.cause, Cause::Interrupted, "{v:?}");
+    assert!(
+        v.line
+            .contains("INTERRUPTED (Ctrl-C): 100 of the plan's steps"),
+        "{}",
+        v.line
+    );
+    assert!(!v.line.contains("FELL BEHIND"), "{}", v.line);
+}
+
+#[test]
 fn updates_waiting_for_their_channel_do_not_count_as_scheduler_lateness() {
     let mut rows = healthy();
     rows.extend(vec![row("update_channel", 1_500.0, 20.0, Status::Ok); 50]);
@@ -233,6 +256,7 @@ fn every_cause_has_help_and_a_name() {
         missing_parts: Vec::new(),
         unreported: 0,
         gas_per_step: None,
+        not_sent: 0,
     };
     for c in Cause::ALL {
         let (line, help) = super::super::verdict_text::describe(c, &t);

@@ -20,6 +20,8 @@ pub struct Text {
     pub unreported: u64,
     /// Gas used per ok on-chain step (for what full blocks hold).
     pub gas_per_step: Option<f64>,
+    /// Steps not sent (an interrupted run).
+    pub not_sent: u64,
 }
 
 /// What to do about full blocks, with the rate the blocks hold when it is known.
@@ -195,6 +197,13 @@ pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
                 blocks_time(t)
             ),
             "inclusion took more than 3 block times although blocks had room: the node produced blocks late (see the node's CPU in report.html); give it more CPU or lower the rate",
+        ),
+        Cause::Interrupted => (
+            format!(
+                "INTERRUPTED (Ctrl-C): {} of the plan's steps were not sent, so these figures cover only the part that ran (sent {:.1}/s of {:.1}/s planned until then)",
+                t.not_sent, t.all.achieved, t.all.target
+            ),
+            "run it again to the end for figures of the whole plan; a shorter [scenario].duration or --rate-scale gives a quicker run",
         ),
         Cause::NodeUnreachable | Cause::SetupFailed => {
             ("the run did not start".into(), "see the error above")
