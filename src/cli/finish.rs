@@ -75,27 +75,7 @@ pub(super) fn finish(
     if let Some(help) = &verdict.help {
         say!("  help: {help}");
     }
-    let mut code = ExitCode::OK;
-    let mut reasons: Vec<String> = Vec::new();
-    for v in &verdicts {
-        if v.met {
-            say!(
-                "expectation met: {} = {} (measured {})",
-                v.name,
-                v.limit,
-                v.measured
-            );
-        } else {
-            code = ExitCode::CHECK_FAILED;
-            reasons.push(format!("expectation {} missed", v.name));
-            say!(
-                "EXPECTATION MISSED: {} = {}, measured {}",
-                v.name,
-                v.limit,
-                v.measured
-            );
-        }
-    }
+    let (mut code, mut reasons) = expectation_lines(&verdicts);
     if o.sanity
         .is_some_and(|s| !crate::exec::views::print(&s.views))
     {
@@ -168,6 +148,32 @@ fn write_verdict(dir: &Path, v: &Verdict) -> Result<(), Error> {
     write_output(Some(&dir.join("verdict.json")), |w| {
         serde_json::to_writer_pretty(&mut *w, v).map_err(std::io::Error::other)
     })
+}
+
+/// Prints each expectation; the exit code and the reasons of the missed ones.
+fn expectation_lines(verdicts: &[expect::Verdict]) -> (u8, Vec<String>) {
+    let mut code = ExitCode::OK;
+    let mut reasons: Vec<String> = Vec::new();
+    for v in verdicts {
+        if v.met {
+            say!(
+                "expectation met: {} = {} (measured {})",
+                v.name,
+                v.limit,
+                v.measured
+            );
+        } else {
+            code = ExitCode::CHECK_FAILED;
+            reasons.push(format!("expectation {} missed", v.name));
+            say!(
+                "EXPECTATION MISSED: {} = {}, measured {}",
+                v.name,
+                v.limit,
+                v.measured
+            );
+        }
+    }
+    (code, reasons)
 }
 
 /// Prints the sanity result; false on a mismatch.
