@@ -107,7 +107,8 @@ pub struct RawMeta {
 pub struct RawChain {
     /// Connect to this RPC instead of spawning anvil (also `--rpc` or LOADRUN_RPC).
     pub rpc: Option<String>,
-    /// Name of the environment variable holding the funder's private key (never the key).
+    /// Name of the environment variable holding the funder's private key (never the key);
+    /// `--funder-key-env NAME` overrides it; with neither, LOADRUN_FUNDER_KEY is read.
     pub funder_key_env: Option<String>,
     /// Chain ids loadrun may send to; default [31337, 1337].
     pub allow_chain_ids: Option<Vec<u64>>,
