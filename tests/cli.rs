@@ -122,3 +122,69 @@ fn schema_command_prints_the_committed_schema() {
         std::fs::read_to_string("schemas/scenario.schema.json").unwrap()
     );
 }
+
+#[test]
+fn validate_checks_funding_values_and_reachable_min_rates_without_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.toml");
+    std::fs::write(
+        &path,
+        "version = 1\n[scenario]\nname = \"short\"\nseed = 1\nduration = \"10s\"\n[roles.A]\nwallets = 1\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"0.001 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 2.0\namount = \"0.01 ether\"\n[expect]\nmin_rate = { \"0\" = 5.0 }\n",
+    )
+    .unwrap();
+    let out = loadrun(&["validate", path.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // Where (file:line:col and key), what, and how to fix it.
+    assert!(err.contains("short.toml:12:1: `funding.eth`"), "{err}");
+    assert!(
+        err.contains("wallet A:0 sends 0.2 ether in values alone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("raise [funding].eth above \"0.2 ether\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("`expect.min_rate.0`: 5/s is above what workload 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lower min_rate.\"0\" to at most 2.00"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_says_when_its_rules_pass_and_refuses_rules_that_cannot_fire() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("summary.csv");
+    std::fs::write(
+        &csv,
+        "metric,kind,value\nschedule_kept,all,1\ncause_ok,all,1\n",
+    )
+    .unwrap();
+    let c = csv.to_str().unwrap();
+    let out = loadrun(&[
+        "diff",
+        c,
+        c,
+        "--fail-on",
+        "schedule_kept<1",
+        "--fail-on",
+        "cause_ok<1",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("ok: none of the 2 --fail-on rules fired"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = loadrun(&["diff", c, c, "--fail-on", "schedule_kept<-100%"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'schedule_kept<1'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
