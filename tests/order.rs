@@ -155,3 +155,73 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
         assert_eq!(nonce, steps, "wallet A:{i}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reorg_is_noticed_and_the_dropped_transactions_are_sent_again() {
+    // 6 wallets at 30 transfers/s for 12 s; 6 blocks into the run, anvil replaces the last 3
+    // blocks with empty ones: the transactions in them are gone, and their wallets' later
+    // nonces would wait behind the gap until the receipt timeout.
+    use alloy::providers::Provider;
+    let node = node();
+    let p = alloy::providers::ProviderBuilder::new().connect_http(node.url.parse().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "reorg", &transfers("reorg", 6, 30.0, "12s"));
+    let out = dir.path().join("out");
+    let mut cmd = loadrun();
+    cmd.args(["run", "--rpc", &node.url, "--out"])
+        .arg(&out)
+        .arg(&path)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    let start = p.get_block_number().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while p.get_block_number().await.unwrap() < start + 6 {
+        assert!(std::time::Instant::now() < deadline, "no blocks");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _: serde_json::Value = p
+        .raw_request(
+            "anvil_reorg".into(),
+            (3u64, Vec::<serde_json::Value>::new()),
+        )
+        .await
+        .expect("anvil_reorg");
+    let code = run.finish();
+    assert!(matches!(code, Some(0) | Some(1)), "{}", run.seen);
+    assert!(run.seen.contains("a reorg replaced blocks"), "{}", run.seen);
+    let rows =
+        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
+            .unwrap();
+    assert_eq!(rows.len(), 360);
+    // No step waits behind the dropped nonces: every one is ok.
+    let not_ok: Vec<_> = rows.iter().filter(|r| r.status.as_str() != "ok").collect();
+    assert!(not_ok.is_empty(), "{:?}\n{}", not_ok.first(), run.seen);
+    let summary = loadrun::report::summary::read_summary(
+        std::fs::File::open(out.join("summary.csv")).unwrap(),
+    )
+    .unwrap();
+    let get = |m: &str| {
+        summary
+            .iter()
+            .find(|x| x.kind == "all" && x.metric == m)
+            .map_or(f64::NAN, |x| x.value)
+    };
+    assert!(get("reorged") >= 1.0, "reorged {}", get("reorged"));
+    assert!(get("resent") >= 1.0, "resent {}", get("resent"));
+    // Every wallet's nonce on chain is the number of its steps: each dropped transaction landed
+    // again, exactly once.
+    for i in 0..6 {
+        let a = loadrun::wallets::derive(31, "A", i).address();
+        let nonce = p.get_transaction_count(a).await.unwrap();
+        let steps = rows
+            .iter()
+            .filter(|r| r.role == "A" && r.wallet == i)
+            .count() as u64;
+        assert_eq!(nonce, steps, "wallet A:{i}");
+    }
+}

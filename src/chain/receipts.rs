@@ -89,6 +89,10 @@ fn refused(e: &TransportError) -> bool {
 #[derive(Debug, Clone)]
 pub struct BlockReceipts {
     pub number: u64,
+    /// The block's hash and its parent's (a reorg shows as a parent that is not the block read
+    /// before at that height).
+    pub hash: B256,
+    pub parent_hash: B256,
     pub base_fee: Option<u64>,
     pub gas_used: u64,
     pub gas_limit: u64,
@@ -134,6 +138,8 @@ pub async fn of_block(
     let hashes: Vec<B256> = block.transactions.hashes().collect();
     let mut out = BlockReceipts {
         number,
+        hash: block.header.hash,
+        parent_hash: block.header.parent_hash,
         base_fee: block.header.base_fee_per_gas,
         gas_used: block.header.gas_used,
         gas_limit: block.header.gas_limit,

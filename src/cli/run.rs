@@ -426,6 +426,7 @@ fn events_of(ex: &Executed, blocks: &[BlockRow], chain: &Chain) -> Events {
         blocks: blocks.to_vec(),
         resigned: ex.resigned,
         resent: ex.resent,
+        reorged: ex.reorged,
         missing_parts: Vec::new(),
         unreported: 0,
         interrupted: ex.interrupted,

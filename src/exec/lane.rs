@@ -93,6 +93,7 @@ impl Lane {
     async fn run(mut self, mut stop: watch::Receiver<bool>, mut rx: mpsc::Receiver<Outgoing>) {
         let mut open = true;
         let mut stopping = *stop.borrow();
+        let mut stop_gone = false;
         while open || !self.ready.is_empty() || self.group.is_some() {
             tokio::select! {
                 biased;
@@ -105,7 +106,9 @@ impl Lane {
                 p = self.in_flight.clone().acquire_owned(), if self.group.is_none() && !self.ready.is_empty() && !stopping => {
                     self.flush(stopping, p.ok());
                 }
-                _ = stop.changed(), if !stopping => {
+                changed = stop.changed(), if !stopping && !stop_gone => {
+                    // A run that dropped its stop signal never stops this lane early.
+                    stop_gone = changed.is_err();
                     stopping = *stop.borrow();
                     self.flush(stopping, None);
                 }

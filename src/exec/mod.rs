@@ -16,6 +16,7 @@ pub mod observe;
 pub mod order;
 pub mod progress;
 pub mod recover;
+pub mod reorg;
 pub mod run;
 pub mod setup;
 pub mod setup_calls;

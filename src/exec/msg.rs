@@ -34,6 +34,8 @@ pub struct Ctx {
     pub resent: std::sync::atomic::AtomicU64,
     /// Of those, re-signed at a higher fee (the base fee outgrew them): a sign of full blocks.
     pub resigned: std::sync::atomic::AtomicU64,
+    /// Of those, the transactions of blocks a reorg replaced, sent again (same bytes).
+    pub reorged: std::sync::atomic::AtomicU64,
     /// The client's retry counters (shown on the progress line when non-zero).
     pub rpc_stats: Arc<crate::chain::rpc::RpcStats>,
     /// Gas limit per transaction shape, estimated on this chain.

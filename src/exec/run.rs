@@ -60,6 +60,8 @@ pub struct Executed {
     pub node_down: bool,
     /// Transactions re-signed at a higher fee (part of `resent`).
     pub resigned: u64,
+    /// Transactions of this run in blocks a reorg replaced (sent again, same bytes).
+    pub reorged: u64,
     /// The plan's instant 0, UNIX ms (to place the node's last answer and fall in the run).
     pub start_unix_ms: f64,
     /// `node_down` rows never sent, and sent without an answer.
@@ -136,6 +138,7 @@ pub async fn execute(
         caps: chain.caps,
         resent: Default::default(),
         resigned: Default::default(),
+        reorged: Default::default(),
         rpc_stats: chain.rpc_stats.clone(),
         gas: chain.gas,
         sender: super::batch::Batcher::spawn(
@@ -331,6 +334,7 @@ pub async fn execute(
         resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
         node_down: ctx.rpc_stats.is_down(),
         resigned: ctx.resigned.load(std::sync::atomic::Ordering::Relaxed),
+        reorged: ctx.reorged.load(std::sync::atomic::Ordering::Relaxed),
         start_unix_ms,
         node_down_unsent: agg.node_down_unsent,
         node_down_unanswered: agg.node_down_unanswered,

@@ -193,6 +193,8 @@ async fn run(
     // until a lookup answers.
     let mut late: Vec<(Watched, Seen)> = Vec::new();
     let mut last_expire = tokio::time::Instant::now();
+    // The last blocks read, to notice a reorg and send again what it dropped.
+    let mut read = super::reorg::Recent::default();
     loop {
         loop {
             match rx.try_recv() {
@@ -310,8 +312,14 @@ async fn run(
             let Ok(Some(b)) = receipts::of_block(p, ctx.caps, next, want).await else {
                 break;
             };
+            if read.reorged(b.number, b.parent_hash) {
+                if let Some(from) = super::reorg::repair(&ctx, p, &mut read).await {
+                    next = from;
+                }
+                continue;
+            }
             let seen_ms = ctx.now_ms();
-            let hashes = account_block(
+            let (hashes, landed) = account_block(
                 &b,
                 seen_ms,
                 &mut pending,
@@ -321,6 +329,11 @@ async fn run(
                 &mut span,
             )
             .await;
+            read.push(super::reorg::Read {
+                number: b.number,
+                hash: b.hash,
+                ours: landed,
+            });
             recent_order.push_back((seen_ms, hashes));
             while recent_order.len() > RECENT_BLOCKS
                 && (recent_order.len() > RECENT_MAX_BLOCKS
@@ -393,7 +406,8 @@ async fn yield_every(i: usize) {
 }
 
 /// Matches one block's receipts to pending transactions and remembers the rest for a while.
-/// Returns the hashes remembered.
+/// Returns the hashes remembered, and the signed bytes of this run's transactions it included
+/// (sent again should a reorg replace the block).
 #[allow(clippy::too_many_arguments)]
 async fn account_block(
     b: &BlockReceipts,
@@ -403,8 +417,9 @@ async fn account_block(
     recent: &mut HashMap<B256, Seen>,
     refused: &mut HashMap<B256, String>,
     span: &mut Span,
-) -> Vec<B256> {
+) -> (Vec<B256>, Vec<Bytes>) {
     let mut hashes = Vec::with_capacity(b.tx_count);
+    let mut landed = Vec::new();
     let mut ours = 0usize;
     // Fetched receipts, then the plain transfers whose receipt follows from the block.
     let fetched = b
@@ -431,6 +446,10 @@ async fn account_block(
             span.include(b.number);
             report(&w, h, b.number, seen_ms, f);
             ours += 1;
+            // The bytes that landed (an older replaced version's are not kept).
+            if h == w.hash {
+                landed.push(w.raw);
+            }
         }
         recent.insert(
             h,
@@ -463,7 +482,7 @@ async fn account_block(
             base_fee: b.base_fee,
         });
     }
-    hashes
+    (hashes, landed)
 }
 
 /// The watcher's books a timeout touches: pending by hash, replaced → current hash, refusals.

@@ -106,6 +106,7 @@ pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
             push("rpc_errors_transient", facts.rpc_errors_transient as f64);
             push("resent", facts.resent as f64);
             push("resigned", facts.events.resigned as f64);
+            push("reorged", facts.events.reorged as f64);
             let v = judge(t, r, facts.load, &facts.events);
             push("schedule_kept", f64::from(u8::from(v.schedule_kept)));
             push("chain_kept_up", f64::from(u8::from(v.chain_kept_up)));

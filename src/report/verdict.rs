@@ -47,6 +47,8 @@ pub struct Events {
     pub resigned: u64,
     /// Transactions sent again (re-broadcast or re-signed).
     pub resent: u64,
+    /// Transactions of the run in blocks a reorg replaced.
+    pub reorged: u64,
     /// A merge: the shards no run was given for (`2/3`), and the plan steps no run reported.
     pub missing_parts: Vec<String>,
     pub unreported: u64,
