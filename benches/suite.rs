@@ -357,7 +357,13 @@ async fn raw_async(rate: f64, secs: u64) -> serde_json::Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let node_cpu = cpu_s(node.pid) - node_cpu0;
-    let receipts = receipt_costs(client).await;
+    // What the fullest block's receipts cost to read (minutes on a loaded node: skip with
+    // LOADRUN_BENCH_RECEIPTS=0).
+    let receipts = if std::env::var("LOADRUN_BENCH_RECEIPTS").is_ok_and(|v| v == "0") {
+        serde_json::Value::Null
+    } else {
+        receipt_costs(client).await
+    };
     lateness.sort_by(f64::total_cmp);
     let p99 = lateness
         .get(((lateness.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))

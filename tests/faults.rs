@@ -10,29 +10,6 @@ use common::remote::{assert_nonces_match_rows, mixed, run_remote};
 use common::*;
 use loadrun::chain::anvil::AnvilOptions;
 
-/// `loadrun run --rpc PROXY` with `extra` flags, watched until its wallets are funded.
-fn spawn_funded(
-    proxy: &Proxy,
-    path: &std::path::Path,
-    out: &std::path::Path,
-    extra: &[&str],
-) -> Watched {
-    let mut cmd = loadrun();
-    cmd.arg("run")
-        .args(extra)
-        .args(["--rpc", &proxy.url, "--out"])
-        .arg(out)
-        .arg(path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
-    run
-}
-
 /// The mixed scenario's transfers, token transfers and calls, without its channel workloads: the
 /// lying-node tests delay transactions by seconds, and a channel whose open lands after its
 /// own close time meets a known ordering bug of the role actors (see the README), not what these
@@ -173,7 +150,7 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
     );
     let path = scenario(dir.path(), "dies", &text);
     let out = dir.path().join("out");
-    let mut run = spawn_funded(&proxy, &path, &out, &["--receipt-timeout", "5s"]);
+    let mut run = spawn_funded(&proxy.url, &path, &out, &["--receipt-timeout", "5s"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     proxy.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
@@ -278,7 +255,7 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
     let text = "version = 1\n[scenario]\nname = \"slow\"\nseed = 8\nduration = \"4s\"\n[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n[roles.A]\nwallets = 1\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 20.0\namount = \"1 gwei\"\narrival = \"constant\"\n";
     let path = scenario(dir.path(), "slow", text);
     let out = dir.path().join("out");
-    let mut run = spawn_funded(&proxy, &path, &out, &[]);
+    let mut run = spawn_funded(&proxy.url, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert!(matches!(code, Some(0) | Some(1)), "{}", run.seen);
@@ -341,7 +318,7 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "pool", &without_channels("pool", "10s"));
     let out = dir.path().join("out");
-    let mut run = spawn_funded(&proxy, &path, &out, &[]);
+    let mut run = spawn_funded(&proxy.url, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert_eq!(code, Some(0), "{}", run.seen);

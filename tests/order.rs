@@ -1,6 +1,7 @@
 //! Nonce order on the wire: a recording proxy (tests/common/proxy.rs) in front of a real anvil
 //! decodes every transaction it forwards and checks that no wallet's nonce N+1 reaches the
-//! node before N — at a few thousand transfers/s over HTTP, and through the fault proxy — and
+//! node before N — at 3,000 transfers/s over HTTP, and through the fault proxy
+//! (`tests/faults.rs`) — and
 //! that a transaction the node never got (a proxy that answers its hash and withholds it) is
 //! re-sent from the gap, so every later step of its wallet still lands.
 
@@ -52,11 +53,17 @@ fn run(
 }
 
 #[test]
-fn each_wallets_nonces_reach_the_node_in_order_at_1200_transfers_per_second() {
-    // 48 wallets at 1,200/s (25/s each, within a wallet's 64 transactions awaiting inclusion
-    // at 1-s blocks; 25.2 M gas a block), through a proxy that delays each request by 0-20 ms
-    // as a network does: requests on concurrent connections overtake each other.
-    let node = node();
+fn each_wallets_nonces_reach_the_node_in_order_at_3000_transfers_per_second() {
+    // 100 wallets at 3,000/s for 5 s (30/s each, within a wallet's 64 transactions awaiting
+    // inclusion at 1-s blocks; 63 M gas a block of the 100 M limit), through a proxy that delays
+    // each request by 0-20 ms as a network does: requests on concurrent connections overtake
+    // each other, and before the fix a few hundred of a wallet's nonces arrived before the one
+    // below them.
+    let node = anvil(AnvilOptions {
+        block_time_ms: Some(1000),
+        gas_limit: Some(100_000_000),
+        ..AnvilOptions::default()
+    });
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -66,16 +73,16 @@ fn each_wallets_nonces_reach_the_node_in_order_at_1200_transfers_per_second() {
         1,
     );
     let dir = tempfile::tempdir().unwrap();
-    let (code, seen, rows) = run(&proxy, dir.path(), &transfers("order", 48, 1200.0, "5s"));
+    let (code, seen, rows) = run(&proxy, dir.path(), &transfers("order", 100, 3000.0, "5s"));
     let order = proxy.arrivals.check();
     eprintln!(
-        "order at 1,200/s: {} sends from {} senders, {} out of order, {} resends",
+        "order at 3,000/s: {} sends from {} senders, {} out of order, {} resends",
         order.sends, order.senders, order.out_of_order, order.resends
     );
     assert_eq!(code, Some(0), "{seen}");
-    assert_eq!(rows.len(), 6_000, "{seen}");
+    assert_eq!(rows.len(), 15_000, "{seen}");
     assert!(rows.iter().all(|r| r.status.as_str() == "ok"), "{seen}");
-    assert!(order.sends >= 6_000, "{order:?}");
+    assert!(order.sends >= 15_000, "{order:?}");
     assert_eq!(order.out_of_order, 0, "{:?}", order.examples);
 }
 
@@ -99,17 +106,7 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "gap", &transfers("gap", 4, 20.0, "8s"));
     let out = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &proxy.url, "--out"])
-        .arg(&out)
-        .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&proxy.url, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert_eq!(code, Some(0), "{}", run.seen);
@@ -123,24 +120,14 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
         "{}",
         proxy.stats.line()
     );
-    let rows =
-        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
-            .unwrap();
+    let rows = steps_rows(&out);
     assert_eq!(rows.len(), 160);
     assert!(
         rows.iter().all(|r| r.status.as_str() == "ok"),
         "{}",
         run.seen
     );
-    let summary = loadrun::report::summary::read_summary(
-        std::fs::File::open(out.join("summary.csv")).unwrap(),
-    )
-    .unwrap();
-    let resent = summary
-        .iter()
-        .find(|m| m.kind == "all" && m.metric == "resent")
-        .unwrap()
-        .value;
+    let resent = summary_metric(&out, "resent");
     assert!(resent >= 1.0, "resent {resent}");
     // Every wallet's nonce on chain is the number of its steps: nothing lost, nothing twice.
     let p = alloy::providers::ProviderBuilder::new().connect_http(node.url.parse().unwrap());
@@ -167,17 +154,7 @@ async fn a_reorg_is_noticed_and_the_dropped_transactions_are_sent_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "reorg", &transfers("reorg", 6, 30.0, "12s"));
     let out = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &node.url, "--out"])
-        .arg(&out)
-        .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&node.url, &path, &out, &[]);
     let start = p.get_block_number().await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while p.get_block_number().await.unwrap() < start + 6 {
@@ -194,23 +171,12 @@ async fn a_reorg_is_noticed_and_the_dropped_transactions_are_sent_again() {
     let code = run.finish();
     assert!(matches!(code, Some(0) | Some(1)), "{}", run.seen);
     assert!(run.seen.contains("a reorg replaced blocks"), "{}", run.seen);
-    let rows =
-        loadrun::report::rows::read_steps(std::fs::File::open(out.join("steps.csv")).unwrap())
-            .unwrap();
+    let rows = steps_rows(&out);
     assert_eq!(rows.len(), 360);
     // No step waits behind the dropped nonces: every one is ok.
     let not_ok: Vec<_> = rows.iter().filter(|r| r.status.as_str() != "ok").collect();
     assert!(not_ok.is_empty(), "{:?}\n{}", not_ok.first(), run.seen);
-    let summary = loadrun::report::summary::read_summary(
-        std::fs::File::open(out.join("summary.csv")).unwrap(),
-    )
-    .unwrap();
-    let get = |m: &str| {
-        summary
-            .iter()
-            .find(|x| x.kind == "all" && x.metric == m)
-            .map_or(f64::NAN, |x| x.value)
-    };
+    let get = |m: &str| summary_metric(&out, m);
     assert!(get("reorged") >= 1.0, "reorged {}", get("reorged"));
     assert!(get("resent") >= 1.0, "resent {}", get("resent"));
     // Every wallet's nonce on chain is the number of its steps: each dropped transaction landed

@@ -89,6 +89,8 @@ struct Seen {
     block: u64,
     seen_ms: f64,
     facts: Option<Facts>,
+    /// The block's base fee (a plain transfer's facts follow from it).
+    base_fee: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -209,11 +211,12 @@ async fn run(
                         block,
                         seen_ms,
                         facts: Some(f),
+                        ..
                     }) => {
                         span.include(block);
                         report(&w, w.hash, block, seen_ms, f);
                     }
-                    Some(s) => late.push((w, s)),
+                    Some(s) => seen_before(w, s, &mut late, &mut span),
                     None => {
                         pending.insert(w.hash, w);
                     }
@@ -252,12 +255,13 @@ async fn run(
                                 block,
                                 seen_ms,
                                 facts: Some(f),
+                                ..
                             }) => {
                                 alias.retain(|_, t| *t != new);
                                 span.include(block);
                                 report(&w, new, block, seen_ms, f);
                             }
-                            Some(s) => late.push((w, s)),
+                            Some(s) => seen_before(w, s, &mut late, &mut span),
                             None => {
                                 pending.insert(new, w);
                             }
@@ -394,6 +398,20 @@ async fn run(
     }
 }
 
+/// A transaction registered after its block was read without its receipt: a plain transfer's
+/// facts follow from the block (reported now); any other waits in `late` for a receipt lookup.
+/// On a node that answers sends late (a saturated one), thousands are registered after their
+/// block: looking each up by hash cost anvil O(block size) apiece — tens of seconds on one core
+/// for a block of 8,000 — and stalled it.
+fn seen_before(w: Watched, s: Seen, late: &mut Vec<(Watched, Seen)>, span: &mut Span) {
+    if w.plain {
+        span.include(s.block);
+        report(&w, w.hash, s.block, s.seen_ms, w.predicted(s.base_fee));
+    } else {
+        late.push((w, s));
+    }
+}
+
 /// Hashes handled between two yields to the watcher's runtime: a full block (thousands of
 /// transactions) is accounted in slices, so the lookups and re-sends it runs keep moving.
 const SLICE: usize = 256;
@@ -457,6 +475,7 @@ async fn account_block(
                 block: b.number,
                 seen_ms,
                 facts: Some(f),
+                base_fee: b.base_fee,
             },
         );
         hashes.push(h);
@@ -468,6 +487,7 @@ async fn account_block(
                 block: b.number,
                 seen_ms,
                 facts: None,
+                base_fee: b.base_fee,
             },
         );
         hashes.push(*h);

@@ -30,6 +30,41 @@ pub fn anvil(opts: AnvilOptions) -> Anvil {
     Anvil::spawn(&bin, &opts).expect("spawn anvil")
 }
 
+/// `loadrun run --rpc URL` of the scenario at `path` with `extra` flags, results in `out`, the
+/// funder being the dev key; watched until its wallets are funded.
+pub fn spawn_funded(url: &str, path: &Path, out: &Path, extra: &[&str]) -> Watched {
+    let mut cmd = loadrun();
+    cmd.arg("run")
+        .args(extra)
+        .args(["--rpc", url, "--out"])
+        .arg(out)
+        .arg(path)
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
+    let mut run = Watched::spawn(cmd);
+    assert!(
+        run.until(|l| l.starts_with("funded:")).is_some(),
+        "{}",
+        run.seen
+    );
+    run
+}
+
+/// The `all` row `name` of the summary.csv in `out` (NaN when absent).
+pub fn summary_metric(out: &Path, name: &str) -> f64 {
+    let f = std::fs::File::open(out.join("summary.csv")).expect("summary.csv");
+    loadrun::report::summary::read_summary(f)
+        .expect("summary.csv")
+        .iter()
+        .find(|m| m.kind == "all" && m.metric == name)
+        .map_or(f64::NAN, |m| m.value)
+}
+
+/// The rows of the steps.csv in `out`.
+pub fn steps_rows(out: &Path) -> Vec<loadrun::report::rows::StepRow> {
+    let f = std::fs::File::open(out.join("steps.csv")).expect("steps.csv");
+    loadrun::report::rows::read_steps(f).expect("steps.csv")
+}
+
 /// Writes a scenario file into `dir`.
 pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));
