@@ -176,6 +176,10 @@ impl Actor {
             match m {
                 ActorMsg::Step { idx } => r.step(idx),
                 ActorMsg::Tx(rep) => r.tx(rep),
+                ActorMsg::Amend(rep) => r.emit(Done {
+                    amend: true,
+                    ..Done::of_tx(&rep)
+                }),
                 ActorMsg::SignRequest {
                     signer,
                     proposer,

@@ -69,21 +69,25 @@ pub fn spawn(
     path: PathBuf,
     expected: usize,
     count: watch::Sender<usize>,
-) -> std::io::Result<std::thread::JoinHandle<std::io::Result<StepSet>>> {
+) -> std::io::Result<std::thread::JoinHandle<std::io::Result<order::Amended>>> {
     std::thread::Builder::new()
         .name("loadrun-collect".into())
         .spawn(move || run(&ctx, &rx, &path, expected, &count))
 }
 
-/// Collects until every sender is gone; `count` publishes how many rows are in.
+/// Collects until every sender is gone; `count` publishes how many rows are in. Returns the
+/// amended rows.
 fn run(
     ctx: &Ctx,
     rx: &mpsc::Receiver<Done>,
     path: &Path,
     expected: usize,
     count: &watch::Sender<usize>,
-) -> std::io::Result<StepSet> {
+) -> std::io::Result<order::Amended> {
     let mut have = StepSet::new(ctx.plan.steps.len());
+    // Rows that replace a step's first one (after a reorg), applied when steps.csv is put in
+    // order; few (the transactions of a few blocks), kept in memory.
+    let mut amended = order::Amended::new();
     let mut out = rows::steps_writer(BufWriter::new(File::create(path)?));
     let bar = progress::bar(expected as u64, "steps");
     let (mut n, mut ok, mut failed) = (0usize, 0usize, 0usize);
@@ -104,7 +108,11 @@ fn run(
             }
         };
         if !have.insert(d.idx) {
-            tracing::warn!(step = d.idx, "a second result for a step was ignored");
+            if d.amend {
+                amended.insert(d.idx as u64, row(ctx, &d));
+            } else {
+                tracing::warn!(step = d.idx, "a second result for a step was ignored");
+            }
             continue;
         }
         let r = row(ctx, &d);
@@ -155,7 +163,7 @@ fn run(
     let _ = count.send(n);
     out.flush()?;
     bar.finish_and_clear();
-    Ok(have)
+    Ok(amended)
 }
 
 /// What the rows of a run add up to.
@@ -175,15 +183,16 @@ pub fn finish(
     subset: &Steps,
     fired: usize,
     windows: Vec<Window>,
-    path: &Path,
+    (path, amended): (&Path, &order::Amended),
 ) -> std::io::Result<Aggregates> {
     let mut tally = Tally::new(windows);
     let mut books = Books::new(ctx.addresses.len());
     let (mut unsent, mut unanswered) = (0u64, 0u64);
     let down = ctx.rpc_stats.is_down();
-    order::sort_steps(
+    order::sort_steps_amended(
         path,
         subset,
+        amended,
         |k, idx| {
             let d = if down {
                 let why = if k < fired {

@@ -138,6 +138,9 @@ pub enum ActorMsg {
     Peer(PeerEvent),
     /// End of run: report every step still waiting as skipped, then stop.
     Shutdown,
+    /// A transaction's outcome again, after a reorg replaced the block it was reported in: it
+    /// replaces the step's row (no channel state moves).
+    Amend(TxReport),
 }
 
 /// Channel news sent from one party to the other, as a wallet service would learn it.
@@ -171,6 +174,8 @@ pub struct Done {
     pub latency_ms: Option<f64>,
     pub gas_used: Option<u64>,
     pub fee_wei: Option<u128>,
+    /// A second result that replaces the step's first (its block was replaced by a reorg).
+    pub amend: bool,
 }
 
 impl Done {
@@ -185,6 +190,7 @@ impl Done {
             latency_ms: None,
             gas_used: None,
             fee_wei: None,
+            amend: false,
         }
     }
 

@@ -159,7 +159,21 @@ pub fn sort_steps(
     missing: impl FnMut(usize, usize) -> StepRow,
     sink: impl FnMut(&StepRow),
 ) -> std::io::Result<()> {
-    sort_steps_with(path, steps, (RUN_ROWS, FAN_IN), missing, sink)
+    sort_steps_amended(path, steps, &Amended::new(), missing, sink)
+}
+
+/// Rows that replace a step's first row (a step whose block a reorg replaced, re-checked).
+pub type Amended = std::collections::HashMap<u64, StepRow>;
+
+/// `sort_steps`, each row of a step in `amended` written (and aggregated) as amended.
+pub fn sort_steps_amended(
+    path: &Path,
+    steps: &Steps,
+    amended: &Amended,
+    missing: impl FnMut(usize, usize) -> StepRow,
+    sink: impl FnMut(&StepRow),
+) -> std::io::Result<()> {
+    sort_steps_with(path, steps, (RUN_ROWS, FAN_IN), amended, missing, sink)
 }
 
 /// `sort_steps` with runs of `run_rows` rows merged `fan_in` at a time.
@@ -167,6 +181,7 @@ fn sort_steps_with(
     path: &Path,
     steps: &Steps,
     (run_rows, fan_in): (usize, usize),
+    amended: &Amended,
     mut missing: impl FnMut(usize, usize) -> StepRow,
     mut sink: impl FnMut(&StepRow),
 ) -> std::io::Result<()> {
@@ -226,6 +241,7 @@ fn sort_steps_with(
             &headers,
             steps,
             &tmp,
+            amended,
             (&mut missing, &mut sink),
             |step, _, _| {
                 // A row for a step outside the run, or a second row for one: dropped.
@@ -258,6 +274,7 @@ fn write_in_order(
     headers: &csv::ByteRecord,
     steps: &Steps,
     out: &Path,
+    amended: &Amended,
     (missing, sink): (Missing<'_>, Sink<'_>),
     mut unexpected: impl FnMut(u64, usize, Option<usize>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
@@ -277,7 +294,10 @@ fn write_in_order(
         if k < steps.len() && steps.get(k) as u64 == step {
             k += 1;
             last = Some((step, source));
-            write(&rows::parse_record(&rec, headers).map_err(io)?, &mut w)
+            match amended.get(&step) {
+                Some(r) => write(r, &mut w),
+                None => write(&rows::parse_record(&rec, headers).map_err(io)?, &mut w),
+            }
         } else {
             unexpected(step, source, last.filter(|l| l.0 == step).map(|l| l.1))
         }
@@ -333,6 +353,7 @@ pub fn merge_runs(
         &headers,
         steps,
         &tmp,
+        &Amended::new(),
         (&mut missing, &mut |r: &StepRow| sink(r)),
         |step, source, earlier| {
             bad = Some(Unexpected {
@@ -426,16 +447,27 @@ mod tests {
         }
         let steps = Steps::Listed((0..n as usize).collect());
         let mut seen = Vec::new();
-        // 25 runs of 100, merged 3 at a time.
+        // 25 runs of 100, merged 3 at a time; step 77's row amended.
+        let mut amended = Amended::new();
+        let mut moved = row(77);
+        moved.block = Some(4242);
+        amended.insert(77, moved);
+        let mut blocks = Vec::new();
         sort_steps_with(
             &path,
             &steps,
             (100, 3),
+            &amended,
             |_, i| row(i as u64),
-            |r| seen.push(r.step),
+            |r| {
+                seen.push(r.step);
+                blocks.push(r.block);
+            },
         )
         .unwrap();
         assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        assert_eq!(blocks[77], Some(4242));
+        assert_ne!(blocks[76], Some(4242));
         assert_eq!(
             rows::read_steps(File::open(&path).unwrap()).unwrap().len(),
             2_500

@@ -11,7 +11,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::{DynProvider, Provider};
 use tokio::sync::mpsc;
 
-use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
+use super::msg::{Ctx, TxReport, TxResult};
 use super::watcher::{Resign, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, send_once, send_raw, sign};
 
@@ -217,17 +217,20 @@ pub fn fail_behind(
             continue;
         };
         alias.retain(|_, target| *target != h);
-        let _ = w.reply.send(ActorMsg::Tx(TxReport {
-            idx: w.idx,
-            sent_ms: w.sent_ms,
-            result: TxResult::SendFailed {
-                class,
-                message: format!(
-                    "waits behind nonce {nonce} of its wallet, which the node refused ({}) and no later step filled: it can never be included",
-                    super::msg::one_line(why)
-                ),
+        super::watcher::tell(
+            &w,
+            TxReport {
+                idx: w.idx,
+                sent_ms: w.sent_ms,
+                result: TxResult::SendFailed {
+                    class,
+                    message: format!(
+                        "waits behind nonce {nonce} of its wallet, which the node refused ({}) and no later step filled: it can never be included",
+                        super::msg::one_line(why)
+                    ),
+                },
             },
-        }));
+        );
     }
 }
 
@@ -244,6 +247,7 @@ async fn stuck_at(p: &DynProvider, sender: Address, nonce: u64) -> bool {
 mod tests {
     use super::*;
     use crate::chain::tx::Call;
+    use crate::exec::msg::ActorMsg;
     use alloy::signers::local::PrivateKeySigner;
 
     /// A pending transaction of `signer` at `nonce`, reporting to `reply`.
@@ -273,7 +277,8 @@ mod tests {
                 },
             },
             resent: 0,
-            _permit: slot.try_acquire_owned().unwrap(),
+            _permit: slot.try_acquire_owned().ok(),
+            amend: false,
             idx: nonce as usize,
             sent_ms: 0.0,
             reply: reply.clone(),

@@ -1,32 +1,33 @@
 //! Reorgs, for the receipt watcher: the last blocks it read (their hashes and this run's
 //! transactions in them), how a new block shows that some were replaced, and which of them the
-//! chain no longer holds. The transactions of a replaced block are sent again, same bytes, so
-//! their wallets' later nonces do not wait behind a gap; their rows keep the block they first
-//! landed in (a step's row is written once), and summary.csv counts them (`reorged`).
+//! chain no longer holds. The transactions of a replaced block are sent again, same bytes (so
+//! their wallets' later nonces do not wait behind a gap), and watched again: where they land
+//! now amends their steps' rows (block, latency, fee), so sanity still agrees with the chain.
+//! summary.csv counts them (`reorged`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::{B256, Bytes};
+use alloy::primitives::B256;
 use alloy::providers::{DynProvider, Provider};
 
 use super::msg::Ctx;
+use super::watcher::Watched;
 use crate::chain::tx::send_raw;
 
 /// Blocks remembered: a reorg deeper than this is repaired only for the blocks still known.
 pub const DEPTH: usize = 8;
 
-/// One block read, with the signed bytes of this run's transactions included in it.
-#[derive(Debug)]
+/// One block read, with this run's transactions included in it (reported already).
 pub struct Read {
     pub number: u64,
     pub hash: B256,
-    pub ours: Vec<Bytes>,
+    pub ours: Vec<Watched>,
 }
 
 /// The last `DEPTH` blocks read, oldest first.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Recent {
     blocks: VecDeque<Read>,
 }
@@ -73,8 +74,13 @@ impl Recent {
 /// After a block showed a reorg: asks the chain for its blocks at the remembered heights, sends
 /// this run's transactions of the replaced blocks again (same bytes: one the new chain already
 /// holds is refused as known, and lands once), counts them, and returns the height to read
-/// again from. `None`: the chain could not be asked (tried again with the next block).
-pub async fn repair(ctx: &Ctx, p: &DynProvider, recent: &mut Recent) -> Option<u64> {
+/// again from with those transactions to watch again (their next report amends their rows).
+/// `None`: the chain could not be asked (tried again with the next block).
+pub async fn repair(
+    ctx: &Ctx,
+    p: &DynProvider,
+    recent: &mut Recent,
+) -> Option<(u64, Vec<Watched>)> {
     let mut now = Vec::new();
     for n in recent.numbers() {
         let block = p
@@ -86,19 +92,22 @@ pub async fn repair(ctx: &Ctx, p: &DynProvider, recent: &mut Recent) -> Option<u
     let gone = recent.replaced(&now);
     let from = gone.first().map(|b| b.number)?;
     let to = gone.last().map_or(from, |b| b.number);
-    let (mut again, mut txs) = (0u64, 0usize);
-    for raw in gone.iter().flat_map(|b| &b.ours) {
-        txs += 1;
-        if send_raw(p, raw).await.is_ok() {
-            again += 1;
+    let mut again = Vec::new();
+    let mut taken = 0u64;
+    for mut w in gone.into_iter().flat_map(|b| b.ours) {
+        if send_raw(p, &w.raw).await.is_ok() {
+            taken += 1;
         }
+        w.amend = true;
+        again.push(w);
     }
-    ctx.resent.fetch_add(again, Ordering::Relaxed);
-    ctx.reorged.fetch_add(txs as u64, Ordering::Relaxed);
+    ctx.resent.fetch_add(taken, Ordering::Relaxed);
+    ctx.reorged.fetch_add(again.len() as u64, Ordering::Relaxed);
     tracing::warn!(
-        "a reorg replaced blocks #{from}..#{to}: {txs} of this run's transactions were in them; {again} were sent again (same bytes), the rest are in the new blocks already; their rows keep the block they first landed in"
+        "a reorg replaced blocks #{from}..#{to}: {} of this run's transactions were in them; sent again (same bytes; {taken} taken anew by the node) and watched until they land again, their rows amended",
+        again.len()
     );
-    Some(from)
+    Some((from, again))
 }
 
 #[cfg(test)]
@@ -109,7 +118,7 @@ mod tests {
         Read {
             number,
             hash: B256::repeat_byte(tag),
-            ours: vec![Bytes::from(vec![tag])],
+            ours: Vec::new(),
         }
     }
 

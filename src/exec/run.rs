@@ -309,7 +309,7 @@ pub async fn execute(
     });
     drop(mailboxes);
     let peak_rss_kb = crate::report::node::status_kb("self", "VmHWM");
-    tokio::task::spawn_blocking(move || collector.join())
+    let amended = tokio::task::spawn_blocking(move || collector.join())
         .await
         .map_err(|e| ChainError::Other(format!("the collector thread failed: {e}")))?
         .map_err(|panic| {
@@ -322,7 +322,7 @@ pub async fn execute(
         })?
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     let windows = crate::report::rates::workload_windows(scenario);
-    let agg = collect::finish(&ctx, &subset, fired, windows, &opts.steps_csv)
+    let agg = collect::finish(&ctx, &subset, fired, windows, (&opts.steps_csv, &amended))
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     Ok(Executed {
         tally: agg.tally,

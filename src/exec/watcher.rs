@@ -53,8 +53,10 @@ pub struct Watched {
     pub resign: Resign,
     /// Replacements so far (re-signed at a higher fee).
     pub resent: u32,
-    /// The wallet's in-flight slot, freed when this is reported.
-    pub _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The wallet's in-flight slot, freed when this is reported (`None` once it was).
+    pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Reported once already, in a block a reorg replaced: its next report amends the row.
+    pub amend: bool,
     pub idx: usize,
     pub sent_ms: f64,
     pub reply: mpsc::UnboundedSender<ActorMsg>,
@@ -317,8 +319,11 @@ async fn run(
                 break;
             };
             if read.reorged(b.number, b.parent_hash) {
-                if let Some(from) = super::reorg::repair(&ctx, p, &mut read).await {
+                if let Some((from, again)) = super::reorg::repair(&ctx, p, &mut read).await {
                     next = from;
+                    for w in again {
+                        pending.insert(w.hash, w);
+                    }
                 }
                 continue;
             }
@@ -424,8 +429,8 @@ async fn yield_every(i: usize) {
 }
 
 /// Matches one block's receipts to pending transactions and remembers the rest for a while.
-/// Returns the hashes remembered, and the signed bytes of this run's transactions it included
-/// (sent again should a reorg replace the block).
+/// Returns the hashes remembered, and this run's transactions it included (sent again and
+/// re-checked should a reorg replace the block).
 #[allow(clippy::too_many_arguments)]
 async fn account_block(
     b: &BlockReceipts,
@@ -435,7 +440,7 @@ async fn account_block(
     recent: &mut HashMap<B256, Seen>,
     refused: &mut HashMap<B256, String>,
     span: &mut Span,
-) -> (Vec<B256>, Vec<Bytes>) {
+) -> (Vec<B256>, Vec<Watched>) {
     let mut hashes = Vec::with_capacity(b.tx_count);
     let mut landed = Vec::new();
     let mut ours = 0usize;
@@ -464,9 +469,12 @@ async fn account_block(
             span.include(b.number);
             report(&w, h, b.number, seen_ms, f);
             ours += 1;
-            // The bytes that landed (an older replaced version's are not kept).
+            // Kept for a few blocks, without its lane slot, to re-send and re-check should a
+            // reorg replace the block (an older replaced version that landed is not kept).
             if h == w.hash {
-                landed.push(w.raw);
+                let mut w = w;
+                w._permit = None;
+                landed.push(w);
             }
         }
         recent.insert(
@@ -579,11 +587,14 @@ async fn expire(
         } else {
             String::new()
         };
-        let _ = w.reply.send(ActorMsg::Tx(TxReport {
-            idx: w.idx,
-            sent_ms: w.sent_ms,
-            result: TxResult::Timeout { hash: w.hash, why },
-        }));
+        tell(
+            &w,
+            TxReport {
+                idx: w.idx,
+                sent_ms: w.sent_ms,
+                result: TxResult::Timeout { hash: w.hash, why },
+            },
+        );
     }
 }
 
@@ -595,17 +606,29 @@ fn facts_of(r: &alloy::rpc::types::TransactionReceipt) -> Facts {
     }
 }
 
+/// Sends `rep` to the step's actor: an amendment when `w` was reported before (a reorg).
+pub fn tell(w: &Watched, rep: TxReport) {
+    let _ = w.reply.send(if w.amend {
+        ActorMsg::Amend(rep)
+    } else {
+        ActorMsg::Tx(rep)
+    });
+}
+
 fn report(w: &Watched, landed: B256, block: u64, seen_ms: f64, f: Facts) {
-    let _ = w.reply.send(ActorMsg::Tx(TxReport {
-        idx: w.idx,
-        sent_ms: w.sent_ms,
-        result: TxResult::Included {
-            hash: landed,
-            block,
-            success: f.success,
-            latency_ms: (seen_ms - w.sent_ms).max(0.0),
-            gas_used: f.gas_used,
-            fee_wei: f.fee_wei,
+    tell(
+        w,
+        TxReport {
+            idx: w.idx,
+            sent_ms: w.sent_ms,
+            result: TxResult::Included {
+                hash: landed,
+                block,
+                success: f.success,
+                latency_ms: (seen_ms - w.sent_ms).max(0.0),
+                gas_used: f.gas_used,
+                fee_wei: f.fee_wei,
+            },
         },
-    }));
+    );
 }
