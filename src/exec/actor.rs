@@ -19,7 +19,7 @@ use super::lane;
 use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
 use super::run::EncodedCall;
 use super::states::State;
-use super::watcher::ToWatcher;
+use super::watcher::Watched;
 use crate::chain::contracts::{Adjudicator, Token};
 
 use crate::chain::tx::{Call, Fees};
@@ -107,7 +107,7 @@ pub struct Actor {
     /// Next nonce of each of this role's wallets.
     pub nonces: Vec<u64>,
     pub fees: watch::Receiver<Fees>,
-    pub watcher: mpsc::UnboundedSender<ToWatcher>,
+    pub watcher: mpsc::UnboundedSender<Watched>,
     /// Set when the run ends: lanes stop sending and report what they hold as not sent.
     pub lane_stop: watch::Receiver<bool>,
     /// Mailboxes of every role actor, by role id (this one included).

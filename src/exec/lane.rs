@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::batch::{MAX_BATCH, Pending};
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
-use super::watcher::{Resign, ToWatcher, Watched};
+use super::watcher::{Resign, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).
@@ -39,7 +39,7 @@ pub fn spawn(
     signer: PrivateKeySigner,
     nonce: u64,
     fees: watch::Receiver<Fees>,
-    watcher: mpsc::UnboundedSender<ToWatcher>,
+    watcher: mpsc::UnboundedSender<Watched>,
     stop: watch::Receiver<bool>,
 ) -> mpsc::Sender<Outgoing> {
     let (tx, rx) = mpsc::channel(LANE_CAPACITY);
@@ -49,7 +49,6 @@ pub fn spawn(
         in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         ready: VecDeque::new(),
         group: None,
-        refused: Default::default(),
         ctx,
         fees,
         watcher,
@@ -83,10 +82,8 @@ struct Lane {
     /// Steps due, not signed yet: they wait for the request in flight (or an in-flight slot).
     ready: VecDeque<Outgoing>,
     group: Option<Group>,
-    /// Why each hole's nonce was refused (holes: `Nonces::holes`).
-    refused: std::collections::BTreeMap<u64, (ErrorClass, String)>,
     fees: watch::Receiver<Fees>,
-    watcher: mpsc::UnboundedSender<ToWatcher>,
+    watcher: mpsc::UnboundedSender<Watched>,
 }
 
 impl Lane {
@@ -124,26 +121,6 @@ impl Lane {
                 }
             }
         }
-        self.left_behind();
-    }
-
-    /// The wallet has no more steps: a hole left by a refused send will never be filled, so the
-    /// transactions already sent above it can never be included. The watcher fails them now,
-    /// with the refusal's cause, instead of letting them wait out the receipt timeout.
-    fn left_behind(&mut self) {
-        let Some(&hole) = self.nonces.holes.first() else {
-            return;
-        };
-        let (class, why) = self
-            .refused
-            .remove(&hole)
-            .unwrap_or((ErrorClass::Other, "refused by the node".into()));
-        let _ = self.watcher.send(ToWatcher::Behind {
-            from: self.signer.address(),
-            nonce: hole,
-            class,
-            why,
-        });
     }
 
     /// Sends what waits as the wallet's next request, unless one is in flight. While the run
@@ -169,7 +146,6 @@ impl Lane {
             };
             let o = self.ready.pop_front().expect("checked");
             let nonce = self.nonces.take();
-            self.refused.remove(&nonce);
             match sign(
                 &self.signer,
                 self.ctx.domain.chain_id,
@@ -234,12 +210,7 @@ impl Lane {
             )
             .await
             {
-                Some(Next::Unused(n, class, why)) => {
-                    self.nonces.unused(n);
-                    if self.nonces.holes.contains(&n) {
-                        self.refused.insert(n, (class, why));
-                    }
-                }
+                Some(Next::Unused(n)) => self.nonces.unused(n),
                 // Later ones of the group may be in the node's pool: move back only after them.
                 Some(Next::Node(n)) => self.nonces.resync(n, i == last),
                 None => {}
@@ -307,8 +278,8 @@ impl Nonces {
 
 /// The nonce to use after a refused send.
 enum Next {
-    /// The refused nonce, not used, and why it was refused.
-    Unused(u64, ErrorClass, String),
+    /// The refused nonce: not used.
+    Unused(u64),
     /// The node's, after a nonce error.
     Node(u64),
 }
@@ -317,7 +288,7 @@ enum Next {
 async fn answered(
     ctx: &Ctx,
     signer: &Arc<PrivateKeySigner>,
-    watcher: &mpsc::UnboundedSender<ToWatcher>,
+    watcher: &mpsc::UnboundedSender<Watched>,
     f: InFlight,
     sent_ms: f64,
     outcome: Result<(), SendError>,
@@ -327,7 +298,7 @@ async fn answered(
     }
     match outcome {
         Ok(()) | Err(SendError::Unknown(_)) => {
-            let _ = watcher.send(ToWatcher::Sent(Watched {
+            let _ = watcher.send(Watched {
                 hash: f.hash,
                 raw: f.raw,
                 fees: f.fees,
@@ -343,12 +314,12 @@ async fn answered(
                 sent_ms,
                 reply: f.o.reply,
                 plain: f.plain,
-            }));
+            });
             None
         }
         Err(SendError::Refused(message)) => {
             let class = ErrorClass::of_message(&message);
-            let mut next = Next::Unused(f.nonce, class, message.clone());
+            let mut next = Next::Unused(f.nonce);
             if class == ErrorClass::Nonce
                 && let Ok(n) = ctx
                     .provider

@@ -17,7 +17,7 @@ use super::watcher::Watched;
 use crate::chain::tx::send_raw;
 
 /// Blocks remembered: a reorg deeper than this is repaired only for the blocks still known.
-pub const DEPTH: usize = 8;
+pub const DEPTH: usize = 4;
 
 /// One block read, with this run's transactions included in it (reported already).
 pub struct Read {
@@ -75,7 +75,7 @@ impl Recent {
 /// this run's transactions of the replaced blocks again (same bytes: one the new chain already
 /// holds is refused as known, and lands once), counts them, and returns the height to read
 /// again from with those transactions to watch again (their next report amends their rows).
-/// `None`: the chain could not be asked (tried again with the next block).
+/// `None`: the chain could not be asked (the watcher tries again after its sleep).
 pub async fn repair(
     ctx: &Ctx,
     p: &DynProvider,
@@ -90,7 +90,13 @@ pub async fn repair(
         now.push(block.map(|b| b.header.hash));
     }
     let gone = recent.replaced(&now);
-    let from = gone.first().map(|b| b.number)?;
+    let Some(from) = gone.first().map(|b| b.number) else {
+        // No remembered block differs (an endpoint whose backends disagree): nothing to
+        // repair; forget them, so the block is read as it is.
+        let at = recent.numbers().last().map_or(0, |n| n + 1);
+        *recent = Recent::default();
+        return Some((at, Vec::new()));
+    };
     let to = gone.last().map_or(from, |b| b.number);
     let mut again = Vec::new();
     let mut taken = 0u64;

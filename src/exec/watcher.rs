@@ -15,7 +15,7 @@ use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
-use super::recover::{RESEND_EVERY, Recovery, fail_behind, recover, stale_in_order};
+use super::recover::{RESEND_EVERY, Recovery, recover, stale_in_order};
 use crate::chain::receipts::{self, BlockReceipts};
 use crate::chain::tx::{Call, Fees};
 
@@ -25,22 +25,6 @@ pub struct Resign {
     pub signer: Arc<PrivateKeySigner>,
     pub nonce: u64,
     pub call: Call,
-}
-
-/// What a lane tells the watcher. `Sent` is the message of every transaction (boxing it would
-/// cost an allocation each); `Behind` is rare.
-#[allow(clippy::large_enum_variant)]
-pub enum ToWatcher {
-    /// A transaction sent (or whose send stays unknown): match it to a receipt.
-    Sent(Watched),
-    /// The wallet `from` has no more steps, and its `nonce` was refused (`class`, `why`) and
-    /// never filled: its transactions above it can never be included.
-    Behind {
-        from: alloy::primitives::Address,
-        nonce: u64,
-        class: crate::chain::tx::ErrorClass,
-        why: String,
-    },
 }
 
 /// A sent transaction to match to a receipt.
@@ -143,7 +127,7 @@ impl Span {
 pub fn spawn(
     ctx: Arc<Ctx>,
     chain: &crate::chain::Chain,
-    rx: mpsc::UnboundedReceiver<ToWatcher>,
+    rx: mpsc::UnboundedReceiver<Watched>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -170,7 +154,7 @@ pub fn spawn(
 async fn run(
     ctx: Arc<Ctx>,
     provider: DynProvider,
-    mut rx: mpsc::UnboundedReceiver<ToWatcher>,
+    mut rx: mpsc::UnboundedReceiver<Watched>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -202,13 +186,7 @@ async fn run(
     loop {
         loop {
             match rx.try_recv() {
-                Ok(ToWatcher::Behind {
-                    from,
-                    nonce,
-                    class,
-                    why,
-                }) => fail_behind(&mut pending, &mut alias, from, nonce, class, &why),
-                Ok(ToWatcher::Sent(w)) => match recent.get(&w.hash).copied() {
+                Ok(w) => match recent.get(&w.hash).copied() {
                     Some(Seen {
                         block,
                         seen_ms,
@@ -319,11 +297,13 @@ async fn run(
                 break;
             };
             if read.reorged(b.number, b.parent_hash) {
-                if let Some((from, again)) = super::reorg::repair(&ctx, p, &mut read).await {
-                    next = from;
-                    for w in again {
-                        pending.insert(w.hash, w);
-                    }
+                // The chain could not be asked: tried again after the watcher's sleep.
+                let Some((from, again)) = super::reorg::repair(&ctx, p, &mut read).await else {
+                    break;
+                };
+                next = from;
+                for w in again {
+                    pending.insert(w.hash, w);
                 }
                 continue;
             }
