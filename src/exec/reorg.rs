@@ -52,6 +52,15 @@ impl Recent {
         }
     }
 
+    /// Remembers `w`, reported as included in block `number`, with that block (if it is still
+    /// remembered); its lane slot is released.
+    pub fn remember(&mut self, number: u64, mut w: Watched) {
+        if let Some(b) = self.blocks.iter_mut().find(|b| b.number == number) {
+            w._permit = None;
+            b.ours.push(w);
+        }
+    }
+
     /// The numbers of the blocks remembered, oldest first.
     pub fn numbers(&self) -> Vec<u64> {
         self.blocks.iter().map(|b| b.number).collect()
@@ -142,13 +151,12 @@ mod tests {
     #[test]
     fn the_replaced_blocks_are_those_from_the_lowest_that_differs() {
         let mut r = Recent::default();
-        for n in 10..=14 {
+        for n in 11..=14 {
             r.push(read(n, n as u8));
         }
-        assert_eq!(r.numbers(), [10, 11, 12, 13, 14]);
+        assert_eq!(r.numbers(), [11, 12, 13, 14]);
         // Blocks 12 and up were replaced (14 is gone altogether).
         let now = [
-            Some(B256::repeat_byte(10)),
             Some(B256::repeat_byte(11)),
             Some(B256::repeat_byte(99)),
             Some(B256::repeat_byte(13)),
@@ -159,10 +167,10 @@ mod tests {
             gone.iter().map(|b| b.number).collect::<Vec<_>>(),
             [12, 13, 14]
         );
-        assert_eq!(r.numbers(), [10, 11]);
+        assert_eq!(r.numbers(), [11]);
         // Reading again from 12 continues the list.
         r.push(read(12, 42));
-        assert_eq!(r.numbers(), [10, 11, 12]);
+        assert_eq!(r.numbers(), [11, 12]);
     }
 
     #[test]
@@ -174,7 +182,8 @@ mod tests {
         assert_eq!(r.numbers().len(), DEPTH);
         assert_eq!(r.numbers()[0], 5);
         // Pushing an earlier height drops what followed it.
-        r.push(read(7, 1));
-        assert_eq!(r.numbers(), [5, 6, 7]);
+        let first = r.numbers()[0];
+        r.push(read(first + 2, 1));
+        assert_eq!(r.numbers(), [first, first + 1, first + 2]);
     }
 }

@@ -196,7 +196,7 @@ async fn run(
                         span.include(block);
                         report(&w, w.hash, block, seen_ms, f);
                     }
-                    Some(s) => seen_before(w, s, &mut late, &mut span),
+                    Some(s) => seen_before(w, s, &mut late, &mut span, &mut read),
                     None => {
                         pending.insert(w.hash, w);
                     }
@@ -241,7 +241,7 @@ async fn run(
                                 span.include(block);
                                 report(&w, new, block, seen_ms, f);
                             }
-                            Some(s) => seen_before(w, s, &mut late, &mut span),
+                            Some(s) => seen_before(w, s, &mut late, &mut span, &mut read),
                             None => {
                                 pending.insert(new, w);
                             }
@@ -302,6 +302,8 @@ async fn run(
                     break;
                 };
                 next = from;
+                // The replaced blocks' figures go; they are read again as they are now.
+                span.blocks.retain(|s| s.number < from);
                 for w in again {
                     pending.insert(w.hash, w);
                 }
@@ -388,10 +390,18 @@ async fn run(
 /// On a node that answers sends late (a saturated one), thousands are registered after their
 /// block: looking each up by hash cost anvil O(block size) apiece — tens of seconds on one core
 /// for a block of 8,000 — and stalled it.
-fn seen_before(w: Watched, s: Seen, late: &mut Vec<(Watched, Seen)>, span: &mut Span) {
+/// A reported one is remembered with its block, for a reorg.
+fn seen_before(
+    w: Watched,
+    s: Seen,
+    late: &mut Vec<(Watched, Seen)>,
+    span: &mut Span,
+    read: &mut super::reorg::Recent,
+) {
     if w.plain {
         span.include(s.block);
         report(&w, w.hash, s.block, s.seen_ms, w.predicted(s.base_fee));
+        read.remember(s.block, w);
     } else {
         late.push((w, s));
     }
