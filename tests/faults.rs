@@ -8,7 +8,6 @@ mod common;
 use common::proxy::{Faults, Proxy};
 use common::remote::{assert_nonces_match_rows, mixed, run_remote};
 use common::*;
-use loadrun::chain::anvil::AnvilOptions;
 
 /// The mixed scenario's transfers, token transfers and calls, without its channel workloads: the
 /// lying-node tests delay transactions by seconds, and a channel whose open lands after its
@@ -21,16 +20,9 @@ fn without_channels(name: &str, duration: &str) -> String {
     format!("{}{}", &text[..start], &text[end..])
 }
 
-fn node() -> loadrun::chain::anvil::Anvil {
-    anvil(AnvilOptions {
-        block_time_ms: Some(1000),
-        ..AnvilOptions::default()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_percent_mixed_faults_still_end_all_ok_with_sanity_exact() {
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(&node.url, Faults::mixed(0.10), 10);
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(
@@ -56,7 +48,7 @@ async fn ten_percent_mixed_faults_still_end_all_ok_with_sanity_exact() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_never_fail_a_step_nor_execute_it_twice() {
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -89,7 +81,7 @@ async fn lost_answers_never_fail_a_step_nor_execute_it_twice() {
 #[test]
 fn a_node_that_stays_down_is_given_up_after_retry_for() {
     // Everything refused: the run must end (exit 3) once `retry_for` is spent, not hang.
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -117,7 +109,7 @@ fn a_node_that_stays_down_is_given_up_after_retry_for() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_healthy_proxy_costs_no_retries() {
     // The baseline of the fault runs above: same scenario, same proxy, no faults.
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(&node.url, Faults::default(), 0);
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(
@@ -140,7 +132,7 @@ async fn a_healthy_proxy_costs_no_retries() {
 
 #[test]
 fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(&node.url, Faults::default(), 0);
     let dir = tempfile::tempdir().unwrap();
     let text = mixed(
@@ -208,7 +200,7 @@ async fn fault_matrix() {
     let mut lines = Vec::new();
     for (name, make) in kinds {
         for p in [0.10, 0.20] {
-            let node = node();
+            let node = anvil_1s();
             let proxy = Proxy::start(&node.url, make(p), 42);
             let dir = tempfile::tempdir().unwrap();
             let path = scenario(
@@ -238,7 +230,7 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
     // wallet has one request in flight at a time (its nonces reach the node in order), so the
     // steps falling due meanwhile leave late, together, and one wallet cannot keep 20
     // transfers/s on schedule. The summary must say what really happened.
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -302,7 +294,7 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
     // transactions without taking them (the watcher sends the same bytes again), and of 10 % more
     // refuses the bytes the second time as priced out (the watcher re-signs the nonce at the
     // current fee).
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -360,7 +352,7 @@ async fn transactions_dropped_or_priced_out_by_the_node_are_resent_and_land_once
 async fn set_up_survives_a_node_that_drops_transactions_from_its_pool() {
     // From the first transaction on (the CREATE2 deployer, the deploys, the funding), a node
     // that answers the hash of 25 % of the transactions without taking them.
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {

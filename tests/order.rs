@@ -8,15 +8,9 @@
 mod common;
 
 use common::proxy::{Faults, Proxy};
+use common::remote::assert_nonces_match;
 use common::*;
 use loadrun::chain::anvil::AnvilOptions;
-
-fn node() -> loadrun::chain::anvil::Anvil {
-    anvil(AnvilOptions {
-        block_time_ms: Some(1000),
-        ..AnvilOptions::default()
-    })
-}
 
 /// Transfers from `wallets` wallets of role A to 4 of role B at `rate`/s for `duration`.
 fn transfers(name: &str, wallets: u32, rate: f64, duration: &str) -> String {
@@ -91,7 +85,7 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
     // The proxy answers the hash of the 40th transaction after funding and never forwards it:
     // its wallet's later nonces wait in the node's pool behind the gap until loadrun re-sends
     // the same bytes.
-    let node = node();
+    let node = anvil_1s();
     let proxy = Proxy::start(
         &node.url,
         Faults {
@@ -130,17 +124,7 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
     let resent = summary_metric(&out, "resent");
     assert!(resent >= 1.0, "resent {resent}");
     // Every wallet's nonce on chain is the number of its steps: nothing lost, nothing twice.
-    let p = alloy::providers::ProviderBuilder::new().connect_http(node.url.parse().unwrap());
-    for i in 0..4 {
-        use alloy::providers::Provider;
-        let a = loadrun::wallets::derive(31, "A", i).address();
-        let nonce = p.get_transaction_count(a).await.unwrap();
-        let steps = rows
-            .iter()
-            .filter(|r| r.role == "A" && r.wallet == i)
-            .count() as u64;
-        assert_eq!(nonce, steps, "wallet A:{i}");
-    }
+    assert_nonces_match(&node.url, 31, &[("A", 4), ("B", 4)], &rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,7 +134,7 @@ async fn a_reorg_is_noticed_the_dropped_transactions_land_again_and_their_rows_s
     // would wait behind the gap until the receipt timeout, and their rows would name blocks
     // that no longer hold them.
     use alloy::providers::Provider;
-    let node = node();
+    let node = anvil_1s();
     let p = alloy::providers::ProviderBuilder::new().connect_http(node.url.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "reorg", &transfers("reorg", 6, 30.0, "12s"));
@@ -194,13 +178,5 @@ async fn a_reorg_is_noticed_the_dropped_transactions_land_again_and_their_rows_s
     }
     // Every wallet's nonce on chain is the number of its steps: each dropped transaction landed
     // again, exactly once.
-    for i in 0..6 {
-        let a = loadrun::wallets::derive(31, "A", i).address();
-        let nonce = p.get_transaction_count(a).await.unwrap();
-        let steps = rows
-            .iter()
-            .filter(|r| r.role == "A" && r.wallet == i)
-            .count() as u64;
-        assert_eq!(nonce, steps, "wallet A:{i}");
-    }
+    assert_nonces_match(&node.url, 31, &[("A", 6), ("B", 4)], &rows).await;
 }

@@ -73,17 +73,7 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
         &text_of("funder_key_env = \"LOADRUN_FUNDER_KEY\"", "max_failed = 0"),
     );
     let out_dir = dir.path().join("out");
-    let mut cmd = loadrun();
-    cmd.args(["run", "--rpc", &node.url, "--out"])
-        .arg(&out_dir)
-        .arg(&path)
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY);
-    let mut run = Watched::spawn(cmd);
-    assert!(
-        run.until(|l| l.starts_with("funded:")).is_some(),
-        "{}",
-        run.seen
-    );
+    let mut run = spawn_funded(&node.url, &path, &out_dir, &[]);
     // Mid-run, B:1 (which only receives) sends 1 gwei away behind loadrun's back.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     // Signed with the wallet's own key, straight to anvil.

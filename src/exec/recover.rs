@@ -1,5 +1,4 @@
-//! Recovery of transactions the node dropped, left stuck or can never include, for the receipt
-//! watcher: which stale transactions to look up (each wallet's lowest nonces first, in nonce
+//! Recovery of transactions the node dropped or left stuck, for the receipt watcher: which stale transactions to look up (each wallet's lowest nonces first, in nonce
 //! order), re-sending the same bytes or re-signing a priced-out nonce.
 
 use std::collections::HashMap;

@@ -41,7 +41,11 @@ impl Recent {
             .is_some_and(|b| b.number + 1 == number && b.hash != parent)
     }
 
-    pub fn push(&mut self, read: Read) {
+    /// Remembers a block read; what it keeps holds no lane slot.
+    pub fn push(&mut self, mut read: Read) {
+        for w in &mut read.ours {
+            w._permit = None;
+        }
         // A block read again after a reorg replaces what followed it.
         while self.blocks.back().is_some_and(|b| b.number >= read.number) {
             self.blocks.pop_back();

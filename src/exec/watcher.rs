@@ -389,8 +389,8 @@ async fn run(
 /// facts follow from the block (reported now); any other waits in `late` for a receipt lookup.
 /// On a node that answers sends late (a saturated one), thousands are registered after their
 /// block: looking each up by hash cost anvil O(block size) apiece — tens of seconds on one core
-/// for a block of 8,000 — and stalled it.
-/// A reported one is remembered with its block, for a reorg.
+/// for a block of 8,000 — and stalled it. A reported one is remembered with its block, for a
+/// reorg.
 fn seen_before(
     w: Watched,
     s: Seen,
@@ -459,11 +459,9 @@ async fn account_block(
             span.include(b.number);
             report(&w, h, b.number, seen_ms, f);
             ours += 1;
-            // Kept for a few blocks, without its lane slot, to re-send and re-check should a
-            // reorg replace the block (an older replaced version that landed is not kept).
+            // Kept for a few blocks (`reorg::Recent`), to re-send and re-check should a reorg
+            // replace the block (an older replaced version that landed is not kept).
             if h == w.hash {
-                let mut w = w;
-                w._permit = None;
                 landed.push(w);
             }
         }

@@ -65,6 +65,14 @@ pub fn steps_rows(out: &Path) -> Vec<loadrun::report::rows::StepRow> {
     loadrun::report::rows::read_steps(f).expect("steps.csv")
 }
 
+/// An anvil with 1-s blocks, as a chain has (see `anvil`).
+pub fn anvil_1s() -> Anvil {
+    anvil(AnvilOptions {
+        block_time_ms: Some(1000),
+        ..AnvilOptions::default()
+    })
+}
+
 /// Writes a scenario file into `dir`.
 pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));

@@ -192,14 +192,24 @@ pub fn run_spawned(path: &Path, dir: &Path) -> Run {
 /// Every wallet's nonce on chain equals the number of its steps that sent a transaction: no
 /// step executed twice, none lost, no gap (funding is flat, so wallets sent nothing else).
 pub async fn assert_nonces_match_rows(node_url: &str, rows: &[StepRow]) {
+    assert_nonces_match(node_url, SEED, &ROLES, rows).await;
+}
+
+/// `assert_nonces_match_rows` for a scenario of `seed` with `roles` (name, wallets).
+pub async fn assert_nonces_match(
+    node_url: &str,
+    seed: u64,
+    roles: &[(&str, u32)],
+    rows: &[StepRow],
+) {
     let mut sent: BTreeMap<(String, u32), u64> = BTreeMap::new();
     for r in rows.iter().filter(|r| !r.tx_hash.is_empty()) {
         *sent.entry((r.role.clone(), r.wallet)).or_default() += 1;
     }
     let p = ProviderBuilder::new().connect_http(node_url.parse().unwrap());
-    for (role, n) in ROLES {
+    for &(role, n) in roles {
         for i in 0..n {
-            let a = loadrun::wallets::derive(SEED, role, i).address();
+            let a = loadrun::wallets::derive(seed, role, i).address();
             let nonce = p.get_transaction_count(a).await.expect("nonce");
             let expected = sent.get(&(role.to_string(), i)).copied().unwrap_or(0);
             assert_eq!(
