@@ -3,7 +3,8 @@
 //! node before N — at 3,000 transfers/s over HTTP, and through the fault proxy
 //! (`tests/faults.rs`) — and
 //! that a transaction the node never got (a proxy that answers its hash and withholds it) is
-//! re-sent from the gap, so every later step of its wallet still lands.
+//! re-sent from the gap, so every later step of its wallet still lands, and that the
+//! transactions behind a nonce the node refused for good fail at once with its cause.
 
 mod common;
 
@@ -125,6 +126,63 @@ async fn a_withheld_transaction_is_resent_from_the_gap_and_every_step_lands() {
     assert!(resent >= 1.0, "resent {resent}");
     // Every wallet's nonce on chain is the number of its steps: nothing lost, nothing twice.
     assert_nonces_match(&node.url, 31, &[("A", 4), ("B", 4)], &rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_behind_a_nonce_refused_for_good_fail_with_its_cause_not_a_timeout() {
+    // One wallet sends 400 transfers (nonces 0-399) at 200/s through a proxy that refuses every
+    // transaction at nonce 100 as a node refuses a sender short of funds, and delays requests
+    // 0-60 ms, so several of the wallet's steps wait for each answer and leave together: those
+    // sent with the refused one wait behind its nonce in the node's pool. Each later step
+    // fills the hole first and is refused again; when the wallet's steps are over, what waits
+    // behind the hole can never be included and must fail with the refusal's cause, not wait
+    // out the receipt timeout.
+    let node = anvil_1s();
+    let proxy = Proxy::start(
+        &node.url,
+        Faults {
+            refuse_nonce: Some(100),
+            jitter_ms: 60,
+            ..Faults::default()
+        },
+        3,
+    );
+    proxy
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "refused", &transfers("refused", 1, 200.0, "2s"));
+    let out = dir.path().join("out");
+    let mut run = spawn_funded(&proxy.url, &path, &out, &[]);
+    proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let code = run.finish();
+    eprintln!("{}", proxy.stats.line());
+    let rows = steps_rows(&out);
+    assert_eq!(rows.len(), 400, "{}", run.seen);
+    let count =
+        |f: &dyn Fn(&loadrun::report::rows::StepRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    // The 100 steps below the refused nonce landed; none of the rest waited for a timeout.
+    assert_eq!(count(&|r| r.status.as_str() == "ok"), 100, "{}", run.seen);
+    assert_eq!(
+        count(&|r| r.status.as_str() == "timeout"),
+        0,
+        "{}",
+        run.seen
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.status.as_str() != "ok")
+            .all(|r| r.status.as_str() == "failed" && r.error.starts_with("insufficient_funds")),
+        "{:?}",
+        rows.iter()
+            .find(|r| r.status.as_str() != "ok" && !r.error.starts_with("insufficient_funds"))
+    );
+    let behind = count(&|r| r.error.contains("behind nonce 100"));
+    eprintln!("{behind} steps failed behind the refused nonce");
+    assert!(behind >= 1, "no step waited behind the hole: {}", run.seen);
+    assert!(run.seen.contains("sanity: ok"), "{}", run.seen);
+    assert_ne!(code, Some(3), "{}", run.seen);
+    assert_nonces_match(&node.url, 31, &[("A", 1), ("B", 4)], &rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

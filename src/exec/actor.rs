@@ -19,7 +19,7 @@ use super::lane;
 use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
 use super::run::EncodedCall;
 use super::states::State;
-use super::watcher::Watched;
+use super::watcher::ToWatcher;
 use crate::chain::contracts::{Adjudicator, Token};
 
 use crate::chain::tx::{Call, Fees};
@@ -107,7 +107,7 @@ pub struct Actor {
     /// Next nonce of each of this role's wallets.
     pub nonces: Vec<u64>,
     pub fees: watch::Receiver<Fees>,
-    pub watcher: mpsc::UnboundedSender<Watched>,
+    pub watcher: mpsc::UnboundedSender<ToWatcher>,
     /// Set when the run ends: lanes stop sending and report what they hold as not sent.
     pub lane_stop: watch::Receiver<bool>,
     /// Mailboxes of every role actor, by role id (this one included).
@@ -115,6 +115,9 @@ pub struct Actor {
     pub done: std::sync::mpsc::Sender<Done>,
     /// Pre-encoded `call` workloads by workload index.
     pub calls: Arc<Vec<Option<EncodedCall>>>,
+    /// Wallets (by index in the role) whose steps in this run are all single transactions, and
+    /// how many: after the last, the wallet's lane ends (`lane::single_tx_steps`).
+    pub lane_ends: HashMap<u32, u32>,
 }
 
 struct Running {
@@ -302,7 +305,20 @@ impl Running {
         false
     }
 
+    /// Takes step `idx`; after a wallet's last one its lane ends (`Actor::lane_ends`).
     fn step(&mut self, idx: usize) {
+        self.take(idx);
+        let from = self.a.ctx.plan.steps[idx].actor;
+        if let Some(left) = self.a.lane_ends.get_mut(&from.index) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.a.lane_ends.remove(&from.index);
+                self.lanes.remove(&from.index);
+            }
+        }
+    }
+
+    fn take(&mut self, idx: usize) {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
         let peer = s.peer.unwrap_or(s.actor);

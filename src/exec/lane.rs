@@ -7,7 +7,10 @@
 //! the full client's retries (the whole group is sent again, in order) — which nodes that keep
 //! early nonces queued for good, and sequencers that refuse nonce gaps, need.
 //! A send the node provably refused does not consume the nonce: it becomes a hole the wallet's
-//! next send fills (lowest first; a nonce error resyncs from the node). An outcome that stays
+//! next send fills (lowest first, even when the wallet's in-flight slots are all taken: the
+//! transactions holding them wait behind it; a nonce error resyncs from the node). A wallet
+//! whose steps are over with a hole still open tells the watcher, which fails the transactions
+//! above it at once with the refusal's cause: they can never be included. An outcome that stays
 //! unknown consumes the nonce and goes to the receipt watcher like a sent one, which re-sends
 //! the same bytes if the node never got them.
 
@@ -22,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::batch::{MAX_BATCH, Pending};
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
-use super::watcher::{Resign, Watched};
+use super::watcher::{Resign, ToWatcher, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).
@@ -39,7 +42,7 @@ pub fn spawn(
     signer: PrivateKeySigner,
     nonce: u64,
     fees: watch::Receiver<Fees>,
-    watcher: mpsc::UnboundedSender<Watched>,
+    watcher: mpsc::UnboundedSender<ToWatcher>,
     stop: watch::Receiver<bool>,
 ) -> mpsc::Sender<Outgoing> {
     let (tx, rx) = mpsc::channel(LANE_CAPACITY);
@@ -49,12 +52,43 @@ pub fn spawn(
         in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
         ready: VecDeque::new(),
         group: None,
+        refused: Default::default(),
         ctx,
         fees,
         watcher,
     };
     tokio::spawn(lane.run(stop, rx));
     tx
+}
+
+/// For each role, the wallets (by index in the role) whose `steps` are all single transactions
+/// (transfers, token transfers, calls), and how many: such a wallet's lane can end after its
+/// last. A wallet in any channel step keeps its lane to the end of the run (a channel may send
+/// again later: an open parked until its peer answers, a close, a retry).
+pub fn single_tx_steps(
+    plan: &crate::plan::Plan,
+    steps: impl Iterator<Item = usize>,
+) -> Vec<std::collections::HashMap<u32, u32>> {
+    use crate::plan::StepKind::{Call, TokenTransfer, Transfer};
+    let mut counts: Vec<std::collections::HashMap<u32, u32>> =
+        vec![Default::default(); plan.roles.len()];
+    for i in steps {
+        let s = &plan.steps[i];
+        if matches!(s.kind, Transfer | TokenTransfer | Call) {
+            let n = counts[usize::from(s.actor.role)]
+                .entry(s.actor.index)
+                .or_default();
+            *n = n.saturating_add(1);
+        } else {
+            for w in std::iter::once(s.actor).chain(s.peer) {
+                counts[usize::from(w.role)].insert(w.index, u32::MAX);
+            }
+        }
+    }
+    for c in &mut counts {
+        c.retain(|_, n| *n != u32::MAX);
+    }
+    counts
 }
 
 /// A signed transaction whose send has not been answered yet.
@@ -65,7 +99,8 @@ struct InFlight {
     fees: Fees,
     nonce: u64,
     plain: bool,
-    permit: OwnedSemaphorePermit,
+    /// `None`: it fills a hole, sent without a slot (those holding them wait behind it).
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 /// The wallet's one request in flight: its transactions, in nonce order.
@@ -82,8 +117,10 @@ struct Lane {
     /// Steps due, not signed yet: they wait for the request in flight (or an in-flight slot).
     ready: VecDeque<Outgoing>,
     group: Option<Group>,
+    /// Why each hole's nonce was refused, for holes that stay free (`Nonces::holes`).
+    refused: std::collections::BTreeMap<u64, (ErrorClass, String)>,
     fees: watch::Receiver<Fees>,
-    watcher: mpsc::UnboundedSender<Watched>,
+    watcher: mpsc::UnboundedSender<ToWatcher>,
 }
 
 impl Lane {
@@ -121,6 +158,25 @@ impl Lane {
                 }
             }
         }
+        self.left_behind();
+    }
+
+    /// The wallet's steps are over: a hole a refused send left will never be filled, so the
+    /// transactions already sent above it can never be included. The watcher fails them now,
+    /// with the refusal's cause, instead of letting them wait out the receipt timeout.
+    fn left_behind(&mut self) {
+        let Some(&hole) = self.nonces.holes.first() else {
+            return;
+        };
+        let Some((class, why)) = self.refused.remove(&hole) else {
+            return;
+        };
+        let _ = self.watcher.send(ToWatcher::Behind {
+            from: self.signer.address(),
+            nonce: hole,
+            class,
+            why,
+        });
     }
 
     /// Sends what waits as the wallet's next request, unless one is in flight. While the run
@@ -138,14 +194,16 @@ impl Lane {
         let current = *self.fees.borrow();
         let mut txs: Vec<InFlight> = Vec::new();
         while txs.len() < MAX_BATCH && !self.ready.is_empty() {
-            let Some(slot) = permit
+            let filler = !self.nonces.holes.is_empty();
+            let slot = permit
                 .take()
-                .or_else(|| self.in_flight.clone().try_acquire_owned().ok())
-            else {
+                .or_else(|| self.in_flight.clone().try_acquire_owned().ok());
+            if slot.is_none() && !filler {
                 break;
-            };
+            }
             let o = self.ready.pop_front().expect("checked");
             let nonce = self.nonces.take();
+            self.refused.remove(&nonce);
             match sign(
                 &self.signer,
                 self.ctx.domain.chain_id,
@@ -210,7 +268,12 @@ impl Lane {
             )
             .await
             {
-                Some(Next::Unused(n)) => self.nonces.unused(n),
+                Some(Next::Unused(n, refusal)) => {
+                    self.nonces.unused(n);
+                    if let Some(r) = refusal.filter(|_| self.nonces.holes.contains(&n)) {
+                        self.refused.insert(n, r);
+                    }
+                }
                 // Later ones of the group may be in the node's pool: move back only after them.
                 Some(Next::Node(n)) => self.nonces.resync(n, i == last),
                 None => {}
@@ -278,8 +341,9 @@ impl Nonces {
 
 /// The nonce to use after a refused send.
 enum Next {
-    /// The refused nonce: not used.
-    Unused(u64),
+    /// The refused nonce, not used, and why when nothing else can hold it (a replacement
+    /// refused as underpriced means the node's pool holds another transaction at that nonce).
+    Unused(u64, Option<(ErrorClass, String)>),
     /// The node's, after a nonce error.
     Node(u64),
 }
@@ -288,7 +352,7 @@ enum Next {
 async fn answered(
     ctx: &Ctx,
     signer: &Arc<PrivateKeySigner>,
-    watcher: &mpsc::UnboundedSender<Watched>,
+    watcher: &mpsc::UnboundedSender<ToWatcher>,
     f: InFlight,
     sent_ms: f64,
     outcome: Result<(), SendError>,
@@ -298,7 +362,7 @@ async fn answered(
     }
     match outcome {
         Ok(()) | Err(SendError::Unknown(_)) => {
-            let _ = watcher.send(Watched {
+            let _ = watcher.send(ToWatcher::Sent(Watched {
                 hash: f.hash,
                 raw: f.raw,
                 fees: f.fees,
@@ -308,18 +372,20 @@ async fn answered(
                     call: f.o.call,
                 },
                 resent: 0,
-                _permit: Some(f.permit),
+                _permit: f.permit,
                 amend: false,
                 idx: f.o.idx,
                 sent_ms,
                 reply: f.o.reply,
                 plain: f.plain,
-            });
+            }));
             None
         }
         Err(SendError::Refused(message)) => {
             let class = ErrorClass::of_message(&message);
-            let mut next = Next::Unused(f.nonce);
+            let free =
+                class != ErrorClass::Nonce && !message.to_ascii_lowercase().contains("replacement");
+            let mut next = Next::Unused(f.nonce, free.then(|| (class, message.clone())));
             if class == ErrorClass::Nonce
                 && let Ok(n) = ctx
                     .provider
@@ -342,7 +408,55 @@ async fn answered(
 
 #[cfg(test)]
 mod tests {
-    use super::Nonces;
+    use super::{Nonces, single_tx_steps};
+    use crate::plan::StepKind;
+
+    #[test]
+    fn a_wallets_lane_ends_after_its_last_step_only_when_no_channel_step_is_its() {
+        let text = "version = 1\n[scenario]\nname = \"t\"\nseed = 1\nduration = \"5s\"\n\
+            [roles.A]\nwallets = 3\n[roles.B]\nwallets = 2\n[roles.C]\nwallets = 2\n\
+            [funding]\neth = \"1 ether\"\n\
+            [[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 10.0\namount = \"1 wei\"\n\
+            [[workload]]\ntype = \"transfer\"\nfrom = \"B\"\nto = \"A\"\nrate = 10.0\namount = \"1 wei\"\n\
+            [[workload]]\ntype = \"channel\"\nfunding = \"direct\"\nbetween = [\"B\", \"C\"]\n\
+            create_rate = 1.0\nupdate_rate = 5.0\ndeposit = \"1 wei\"\n";
+        let s = crate::scenario::parse("t.toml", text, 1_000_000).unwrap();
+        let plan = crate::plan::expand(&s, 1).unwrap();
+        let counts = single_tx_steps(&plan, 0..plan.steps.len());
+        // A only sends transfers: every wallet that does ends its lane after its last one.
+        let of = |role: u16, index: u32| {
+            plan.steps
+                .iter()
+                .filter(|s| s.actor.role == role && s.actor.index == index)
+                .count() as u32
+        };
+        assert_eq!(counts[0].len(), 3);
+        for (&w, &n) in &counts[0] {
+            assert_eq!(n, of(0, w));
+        }
+        // B and C wallets in a channel keep their lanes to the end of the run.
+        let in_channel = |role: u16, index: u32| {
+            plan.steps.iter().any(|s| {
+                !matches!(s.kind, StepKind::Transfer)
+                    && std::iter::once(s.actor)
+                        .chain(s.peer)
+                        .any(|w| w.role == role && w.index == index)
+            })
+        };
+        for role in [1u16, 2] {
+            for (&w, &n) in &counts[usize::from(role)] {
+                assert!(!in_channel(role, w), "{role}:{w}");
+                assert_eq!(n, of(role, w));
+            }
+        }
+        assert!((0..2).any(|w| in_channel(1, w)));
+        // A shard counts its own steps only.
+        let half: Vec<usize> = (0..plan.steps.len()).step_by(2).collect();
+        let shard = single_tx_steps(&plan, half.iter().copied());
+        let total = |c: &std::collections::HashMap<u32, u32>| c.values().sum::<u32>();
+        assert!(total(&shard[0]) < total(&counts[0]));
+        assert!(total(&shard[0]) > 0);
+    }
 
     #[test]
     fn refused_nonces_are_reused_lowest_first_and_never_twice() {

@@ -1,5 +1,6 @@
 //! Recovery of transactions the node dropped or left stuck, for the receipt watcher: which stale transactions to look up (each wallet's lowest nonces first, in nonce
-//! order), re-sending the same bytes or re-signing a priced-out nonce.
+//! order), re-sending the same bytes or re-signing a priced-out nonce, and failing at once the
+//! transactions waiting behind a refused nonce no later step will fill.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,9 +10,9 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::{DynProvider, Provider};
 use tokio::sync::mpsc;
 
-use super::msg::Ctx;
+use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
 use super::watcher::{Resign, Watched};
-use crate::chain::tx::{Fees, SendError, send_once, send_raw, sign};
+use crate::chain::tx::{ErrorClass, Fees, SendError, send_once, send_raw, sign};
 
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.
 pub const RESEND_AFTER_MS: f64 = 3_000.0;
@@ -194,6 +195,49 @@ pub async fn recover(
     }
 }
 
+/// Fails at once every pending transaction of `from` above `nonce`, a nonce the node refused
+/// and that no later send of the wallet will fill: they wait behind it in the node's pool and
+/// can never be included.
+pub fn fail_behind(
+    pending: &mut HashMap<B256, Watched>,
+    alias: &mut HashMap<B256, B256>,
+    from: Address,
+    nonce: u64,
+    class: ErrorClass,
+    why: &str,
+) {
+    let behind: Vec<B256> = pending
+        .values()
+        .filter(|w| w.resign.nonce > nonce && w.resign.signer.address() == from)
+        .map(|w| w.hash)
+        .collect();
+    if behind.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        "{} transactions of {from} wait behind its nonce {nonce}, which the node refused ({}) and no later step filled: failed now",
+        behind.len(),
+        super::msg::one_line(why)
+    );
+    for h in behind {
+        let Some(w) = pending.remove(&h) else {
+            continue;
+        };
+        alias.retain(|_, target| *target != h);
+        let _ = w.reply.send(ActorMsg::Tx(TxReport {
+            idx: w.idx,
+            sent_ms: w.sent_ms,
+            result: TxResult::SendFailed {
+                class,
+                message: format!(
+                    "waits behind nonce {nonce} of its wallet, which the node refused ({}) and no later step filled: it can never be included",
+                    super::msg::one_line(why)
+                ),
+            },
+        }));
+    }
+}
+
 /// Whether the chain's nonce of `sender` is exactly `nonce`: its transaction at `nonce` is the
 /// one the chain waits for.
 async fn stuck_at(p: &DynProvider, sender: Address, nonce: u64) -> bool {
@@ -206,6 +250,90 @@ async fn stuck_at(p: &DynProvider, sender: Address, nonce: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::tx::Call;
+    use alloy::signers::local::PrivateKeySigner;
+
+    /// A pending transaction of `signer` at `nonce`, reporting to `reply`.
+    fn watched(
+        signer: &Arc<PrivateKeySigner>,
+        nonce: u64,
+        reply: &mpsc::UnboundedSender<ActorMsg>,
+    ) -> Watched {
+        Watched {
+            hash: B256::with_last_byte(nonce as u8)
+                ^ B256::left_padding_from(signer.address().as_slice()),
+            raw: Bytes::new(),
+            fees: Fees {
+                max_fee_per_gas: 2,
+                max_priority_fee_per_gas: 1,
+                legacy: false,
+            },
+            resign: Resign {
+                signer: signer.clone(),
+                nonce,
+                call: Call {
+                    to: None,
+                    value: Default::default(),
+                    input: Bytes::new(),
+                    gas_limit: 21_000,
+                },
+            },
+            resent: 0,
+            _permit: None,
+            amend: false,
+            idx: nonce as usize,
+            sent_ms: 0.0,
+            reply: reply.clone(),
+            plain: true,
+        }
+    }
+
+    #[test]
+    fn transactions_behind_a_refused_nonce_fail_at_once_with_its_cause() {
+        let (a, b) = (
+            Arc::new(PrivateKeySigner::random()),
+            Arc::new(PrivateKeySigner::random()),
+        );
+        let (reply, mut got) = mpsc::unbounded_channel();
+        let mut pending = HashMap::new();
+        for w in [4, 6, 7]
+            .map(|n| watched(&a, n, &reply))
+            .into_iter()
+            .chain([watched(&b, 6, &reply)])
+        {
+            pending.insert(w.hash, w);
+        }
+        // A replaced hash of a's 7 points at its pending one: it goes with it.
+        let a7 = watched(&a, 7, &reply).hash;
+        let mut alias = HashMap::from([(B256::repeat_byte(9), a7)]);
+        fail_behind(
+            &mut pending,
+            &mut alias,
+            a.address(),
+            5,
+            ErrorClass::InsufficientFunds,
+            "insufficient funds for gas * price + value",
+        );
+        // a's 6 and 7 failed with the cause; a's 4 (below the hole) and b's 6 still wait.
+        let mut failed = Vec::new();
+        while let Ok(ActorMsg::Tx(r)) = got.try_recv() {
+            let TxResult::SendFailed { class, message } = r.result else {
+                panic!("{:?}", r.result);
+            };
+            assert_eq!(class, ErrorClass::InsufficientFunds);
+            assert!(
+                message.contains("behind nonce 5") && message.contains("insufficient funds"),
+                "{message}"
+            );
+            failed.push(r.idx);
+        }
+        failed.sort();
+        assert_eq!(failed, [6, 7]);
+        let mut left: Vec<u64> = pending.values().map(|w| w.resign.nonce).collect();
+        left.sort();
+        assert_eq!(left, [4, 6]);
+        assert!(alias.is_empty());
+    }
 
     #[test]
     fn resends_reach_every_wallets_lowest_nonce_first_and_keep_nonce_order() {

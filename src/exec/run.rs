@@ -190,6 +190,8 @@ pub async fn execute(
         step_txs.push(steps_tx);
     }
     let mailboxes = Arc::new(senders);
+    let mut lane_ends =
+        super::lane::single_tx_steps(&plan, (0..subset.len()).map(|k| subset.get(k)));
     let mut actors = Vec::new();
     for (r, (steps_rx, rx)) in receivers.into_iter().enumerate() {
         let mine: Vec<usize> = wallets
@@ -209,6 +211,7 @@ pub async fn execute(
             mailboxes: mailboxes.clone(),
             done: done_tx.clone(),
             calls: calls.clone(),
+            lane_ends: std::mem::take(&mut lane_ends[r]),
         };
         actors.push(tokio::spawn(actor.run(steps_rx, rx)));
     }

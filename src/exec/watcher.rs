@@ -15,7 +15,7 @@ use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
-use super::recover::{RESEND_EVERY, Recovery, recover, stale_in_order};
+use super::recover::{RESEND_EVERY, Recovery, fail_behind, recover, stale_in_order};
 use crate::chain::receipts::{self, BlockReceipts};
 use crate::chain::tx::{Call, Fees};
 
@@ -25,6 +25,20 @@ pub struct Resign {
     pub signer: Arc<PrivateKeySigner>,
     pub nonce: u64,
     pub call: Call,
+}
+
+/// What a wallet lane tells the watcher.
+pub enum ToWatcher {
+    /// A transaction sent (or whose send's outcome is unknown): watch for it.
+    Sent(Watched),
+    /// The wallet's steps are over with its nonce `nonce` refused (`why`) and never filled: its
+    /// transactions above it can never be included.
+    Behind {
+        from: alloy::primitives::Address,
+        nonce: u64,
+        class: crate::chain::tx::ErrorClass,
+        why: String,
+    },
 }
 
 /// A sent transaction to match to a receipt.
@@ -127,7 +141,7 @@ impl Span {
 pub fn spawn(
     ctx: Arc<Ctx>,
     chain: &crate::chain::Chain,
-    rx: mpsc::UnboundedReceiver<Watched>,
+    rx: mpsc::UnboundedReceiver<ToWatcher>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -154,7 +168,7 @@ pub fn spawn(
 async fn run(
     ctx: Arc<Ctx>,
     provider: DynProvider,
-    mut rx: mpsc::UnboundedReceiver<Watched>,
+    mut rx: mpsc::UnboundedReceiver<ToWatcher>,
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
@@ -186,7 +200,13 @@ async fn run(
     loop {
         loop {
             match rx.try_recv() {
-                Ok(w) => match recent.get(&w.hash).copied() {
+                Ok(ToWatcher::Behind {
+                    from,
+                    nonce,
+                    class,
+                    why,
+                }) => fail_behind(&mut pending, &mut alias, from, nonce, class, &why),
+                Ok(ToWatcher::Sent(w)) => match recent.get(&w.hash).copied() {
                     Some(Seen {
                         block,
                         seen_ms,

@@ -44,6 +44,9 @@ pub struct Faults {
     /// The n-th distinct transaction received (0-based, counted while armed) is swallowed as
     /// `pool_drop` does: a gap in its wallet's nonces that only a re-send repairs.
     pub withhold: Option<u64>,
+    /// Every transaction at this nonce (any sender, every attempt) is refused for good, as a
+    /// node refuses a sender short of funds: "insufficient funds for gas * price + value".
+    pub refuse_nonce: Option<u64>,
     /// Every forwarded request waits 0..=`jitter_ms` ms first (seeded), as on a real network:
     /// requests on concurrent connections overtake each other.
     pub jitter_ms: u64,
@@ -77,6 +80,8 @@ pub struct ProxyStats {
     pub rpc_limit: AtomicU64,
     pub swallowed: AtomicU64,
     pub refused_again: AtomicU64,
+    /// Sends refused by `Faults::refuse_nonce`.
+    pub refused_nonce: AtomicU64,
     /// Distinct transactions received while pool faults were armed.
     pub first_sends: AtomicU64,
 }
@@ -99,7 +104,7 @@ impl ProxyStats {
     pub fn line(&self) -> String {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "requests {} (closed {}, lost {}, stalled {}, 429 {}, 503 {}, rpc-limit {}, swallowed {}, refused again {})",
+            "requests {} (closed {}, lost {}, stalled {}, 429 {}, 503 {}, rpc-limit {}, swallowed {}, refused again {}, refused by nonce {})",
             g(&self.requests),
             g(&self.closed),
             g(&self.lost),
@@ -108,7 +113,8 @@ impl ProxyStats {
             g(&self.http503),
             g(&self.rpc_limit),
             g(&self.swallowed),
-            g(&self.refused_again)
+            g(&self.refused_again),
+            g(&self.refused_nonce)
         )
     }
 }
@@ -309,7 +315,7 @@ impl Shared {
     /// pool fault; `None` forwards it.
     fn pool_fault(&self, call: &serde_json::Value) -> Option<serde_json::Value> {
         let f = self.faults;
-        if f.pool_drop + f.priced_out <= 0.0 && f.withhold.is_none()
+        if f.pool_drop + f.priced_out <= 0.0 && f.withhold.is_none() && f.refuse_nonce.is_none()
             || !self.armed.load(Ordering::Relaxed)
         {
             return None;
@@ -318,6 +324,15 @@ impl Shared {
             return None;
         }
         let raw = alloy::hex::decode(call["params"][0].as_str()?).ok()?;
+        if f.refuse_nonce.is_some() && sender_and_nonce(&raw).map(|(_, n, _)| n) == f.refuse_nonce {
+            self.stats.refused_nonce.fetch_add(1, Ordering::Relaxed);
+            return Some(
+                serde_json::json!({"jsonrpc": "2.0", "id": &call["id"], "error": {"code": -32003, "message": "insufficient funds for gas * price + value"}}),
+            );
+        }
+        if f.pool_drop + f.priced_out <= 0.0 && f.withhold.is_none() {
+            return None;
+        }
         let hash = alloy::primitives::keccak256(&raw);
         let mut sends = self.sends.lock().unwrap();
         let first = !sends.contains_key(&hash.0);
