@@ -27,7 +27,9 @@ pub struct Resign {
     pub call: Call,
 }
 
-/// What a wallet lane tells the watcher.
+/// What a wallet lane tells the watcher. `Sent` is not boxed: it is every transaction (a box
+/// would cost an allocation each), and `Behind` is rare.
+#[allow(clippy::large_enum_variant)]
 pub enum ToWatcher {
     /// A transaction sent (or whose send's outcome is unknown): watch for it.
     Sent(Watched),
