@@ -217,6 +217,7 @@ async fn run(
                     }) => {
                         span.include(block);
                         report(&w, w.hash, block, seen_ms, f);
+                        read.remember(block, w);
                     }
                     Some(s) => seen_before(w, s, &mut late, &mut span, &mut read),
                     None => {
@@ -262,6 +263,7 @@ async fn run(
                                 alias.retain(|_, t| *t != new);
                                 span.include(block);
                                 report(&w, new, block, seen_ms, f);
+                                read.remember(block, w);
                             }
                             Some(s) => seen_before(w, s, &mut late, &mut span, &mut read),
                             None => {
@@ -284,6 +286,8 @@ async fn run(
                         Some(r) => {
                             span.include(s.block);
                             report(&w, w.hash, s.block, s.seen_ms, facts_of(&r));
+                            // A reorg of its block re-sends it too.
+                            read.remember(s.block, w);
                         }
                         None => {
                             pending.insert(w.hash, w);
