@@ -14,7 +14,8 @@ use alloy::rpc::client::{ClientBuilder, RpcClient};
 use alloy::signers::local::PrivateKeySigner;
 use loadrun::chain::anvil::{Anvil, AnvilOptions, locate};
 use loadrun::chain::tx::{Call, Fees, sign};
-use loadrun::report::node::{TICKS_PER_SECOND, read as proc_read, status_kb};
+use loadrun::exec::nodemon::{read as proc_read, status_kb};
+use loadrun::model::node::TICKS_PER_SECOND;
 use serde_json::json;
 
 /// The anvil settings of every ceiling run (the issue's: 1-s blocks, 300 M gas).

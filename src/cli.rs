@@ -209,7 +209,7 @@ fn dispatch(command: Command) -> Result<u8, Error> {
 fn plan_cmd(args: &PlanArgs) -> Result<u8, Error> {
     let loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
-    let plan = loaded.expand(seed)?;
+    let plan = crate::plan::expand_loaded(&loaded, seed)?;
     write_output(args.out.as_deref(), |w| match args.format {
         PlanFormat::Csv => output::write_csv(&plan, w),
         PlanFormat::Jsonl => output::write_jsonl(&plan, w),
@@ -223,7 +223,7 @@ fn validate_cmd(args: &ValidateArgs) -> Result<u8, Error> {
     for path in &args.scenarios {
         let result = scenario::load(path, args.limits.max_steps)
             .map_err(Error::from)
-            .and_then(|l| Ok((l.expand(l.scenario.seed)?, l)));
+            .and_then(|l| Ok((crate::plan::expand_loaded(&l, l.scenario.seed)?, l)));
         match result {
             Ok((plan, loaded)) => {
                 // What can be checked without a chain, beyond the file's own rules.

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod fund;
+pub mod model;
 pub mod plan;
 pub mod report;
 pub mod scenario;

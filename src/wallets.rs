@@ -13,7 +13,7 @@ use std::fmt;
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
 
-use crate::plan::WalletRef;
+use crate::model::WalletRef;
 use crate::scenario::Scenario;
 
 /// The derivation tag; part of every wallet's key.

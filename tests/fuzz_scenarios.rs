@@ -197,7 +197,7 @@ fn check(text: &str) -> Result<End, String> {
                     file: FILE.into(),
                     text: text.into(),
                 };
-                loaded.expand(seed).map(|p| p.steps.len())
+                loadrun::plan::expand_loaded(&loaded, seed).map(|p| p.steps.len())
             }
             Err(e) => Err(e),
         }

@@ -14,7 +14,7 @@ use loadrun::report::rows::{Status, StepRow, read_steps};
 
 fn plan_of(path: &Path) -> Plan {
     let l = loadrun::scenario::load(path, 50_000_000).unwrap();
-    l.expand(l.scenario.seed).unwrap()
+    loadrun::plan::expand_loaded(&l, l.scenario.seed).unwrap()
 }
 
 fn rows_of(dir: &Path) -> Vec<StepRow> {

@@ -258,7 +258,9 @@ fn seed_dependent_close_shortage_is_located_at_expansion() {
         file: "t.toml".into(),
         text,
     };
-    let err = loaded.expand(1).unwrap_err().to_string();
+    let err = loadrun::plan::expand_loaded(&loaded, 1)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("t.toml:21:1")
             && err.contains("`workload[0].close_rate`")

@@ -57,7 +57,7 @@ async fn templated_calls_send_their_planned_arguments() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let l = loadrun::scenario::load(&file, 1_000_000).unwrap();
-    let plan = l.expand(l.scenario.seed).unwrap();
+    let plan = loadrun::plan::expand_loaded(&l, l.scenario.seed).unwrap();
     assert_eq!(plan.steps.len(), 24);
     // The last planned amount per (sender, spender): calls of one wallet go out in step order.
     let mut last: BTreeMap<(Address, Address), U256> = BTreeMap::new();
@@ -105,7 +105,7 @@ async fn a_user_contract_is_deployed_once_reused_and_its_state_checked() {
     // argument (all steps are expected ok), checked by a view expectation of the run itself.
     let draft = scenario(dir.path(), "draft", &text);
     let l = loadrun::scenario::load(&draft, 1_000_000).unwrap();
-    let plan = l.expand(l.scenario.seed).unwrap();
+    let plan = loadrun::plan::expand_loaded(&l, l.scenario.seed).unwrap();
     let sum: u64 = (0..plan.steps.len())
         .filter_map(|i| plan.call_args(i))
         .map(|a| a[0].parse::<u64>().unwrap())

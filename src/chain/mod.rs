@@ -4,7 +4,7 @@
 pub mod anvil;
 pub mod contracts;
 pub mod estimate;
-pub mod gas;
+pub use crate::model::gas;
 pub mod guard;
 pub mod read;
 pub mod receipts;
@@ -120,6 +120,19 @@ pub struct Chain {
     pub block_ms: Option<u64>,
     /// Keep last: dropped after the provider.
     pub anvil: Option<Anvil>,
+}
+
+impl Chain {
+    /// The chain as shown in run.toml and the report (no URL path or query: they may hold a
+    /// key).
+    pub fn shown_url(&self) -> String {
+        let at = redact_url(&self.url);
+        if self.anvil.is_some() {
+            format!("spawned anvil on {}", at.split(' ').next().unwrap_or(""))
+        } else {
+            at
+        }
+    }
 }
 
 /// An RPC URL as shown to people: `host:port (scheme)`. A URL's path, query or user part may

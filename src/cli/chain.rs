@@ -108,15 +108,12 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let mut loaded = scenario::load_scaled(&args.scenario, args.limits.max_steps, args.rate_scale)?;
     args.apply(&mut loaded.scenario.chain)?;
     let seed = args.seed.unwrap_or(loaded.scenario.seed);
-    let plan = loaded.expand(seed)?;
+    let plan = crate::plan::expand_loaded(&loaded, seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
         let cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.rpc.as_deref());
         let mut chain = crate::chain::connect(&cfg, args.rpc.as_deref(), None).await?;
-        super::log::say!(
-            "{}",
-            super::fit::describe(&chain, &cfg, &super::run::shown_url(&chain))
-        );
+        super::log::say!("{}", super::fit::describe(&chain, &cfg, &chain.shown_url()));
         super::fit::warn_if_blocks_too_small(&plan, &chain, &cfg);
         let funded = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all)
             .await

@@ -2,8 +2,8 @@
 //! `[funding]` covers each wallet's planned values (gas is left out: it needs the chain's fees),
 //! and that no `[expect].min_rate` asks for more than its workload is planned to send.
 
-use crate::chain::gas::GasTable;
 use crate::fund::{shortest, wallet_spend};
+use crate::model::gas::GasTable;
 use crate::plan::Plan;
 use crate::report::rates::workload_windows;
 use crate::scenario::units::{format_scaled, format_wei};

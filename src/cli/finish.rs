@@ -6,9 +6,9 @@ use std::path::Path;
 
 use crate::error::{Error, ExitCode};
 use crate::exec::run::Executed;
+use crate::model::rows::Status;
 use crate::plan::Plan;
 use crate::report::rates::{Window, workload_windows};
-use crate::report::rows::Status;
 use crate::report::sanity::Sanity;
 use crate::report::tally::Tally;
 use crate::report::verdict::{Cause, Events, Load, Verdict, judge};

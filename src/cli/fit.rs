@@ -3,7 +3,7 @@
 //! plan, and one when a remote chain's blocks cannot hold the plan's busiest block.
 
 use crate::chain::Chain;
-use crate::chain::gas::GasTable;
+use crate::model::gas::GasTable;
 use crate::plan::Plan;
 use crate::plan::load::{self, AUTOMINE_SUSTAINED_TPS};
 use crate::scenario::ChainConfig;
@@ -64,7 +64,7 @@ pub fn describe(chain: &Chain, cfg: &ChainConfig, shown: &str) -> String {
     format!(
         "chain {} at {shown}{blocks} · block gas limit {}",
         chain.chain_id,
-        crate::report::summary::format_value(chain.caps.block_gas_limit as f64)
+        crate::report::num::format_value(chain.caps.block_gas_limit as f64)
     )
 }
 

@@ -13,9 +13,9 @@ use crate::exec::msg::Done;
 use crate::exec::order::{self, Steps};
 use crate::exec::run::Executed;
 use crate::exec::watcher::Span;
+use crate::model::rows::Status;
 use crate::plan::shard::Shard;
 use crate::report::rates::workload_windows;
-use crate::report::rows::Status;
 use crate::report::sanity::{self, Books, Snapshots};
 use crate::report::tally::Tally;
 use crate::report::verdict::{Events, Load};
@@ -319,7 +319,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         file,
         text: first.scenario_toml.clone(),
     };
-    let plan = loaded.expand(first.seed)?;
+    let plan = crate::plan::expand_loaded(&loaded, first.seed)?;
     for s in &missing_shards {
         say!("warning: no run of shard {s} was given: its steps are not_sent");
     }

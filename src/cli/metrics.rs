@@ -10,8 +10,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 use crate::error::Error;
 use crate::exec::live;
+use crate::model::rows::Status;
 use crate::plan::shard::Shard;
-use crate::report::rows::Status;
 use crate::report::tally::Tally;
 
 /// Histogram buckets, milliseconds: from a scheduler's 1 ms to a minute's timeout.

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ExitCode};
+use crate::model::rows;
 use crate::report::diff::{self, FailOn};
 use crate::report::html::{HtmlInput, render};
 use crate::report::node::{self, NodeSample};
-use crate::report::rows;
 use crate::report::sanity::Sanity;
 use crate::report::tally::Tally;
 use crate::report::{expect, summary};

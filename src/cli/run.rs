@@ -151,7 +151,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
         args.chain.rate_scale,
     )?;
     let seed = args.chain.seed.unwrap_or(loaded.scenario.seed);
-    let plan = Arc::new(loaded.expand(seed)?);
+    let plan = Arc::new(crate::plan::expand_loaded(&loaded, seed)?);
     say!("{}", crate::plan::output::summary(&plan));
     super::part::check_start(args.part.start_at, "already")?;
     let part = super::part::resolve(&plan, &loaded.scenario, &args.part)?;
@@ -208,7 +208,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
             c = crate::chain::connect(&chain_cfg, args.chain.rpc.as_deref(), Some(&dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
-        say!("{}", super::fit::describe(&chain, &chain_cfg, &shown_url(&chain)));
+        say!("{}", super::fit::describe(&chain, &chain_cfg, &chain.shown_url()));
         super::fit::warn_if_blocks_too_small(&plan, &chain, &chain_cfg);
         let funded = tokio::select! {
             f = async {
@@ -258,7 +258,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
         let node_cpu_s = |c: &Chain| {
             c.anvil
                 .as_ref()
-                .and_then(|a| node::read(a.pid))
+                .and_then(|a| crate::exec::nodemon::read(a.pid))
                 .map(|(ticks, _)| ticks as f64 / node::TICKS_PER_SECOND)
         };
         let node_before = node_cpu_s(&chain);
@@ -316,7 +316,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
             scenario_name: &loaded.scenario.name,
             seed,
             chain_id: chain.chain_id,
-            chain: shown_url(&chain),
+            chain: chain.shown_url(),
             block_time: super::fit::block_time(&chain, &chain_cfg),
             block_gas_limit: chain.caps.block_gas_limit,
             first_block: ex.span.first_block,
@@ -337,7 +337,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
             loadrun_exec_cpu_s: exec_cpu_s,
             node_exec_cpu_s,
             loadrun_exec_peak_rss_kb: ex.peak_rss_kb,
-            loadrun_peak_rss_kb: node::status_kb("self", "VmHWM"),
+            loadrun_peak_rss_kb: crate::exec::nodemon::status_kb("self", "VmHWM"),
             scenario_toml: redacted_scenario(&loaded.text),
         };
         let run_toml = toml::to_string(&facts).unwrap_or_default();
@@ -439,14 +439,4 @@ fn own_cpu_s() -> Option<f64> {
         .ok()
         .and_then(|s| node::parse_stat_ticks(&s))
         .map(|t| t as f64 / node::TICKS_PER_SECOND)
-}
-
-/// The chain as shown in run.toml and the report (no URL path or query: they may hold a key).
-pub(super) fn shown_url(chain: &Chain) -> String {
-    let at = crate::chain::redact_url(&chain.url);
-    if chain.anvil.is_some() {
-        format!("spawned anvil on {}", at.split(' ').next().unwrap_or(""))
-    } else {
-        at
-    }
 }

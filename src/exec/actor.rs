@@ -15,16 +15,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 mod channel_steps;
 mod peer;
 
+use super::calls::EncodedCall;
 use super::lane;
 use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
-use super::run::EncodedCall;
 use super::states::State;
-use super::watcher::ToWatcher;
+use super::watched::ToWatcher;
 use crate::chain::contracts::{Adjudicator, Token};
 
 use crate::chain::tx::{Call, Fees};
+use crate::model::rows::Status;
 use crate::plan::{Step, StepKind, WalletRef};
-use crate::report::rows::Status;
 use crate::scenario::RoleId;
 
 /// The prefix of a refusal because the counterparty has its own proposal in flight.

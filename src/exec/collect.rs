@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use super::msg::{Ctx, Done};
 use super::order::{self, StepSet, Steps};
 use super::progress;
+use crate::model::rows::{self, Status, StepRow};
 use crate::report::rates::Window;
-use crate::report::rows::{self, Status, StepRow};
 use crate::report::sanity::Books;
 use crate::report::tally::Tally;
 

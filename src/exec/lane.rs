@@ -25,7 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::batch::{MAX_BATCH, Pending};
 use super::msg::{ActorMsg, Ctx, Outgoing, TxReport, TxResult};
-use super::watcher::{Resign, ToWatcher, Watched};
+use super::watched::{Resign, ToWatcher, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, sign};
 
 /// Transactions a lane holds before new ones are refused (bounded memory per wallet).

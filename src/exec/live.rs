@@ -5,7 +5,7 @@ use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 
-use crate::report::rows::{Status, StepRow};
+use crate::model::rows::{Status, StepRow};
 
 pub const STEPS: &str = "loadrun_steps_total";
 pub const FIRED: &str = "loadrun_steps_fired_total";

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod batch;
 pub mod cadence;
+pub mod calls;
 pub mod clock;
 pub mod collect;
 pub mod fund;
@@ -22,4 +23,5 @@ pub mod setup;
 pub mod setup_calls;
 pub mod states;
 pub mod views;
+pub mod watched;
 pub mod watcher;

@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::states::{Domain, State};
 use crate::chain::contracts::Contracts;
 use crate::chain::tx::{Call, ErrorClass};
+use crate::model::rows::Status;
 use crate::plan::{JobId, Plan, WalletRef};
-use crate::report::rows::Status;
 use crate::wallets::Directory;
 
 /// What every task of a run shares (read-only).
@@ -39,7 +39,7 @@ pub struct Ctx {
     /// The client's retry counters (shown on the progress line when non-zero).
     pub rpc_stats: Arc<crate::chain::rpc::RpcStats>,
     /// Gas limit per transaction shape, estimated on this chain.
-    pub gas: crate::chain::gas::GasTable,
+    pub gas: crate::model::gas::GasTable,
     /// Where lanes send their transactions (batched).
     pub sender: super::batch::Batcher,
 }

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::report::node::{NodeSample, TICKS_PER_SECOND, read};
+use crate::model::node::{
+    NodeSample, TICKS_PER_SECOND, parse_stat_ticks, parse_status_kb, parse_status_rss_kb,
+};
 
 /// A running sampler; `stop` returns the samples.
 pub struct Sampler {
@@ -52,4 +54,19 @@ impl Sampler {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }
+}
+
+/// The field `key` in kB of /proc/`pid`/status (`pid` = "self" for this process), on Linux.
+pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
+    parse_status_kb(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        key,
+    )
+}
+
+/// Reads (cpu ticks, rss kB) of `pid`; `None` once the process is gone or off Linux.
+pub fn read(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((parse_stat_ticks(&stat)?, parse_status_rss_kb(&status)?))
 }

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use crate::report::rows::{self, StepRow};
+use crate::model::rows::{self, StepRow};
 
 /// Rows held in memory at once while sorting (about 10 MB of CSV fields).
 pub const RUN_ROWS: usize = 20_000;
@@ -380,7 +380,7 @@ pub fn merge_runs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::Status;
+    use crate::model::rows::Status;
 
     fn row(step: u64) -> StepRow {
         StepRow {

@@ -11,7 +11,7 @@ use alloy::providers::{DynProvider, Provider};
 use tokio::sync::mpsc;
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
-use super::watcher::{Resign, Watched};
+use super::watched::{Resign, Watched};
 use crate::chain::tx::{ErrorClass, Fees, SendError, send_once, send_raw, sign};
 
 /// A transaction pending this long is looked up; if the node no longer knows it, it is re-sent.

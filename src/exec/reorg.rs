@@ -13,7 +13,7 @@ use alloy::primitives::B256;
 use alloy::providers::{DynProvider, Provider};
 
 use super::msg::Ctx;
-use super::watcher::Watched;
+use super::watched::Watched;
 use crate::chain::tx::send_raw;
 
 /// Blocks remembered: a reorg deeper than this is repaired only for the blocks still known.

@@ -5,12 +5,12 @@
 use alloy::primitives::U256;
 
 use crate::chain::contracts::{self, Contracts};
-use crate::chain::gas::GasTable;
 use crate::chain::tx::{self, Fees, Nonces};
 use crate::chain::{Chain, estimate, guard};
 use crate::error::Error;
 use crate::exec::fund::{self, Outcome};
 use crate::fund::{Need, shortest, wallet_spend};
+use crate::model::gas::GasTable;
 use crate::plan::Plan;
 use crate::scenario::units::{format_amount, format_scaled, format_tokens, format_wei};
 use crate::scenario::{Funding, FundingStrategy, Scenario};

@@ -9,80 +9,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{B256, Bytes};
+use alloy::primitives::B256;
 use alloy::providers::{DynProvider, Provider};
-use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::{mpsc, watch};
 
 use super::msg::{ActorMsg, Ctx, TxReport, TxResult};
 use super::recover::{RESEND_EVERY, Recovery, fail_behind, recover, stale_in_order};
+use super::watched::{Facts, ToWatcher, Watched};
 use crate::chain::receipts::{self, BlockReceipts};
-use crate::chain::tx::{Call, Fees};
-
-/// What it takes to sign a transaction's nonce again at another fee.
-#[derive(Clone)]
-pub struct Resign {
-    pub signer: Arc<PrivateKeySigner>,
-    pub nonce: u64,
-    pub call: Call,
-}
-
-/// What a wallet lane tells the watcher. `Sent` is not boxed: it is every transaction (a box
-/// would cost an allocation each), and `Behind` is rare.
-#[allow(clippy::large_enum_variant)]
-pub enum ToWatcher {
-    /// A transaction sent (or whose send's outcome is unknown): watch for it.
-    Sent(Watched),
-    /// The wallet's steps are over with its nonce `nonce` refused (`why`) and never filled: its
-    /// transactions above it can never be included.
-    Behind {
-        from: alloy::primitives::Address,
-        nonce: u64,
-        class: crate::chain::tx::ErrorClass,
-        why: String,
-    },
-}
-
-/// A sent transaction to match to a receipt.
-pub struct Watched {
-    pub hash: B256,
-    /// The signed bytes, re-sent if the node drops the transaction from its pool.
-    pub raw: Bytes,
-    /// Its fees, to explain a timeout and to price a replacement.
-    pub fees: Fees,
-    pub resign: Resign,
-    /// Replacements so far (re-signed at a higher fee).
-    pub resent: u32,
-    /// The wallet's in-flight slot, freed when this is reported (`None` once it was).
-    pub _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// Reported once already, in a block a reorg replaced: its next report amends the row.
-    pub amend: bool,
-    pub idx: usize,
-    pub sent_ms: f64,
-    pub reply: mpsc::UnboundedSender<ActorMsg>,
-    /// A plain ETH transfer to one of the run's wallets at exactly 21,000 gas, on a chain whose
-    /// transfer costs exactly that: included means succeeded, gas used 21,000, fee from the
-    /// block's base fee — its receipt is not fetched (the sanity check verifies every wei).
-    pub plain: bool,
-}
-
-impl Watched {
-    /// The receipt facts of a `plain` transaction included in a block with `base_fee`.
-    fn predicted(&self, base_fee: Option<u64>) -> Facts {
-        let price = match base_fee {
-            Some(base) if !self.fees.legacy => self
-                .fees
-                .max_fee_per_gas
-                .min(u128::from(base) + self.fees.max_priority_fee_per_gas),
-            _ => self.fees.max_fee_per_gas,
-        };
-        Facts {
-            success: true,
-            gas_used: 21_000,
-            fee_wei: 21_000 * price,
-        }
-    }
-}
+use crate::chain::tx::Fees;
 
 /// Receipt facts kept for recent blocks (a transaction may be registered after its block was
 /// seen, e.g. on an automining node). `None`: in the block, receipt not fetched (fallback mode).
@@ -93,13 +28,6 @@ struct Seen {
     facts: Option<Facts>,
     /// The block's base fee (a plain transfer's facts follow from it).
     base_fee: Option<u64>,
-}
-
-#[derive(Clone, Copy)]
-struct Facts {
-    success: bool,
-    gas_used: u64,
-    fee_wei: u128,
 }
 
 /// One block of the run, for the report's per-block view.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::chain::gas::GasTable;
+use crate::model::gas::GasTable;
 use crate::plan::{Plan, StepKind, WalletRef};
 
 /// Planned spending of one wallet.

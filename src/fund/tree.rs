@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::chain::gas::GasTable;
+use crate::model::gas::GasTable;
 
 /// What each wallet must end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

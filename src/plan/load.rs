@@ -2,7 +2,7 @@
 //! on-chain transactions and in gas limits. It sizes the spawned node's block gas limit, warns
 //! when a remote chain's blocks are too small, and when automine cannot keep up.
 
-use crate::chain::gas::GasTable;
+use crate::model::gas::GasTable;
 
 use super::Plan;
 

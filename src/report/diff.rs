@@ -2,7 +2,8 @@
 //! and relative change, and `--fail-on` rules (`p99_latency_ms>+20%`, `failed>+5`,
 //! `achieved_rate<-10%`, `p99_lateness_ms>50`, optionally `metric[kind]`). Pure.
 
-use super::summary::{Metric, format_value};
+use super::num::format_value;
+use super::summary::Metric;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use super::num::quantile;
 use super::rates::Window;
-use super::summary::quantile;
 use super::tally::Tally;
 use crate::scenario::Expect;
 
@@ -78,7 +78,7 @@ pub fn evaluate(e: &Expect, t: &Tally, duration_ms: u64) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::{Status, StepRow};
+    use crate::model::rows::{Status, StepRow};
 
     fn row(status: Status, latency: f64, lateness: f64) -> StepRow {
         StepRow {

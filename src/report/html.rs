@@ -8,10 +8,11 @@ use std::fmt::Write;
 use super::blocks::BlockRow;
 use super::expect::Verdict;
 use super::node::NodeSample;
+use super::num::format_value;
 use super::perf;
 use super::rows::{ERROR_CLASSES, Status};
 use super::sanity::Line;
-use super::summary::{Metric, format_value};
+use super::summary::Metric;
 use super::svg::{Series, bar_chart, esc, line_chart};
 use super::tally::{Coarse, Second, Tally};
 use super::verdict::Verdict as Bottleneck;
@@ -309,7 +310,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::StepRow;
+    use crate::model::rows::StepRow;
 
     #[test]
     fn renders_offline_and_escapes() {

@@ -1,13 +1,15 @@
 //! Results: step rows, summary metrics, expectations, sanity, diff and the HTML report.
 
 pub mod blocks;
+pub mod cause;
 pub mod diff;
 pub mod expect;
 pub mod html;
-pub mod node;
+pub use crate::model::node;
+pub mod num;
 pub mod perf;
 pub mod rates;
-pub mod rows;
+pub use crate::model::rows;
 pub mod sanity;
 pub mod summary;
 pub mod svg;

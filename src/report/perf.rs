@@ -4,9 +4,8 @@
 
 use std::fmt::Write;
 
-use hdrhistogram::Histogram;
-
 use super::blocks::BlockRow;
+use super::num::{Ms, format_value};
 use super::svg::{Series, bar_chart, esc, line_chart, nice_max};
 use super::tally::Tally;
 
@@ -17,48 +16,6 @@ const QUANTILES: [(f64, &str); 4] = [
     (0.99, "p99"),
     (0.999, "p99.9"),
 ];
-
-/// A histogram of milliseconds, recorded in microseconds (3 significant digits).
-pub struct Ms(Histogram<u64>);
-
-impl Default for Ms {
-    fn default() -> Self {
-        Self(Histogram::new(3).expect("3 significant digits is a valid precision"))
-    }
-}
-
-impl Ms {
-    pub fn record(&mut self, ms: f64) {
-        if ms.is_finite() && ms >= 0.0 {
-            // Auto-resizing histogram: any value fits.
-            let _ = self.0.record((ms * 1000.0).round() as u64);
-        }
-    }
-
-    pub fn len(&self) -> u64 {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The value at quantile `q` (0..=1), ms.
-    pub fn at(&self, q: f64) -> f64 {
-        self.0.value_at_quantile(q) as f64 / 1000.0
-    }
-
-    pub fn max(&self) -> f64 {
-        self.0.max() as f64 / 1000.0
-    }
-
-    /// The recorded values (ms, each a bucket's highest equivalent) and their counts.
-    pub fn recorded(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        self.0
-            .iter_recorded()
-            .map(|v| (v.value_iterated_to() as f64 / 1000.0, v.count_at_value()))
-    }
-}
 
 /// Latency (ok steps) and lateness (sent steps) histograms per kind, `all` first.
 pub fn histograms(t: &Tally) -> Vec<(&str, &Ms, &Ms)> {
@@ -139,7 +96,7 @@ pub fn latency_distribution(t: &Tally) -> String {
             let label = if i == buckets {
                 "more".to_string()
             } else {
-                format!("<{}", super::summary::format_value(width * (i + 1) as f64))
+                format!("<{}", format_value(width * (i + 1) as f64))
             };
             (label, *n as f64)
         })
@@ -209,7 +166,7 @@ pub fn per_block(blocks: &[BlockRow], end_s: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::{Status, StepRow};
+    use crate::model::rows::{Status, StepRow};
 
     fn row(kind: &str, latency: f64) -> StepRow {
         StepRow {

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::perf::Ms;
+use super::num::{format_value, quantile};
 use super::rates::Window;
 use super::rows::{ERROR_CLASSES, Status};
 use super::tally::{Group, Tally};
@@ -124,21 +124,6 @@ pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
     out
 }
 
-/// The value at quantile `q` (0..=1) of an HDR histogram, ms (3 significant digits); 0 when empty.
-pub fn quantile(h: &Ms, q: f64) -> f64 {
-    if h.is_empty() { 0.0 } else { h.at(q) }
-}
-
-/// A value as written: integers without decimals, others with at most 3.
-pub fn format_value(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e21 {
-        format!("{v:.0}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
 pub fn write_summary<W: Write>(metrics: &[Metric], mut w: W) -> std::io::Result<()> {
     writeln!(w, "metric,kind,value")?;
     for m in metrics {
@@ -173,7 +158,7 @@ pub fn to_json(metrics: &[Metric]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::rows::StepRow;
+    use crate::model::rows::StepRow;
 
     fn row(kind: &str, status: Status, latency: Option<f64>) -> StepRow {
         StepRow {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::perf::Ms;
+use super::num::Ms;
 use super::rates::{RateAcc, Rates, Window};
 use super::rows::{ERROR_CLASSES, Status, StepRow};
 

@@ -1,7 +1,8 @@
 //! One test per cause of the verdict: tallies and figures in, the cause and its help out.
 
 use super::*;
-use crate::report::rows::StepRow;
+use crate::model::rows::StepRow;
+use crate::report::blocks::BlockRow;
 
 fn tally(rows: &[StepRow]) -> Tally {
     Tally::of(rows, Vec::new())

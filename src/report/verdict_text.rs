@@ -1,8 +1,8 @@
 //! The words of the verdict (pure): one line per cause with the figures behind it, and the
 //! `help` that says what to do — for every cause but `ok`.
 
+use super::cause::{BlockFigures, Cause, LATE_P99_MS, Load, NodeDown};
 use super::rates::Rates;
-use super::verdict::{BlockFigures, Cause, Load, NodeDown};
 
 /// The figures a verdict line quotes.
 pub struct Text {
@@ -175,7 +175,7 @@ pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
         Cause::BlocksFull => (
             format!(
                 "{}; {}",
-                loadrun_part(t, t.late <= super::verdict::LATE_P99_MS),
+                loadrun_part(t, t.late <= LATE_P99_MS),
                 blocks_full(t)
             ),
             &full_help,

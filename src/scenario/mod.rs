@@ -58,18 +58,21 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Turns a plan error (seed-dependent, found during expansion) into a located diagnostic.
-    pub fn locate(&self, e: &crate::plan::PlanError) -> ScenarioError {
+    /// A problem of `[[workload]]` number `workload` (0-based) found after validation (a
+    /// seed-dependent plan error), located at its `key` in the file.
+    pub fn locate_workload(
+        &self,
+        workload: usize,
+        key: &str,
+        message: String,
+        help: String,
+    ) -> ScenarioError {
         let map = SourceMap::new(&self.file, &self.text);
         let path = diag::KeyPath::root()
             .key("workload")
-            .index(e.workload)
-            .key(e.key);
-        ScenarioError::Invalid(Diagnostics(vec![map.at(
-            path,
-            e.message.clone(),
-            Some(e.help.clone()),
-        )]))
+            .index(workload)
+            .key(key);
+        ScenarioError::Invalid(Diagnostics(vec![map.at(path, message, Some(help))]))
     }
 
     /// A `[funding]` shortfall found against the chain, located at `funding.<key>` in the file.
@@ -85,11 +88,6 @@ impl Loaded {
         let map = SourceMap::new(&self.file, &self.text);
         let path = keys.iter().fold(diag::KeyPath::root(), |p, k| p.key(k));
         ScenarioError::Invalid(Diagnostics(vec![map.at(path, message, Some(help))]))
-    }
-
-    /// Loads and expands in one go, with plan errors located in the file.
-    pub fn expand(&self, seed: u64) -> Result<crate::plan::Plan, ScenarioError> {
-        crate::plan::expand(&self.scenario, seed).map_err(|e| self.locate(&e))
     }
 }
 

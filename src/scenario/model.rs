@@ -1,7 +1,6 @@
 //! Validated, typed scenario: values that cannot be invalid once constructed by `validate`.
 
-/// Index of a role in `Scenario::roles` (roles are sorted by name).
-pub type RoleId = u16;
+pub use crate::model::RoleId;
 
 /// Default cap on the number of plan steps; `--max-steps` raises it.
 pub const DEFAULT_MAX_STEPS: u64 = 50_000_000;

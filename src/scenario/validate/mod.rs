@@ -543,3 +543,19 @@ fn validate_funding(cx: &mut Ctx, raw: Option<&RawFunding>) -> Funding {
         tokens,
     }
 }
+
+/// The ABI of a setup's target: a `[contracts.NAME]`'s, or loadrun's own Token or Adjudicator.
+fn target_abi(cx: &Ctx, to: &str) -> Option<alloy::json_abi::JsonAbi> {
+    let artifact = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["abi"].clone()).ok())
+    };
+    match to {
+        "token" => artifact(include_str!("../../../contracts/artifacts/Token.json")),
+        "adjudicator" => artifact(include_str!(
+            "../../../contracts/artifacts/Adjudicator.json"
+        )),
+        name => cx.contracts.iter().find(|k| k.name == name)?.abi.clone(),
+    }
+}

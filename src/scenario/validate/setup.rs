@@ -5,27 +5,12 @@ use alloy::json_abi::JsonAbi;
 
 use super::Ctx;
 use super::expect::view_function;
+use super::target_abi;
 use super::workload::validate_call;
 use crate::scenario::diag::KeyPath;
 use crate::scenario::raw::{RawCall, RawSetup};
 use crate::scenario::template::{self, ArgSpec};
 use crate::scenario::{SetupCall, Unless, coerce_arg};
-
-/// The ABI of a setup's target: a `[contracts.NAME]`'s, or loadrun's own Token or Adjudicator.
-pub(super) fn target_abi(cx: &Ctx, to: &str) -> Option<JsonAbi> {
-    let artifact = |text: &str| {
-        serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| serde_json::from_value(v["abi"].clone()).ok())
-    };
-    match to {
-        "token" => artifact(include_str!("../../../contracts/artifacts/Token.json")),
-        "adjudicator" => artifact(include_str!(
-            "../../../contracts/artifacts/Adjudicator.json"
-        )),
-        name => cx.contracts.iter().find(|k| k.name == name)?.abi.clone(),
-    }
-}
 
 /// `name(v1,v2)(ret)` with values (templates, literals) inside the first parentheses: the
 /// canonical `name(t1,t2)(ret)` and the values, the types found in `abi` by name and arity.

@@ -104,7 +104,7 @@ pub(super) fn validate_call(
     };
     // With the target's ABI: a bare name is looked up, a full signature must be in it.
     // A [contracts.NAME]'s ABI, or loadrun's own Token's / Adjudicator's.
-    let abi = super::setup::target_abi(cx, &c.to);
+    let abi = super::target_abi(cx, &c.to);
     let signature = match &abi {
         Some(abi) if !c.signature.contains('(') => {
             let found: Vec<String> = abi

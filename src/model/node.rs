@@ -1,5 +1,5 @@
-//! `node.csv`: CPU % and RSS of the spawned node, sampled once a second from /proc. The /proc
-//! parsing is pure; `sample` reads the files.
+//! `node.csv`: CPU % and RSS of the spawned node, sampled once a second from /proc
+//! (`exec::nodemon` reads the files; the parsing here is pure).
 
 use std::io::Write;
 
@@ -35,21 +35,6 @@ pub fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
 /// VmRSS in kB from /proc/PID/status.
 pub fn parse_status_rss_kb(status: &str) -> Option<u64> {
     parse_status_kb(status, "VmRSS")
-}
-
-/// The field `key` in kB of /proc/`pid`/status (`pid` = "self" for this process), on Linux.
-pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
-    parse_status_kb(
-        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
-        key,
-    )
-}
-
-/// Reads (cpu ticks, rss kB) of `pid`; `None` once the process is gone or off Linux.
-pub fn read(pid: u32) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some((parse_stat_ticks(&stat)?, parse_status_rss_kb(&status)?))
 }
 
 /// Clock ticks per second (USER_HZ), 100 on every Linux we run on.

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::plan::StepKind;
+use crate::model::StepKind;
 
 /// The gas limit of each transaction shape loadrun sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
