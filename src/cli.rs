@@ -1,8 +1,6 @@
 //! Command line: clap derive, one `Args` struct per subcommand, and dispatch to the stages.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -13,11 +11,9 @@ use crate::scenario::{self, DEFAULT_MAX_STEPS};
 mod chain;
 mod checks;
 mod finish;
-mod fit;
 pub mod log;
 mod merge;
 mod metrics;
-mod names;
 mod part;
 mod results;
 mod run;
@@ -250,35 +246,7 @@ fn validate_cmd(args: &ValidateArgs) -> Result<u8, Error> {
     Ok(ExitCode::OK)
 }
 
-/// Writes to FILE (created with its parent directories) or to stdout, buffered.
-fn write_output(
-    path: Option<&Path>,
-    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<(), Error> {
-    let label = path.map_or("stdout".to_string(), |p| p.display().to_string());
-    let wrap = |source| Error::Write {
-        path: label.clone(),
-        source,
-    };
-    match path {
-        Some(p) => {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(wrap)?;
-            }
-            let mut w = BufWriter::with_capacity(1 << 20, File::create(p).map_err(wrap)?);
-            body(&mut w).and_then(|()| w.flush()).map_err(wrap)
-        }
-        None => {
-            let stdout = io::stdout();
-            let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
-            match body(&mut w).and_then(|()| w.flush()) {
-                // A closed pipe (`loadrun plan x | head`) is not an error.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(wrap),
-            }
-        }
-    }
-}
+use crate::pipeline::write_output;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod exec;
 pub mod fund;
 pub mod model;
+pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod scenario;

@@ -6,10 +6,12 @@ pub mod contracts;
 pub mod estimate;
 pub use crate::model::gas;
 pub mod guard;
+pub mod observe;
 pub mod read;
 pub mod receipts;
 pub mod rpc;
 pub mod tx;
+pub mod views;
 pub mod wire;
 
 use std::path::Path;

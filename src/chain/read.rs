@@ -32,6 +32,13 @@ fn clamp(v: U256) -> u128 {
     u128::try_from(v).unwrap_or(u128::MAX)
 }
 
+/// The chain's latest block number; `None` when the node does not answer.
+pub async fn block_number(chain: &super::Chain) -> Option<u64> {
+    alloy::providers::Provider::get_block_number(&chain.provider)
+        .await
+        .ok()
+}
+
 /// Reads every address; `token`/`spender` add the token balance and allowance.
 pub async fn accounts(
     provider: &DynProvider,

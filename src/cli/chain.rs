@@ -111,13 +111,20 @@ pub fn fund_cmd(args: &ChainArgs) -> Result<u8, Error> {
     let plan = crate::plan::expand_loaded(&loaded, seed)?;
     let all = wallets::all(&loaded.scenario, seed);
     interruptible(async {
-        let cfg = super::fit::config_for(Some(&plan), &loaded.scenario.chain, args.rpc.as_deref());
+        let cfg = crate::pipeline::fit::config_for(
+            Some(&plan),
+            &loaded.scenario.chain,
+            args.rpc.as_deref(),
+        );
         let mut chain = crate::chain::connect(&cfg, args.rpc.as_deref(), None).await?;
-        super::log::say!("{}", super::fit::describe(&chain, &cfg, &chain.shown_url()));
-        super::fit::warn_if_blocks_too_small(&plan, &chain, &cfg);
+        super::log::say!(
+            "{}",
+            crate::pipeline::fit::describe(&chain, &cfg, &chain.shown_url())
+        );
+        crate::pipeline::fit::warn_if_blocks_too_small(&plan, &chain, &cfg);
         let funded = setup::fund(&mut chain, &loaded.scenario, Some(&plan), &all)
             .await
-            .map_err(|e| located(&loaded, e))?;
+            .map_err(|e| crate::pipeline::run::located(&loaded, e))?;
         if funded.deploys > 0 {
             super::log::say!("deployed {} contracts", funded.deploys);
         } else {
@@ -192,16 +199,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
             "cannot start the async runtime: {e}"
         )))
     })
-}
-
-/// Locates a `[funding]` shortfall in the scenario file; other errors pass through.
-pub fn located(loaded: &scenario::Loaded, e: Error) -> Error {
-    match e {
-        Error::Underfunded { key, message, help } => {
-            Error::Scenario(loaded.locate_funding(key, message, help))
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]

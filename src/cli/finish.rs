@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::error::{Error, ExitCode};
-use crate::exec::run::Executed;
 use crate::model::rows::Status;
+use crate::pipeline::run::Tallied;
 use crate::plan::Plan;
 use crate::report::rates::{Window, workload_windows};
 use crate::report::sanity::Sanity;
@@ -20,7 +20,7 @@ use super::write_output;
 
 /// What a run produced besides the plan: rows, figures, events, the sanity check.
 pub(super) struct Outcome<'a> {
-    pub ex: &'a Executed,
+    pub ex: &'a Tallied,
     pub load: Load,
     pub events: Events,
     /// RPC retries and transient failures over the whole run.
@@ -47,7 +47,7 @@ pub(super) fn finish(
         windows: workload_windows(&loaded.scenario),
         load: o.load,
         wall_ms: ex.wall_ms,
-        blocks: match (ex.span.first_block, ex.span.last_block) {
+        blocks: match (ex.first_block, ex.last_block) {
             (Some(a), Some(b)) => b - a + 1,
             _ => 0,
         },
@@ -76,9 +76,7 @@ pub(super) fn finish(
         say!("  help: {help}");
     }
     let (mut code, mut reasons) = expectation_lines(&verdicts);
-    if o.sanity
-        .is_some_and(|s| !crate::exec::views::print(&s.views))
-    {
+    if o.sanity.is_some_and(|s| !print_views(&s.views)) {
         code = ExitCode::CHECK_FAILED;
         reasons.push("a view check missed".into());
     }
@@ -121,7 +119,7 @@ pub(super) fn finish(
 /// `--json`'s object of a run that ran its plan.
 fn print_json(
     dir: &Path,
-    ex: &Executed,
+    ex: &Tallied,
     (sanity_ok, expectations, verdict): (Option<bool>, &[expect::Verdict], &Verdict),
     (code, reason): (u8, &str),
     metrics: &[summary::Metric],
@@ -300,4 +298,24 @@ pub fn describe_rows(plan: &Plan, t: &Tally) -> String {
     } else {
         format!("{}; {verdict}", parts.join("; "))
     }
+}
+
+/// Prints each view's verdict like the other expectations; false when one missed.
+fn print_views(lines: &[crate::report::sanity::Line]) -> bool {
+    let mut all = true;
+    for l in lines {
+        if l.ok {
+            eprintln!(
+                "expectation met: expect.view {} {} (observed {})",
+                l.check, l.expected, l.observed
+            );
+        } else {
+            all = false;
+            eprintln!(
+                "EXPECTATION MISSED: expect.view {}: expected {}, observed {}",
+                l.check, l.expected, l.observed
+            );
+        }
+    }
+    all
 }

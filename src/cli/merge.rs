@@ -11,9 +11,8 @@ use serde::Serialize;
 use crate::error::{Error, ExitCode};
 use crate::exec::msg::Done;
 use crate::exec::order::{self, Steps};
-use crate::exec::run::Executed;
-use crate::exec::watcher::Span;
 use crate::model::rows::Status;
+use crate::pipeline::run::Tallied;
 use crate::plan::shard::Shard;
 use crate::report::rates::workload_windows;
 use crate::report::sanity::{self, Books, Snapshots};
@@ -341,7 +340,7 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         source,
     })?;
     // A reused --out DIR must not mix this merge's files with an earlier one's.
-    for f in super::run::RESULT_FILES {
+    for f in crate::pipeline::run::RESULT_FILES {
         let _ = std::fs::remove_file(args.out.join(f));
     }
     if let Err(e) = super::log::to_file(&args.out.join("loadrun.log")) {
@@ -461,25 +460,14 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         w.write_all(run_toml.as_bytes())
     })?;
     let sums = summaries(&parts);
-    let ex = Executed {
+    let ex = Tallied {
         tally,
         books,
         wall_ms,
-        span: Span {
-            first_block,
-            last_block,
-            blocks: Vec::new(),
-        },
+        first_block,
+        last_block,
         interrupted: false,
-        fired: 0,
         resent: summed(&sums, "resent"),
-        node_down: false,
-        resigned: summed(&sums, "resigned"),
-        reorged: summed(&sums, "reorged"),
-        start_unix_ms: 0.0,
-        node_down_unsent: 0,
-        node_down_unanswered: 0,
-        peak_rss_kb: None,
     };
     let load = Load {
         block_ms: humantime::parse_duration(&first.block_time)
@@ -500,9 +488,9 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         blocks: crate::report::blocks::read_csv(
             &std::fs::read_to_string(args.out.join("blocks.csv")).unwrap_or_default(),
         ),
-        resigned: ex.resigned,
+        resigned: summed(&sums, "resigned"),
         resent: ex.resent,
-        reorged: ex.reorged,
+        reorged: summed(&sums, "reorged"),
         missing_parts: missing_shards.iter().map(|s| s.to_string()).collect(),
         unreported: unreported as u64,
         node_down: None,

@@ -17,9 +17,6 @@ use super::msg::{Ctx, Done};
 use super::order::{self, StepSet, Steps};
 use super::progress;
 use crate::model::rows::{self, Status, StepRow};
-use crate::report::rates::Window;
-use crate::report::sanity::Books;
-use crate::report::tally::Tally;
 
 /// The row of plan step `idx` from its result. Once the node counts as down, a step left
 /// unsent or without its receipt is `node_down`, not `not_sent` or `timeout`: that is why.
@@ -155,7 +152,7 @@ fn run(
             bar.set_message(format!(
                 "ok {ok} not ok {failed} · {:.0}/s · p99 latency {:.0} ms{extra}",
                 tick_n as f64 / secs,
-                crate::report::summary::percentile(&sorted, 99.0)
+                crate::model::num::percentile(&sorted, 99.0)
             ));
             (tick_start, tick_n) = (Instant::now(), 0);
         }
@@ -166,10 +163,8 @@ fn run(
     Ok(amended)
 }
 
-/// What the rows of a run add up to.
+/// The rows of a run whose node stopped answering.
 pub struct Aggregates {
-    pub tally: Tally,
-    pub books: Books,
     /// `node_down` rows never sent, and sent without an answer.
     pub node_down_unsent: u64,
     pub node_down_unanswered: u64,
@@ -182,11 +177,9 @@ pub fn finish(
     ctx: &Ctx,
     subset: &Steps,
     fired: usize,
-    windows: Vec<Window>,
     (path, amended): (&Path, &order::Amended),
+    each: &mut dyn FnMut(&StepRow),
 ) -> std::io::Result<Aggregates> {
-    let mut tally = Tally::new(windows);
-    let mut books = Books::new(ctx.addresses.len());
     let (mut unsent, mut unanswered) = (0u64, 0u64);
     let down = ctx.rpc_stats.is_down();
     order::sort_steps_amended(
@@ -220,13 +213,10 @@ pub fn finish(
                     unsent += 1;
                 }
             }
-            tally.add(r);
-            books.add(&ctx.plan, r, |w| ctx.directory.index(w));
+            each(r);
         },
     )?;
     Ok(Aggregates {
-        tally,
-        books,
         node_down_unsent: unsent,
         node_down_unanswered: unanswered,
     })

@@ -21,9 +21,8 @@ use crate::chain::contracts::Contracts;
 use crate::chain::tx::Fees;
 
 use crate::chain::{Chain, ChainError, read};
+use crate::model::rows::StepRow;
 use crate::plan::Plan;
-use crate::report::sanity::Books;
-use crate::report::tally::Tally;
 use crate::scenario::Scenario;
 use crate::wallets::{Directory, Wallet};
 
@@ -43,12 +42,20 @@ pub struct Options {
     pub start_at: Option<std::time::SystemTime>,
 }
 
-/// What the executor produced.
+/// What the executor runs: the plan, its scenario and wallets, on a chain whose contracts are
+/// deployed, at the fees read before the start.
+pub struct Inputs<'a> {
+    pub plan: Arc<Plan>,
+    pub scenario: &'a Scenario,
+    pub wallets: &'a [Wallet],
+    pub chain: &'a Chain,
+    pub contracts: Contracts,
+    pub fees: Fees,
+}
+
+/// What the executor produced (its rows are in steps.csv, and were handed to `rows` in step
+/// order).
 pub struct Executed {
-    /// Every row aggregated (steps.csv holds the rows themselves).
-    pub tally: Tally,
-    /// What the rows must have done to the chain, for the sanity check.
-    pub books: Books,
     /// From the first scheduled instant to the last result, ms.
     pub wall_ms: f64,
     pub span: Span,
@@ -97,17 +104,20 @@ fn start_instant(at: Option<std::time::SystemTime>) -> tokio::time::Instant {
 }
 
 /// Runs the plan on `chain`; wallets must be funded and contracts deployed.
-#[allow(clippy::too_many_arguments)]
 pub async fn execute(
-    plan: Arc<Plan>,
-    scenario: &Scenario,
-    wallets: &[Wallet],
-    chain: &Chain,
-    contracts: Contracts,
-    fees: Fees,
+    run: Inputs<'_>,
     opts: Options,
     interrupt: &Interrupt,
+    rows: &mut dyn FnMut(&StepRow),
 ) -> Result<Executed, ChainError> {
+    let Inputs {
+        plan,
+        scenario,
+        wallets,
+        chain,
+        contracts,
+        fees,
+    } = run;
     let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
     let calls = Arc::new(encode_calls(scenario, &plan, contracts, chain, wallets).await);
@@ -324,12 +334,9 @@ pub async fn execute(
             ChainError::Other(format!("the collector thread panicked: {why}"))
         })?
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
-    let windows = crate::report::rates::workload_windows(scenario);
-    let agg = collect::finish(&ctx, &subset, fired, windows, (&opts.steps_csv, &amended))
+    let agg = collect::finish(&ctx, &subset, fired, (&opts.steps_csv, &amended), rows)
         .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
     Ok(Executed {
-        tally: agg.tally,
-        books: agg.books,
         wall_ms,
         span,
         interrupted,

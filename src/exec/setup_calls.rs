@@ -37,10 +37,10 @@ async fn done(chain: &Chain, to: Address, u: &Unless, me: Address) -> Result<boo
             _ => String::new(),
         })
         .collect();
-    let (f, got) = super::views::call(chain, to, &u.call, &args).await?;
+    let (f, got) = crate::chain::views::call(chain, to, &u.call, &args).await?;
     let ty = f.outputs[0].selector_type();
     let want = crate::scenario::coerce_arg(&ty, &u.value).ok_or("bad bound")?;
-    Ok(match super::views::compare(&got, &want) {
+    Ok(match crate::chain::views::compare(&got, &want) {
         Some(std::cmp::Ordering::Equal) => true,
         Some(std::cmp::Ordering::Greater) => u.at_least,
         _ => false,

@@ -4,6 +4,8 @@
 
 pub mod gas;
 pub mod node;
+pub mod num;
+pub mod observed;
 pub mod rows;
 mod step;
 

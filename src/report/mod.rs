@@ -16,3 +16,4 @@ pub mod svg;
 pub mod tally;
 pub mod verdict;
 pub mod verdict_text;
+pub mod views;

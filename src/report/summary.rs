@@ -10,6 +10,7 @@ use super::rates::Window;
 use super::rows::{ERROR_CLASSES, Status};
 use super::tally::{Group, Tally};
 use super::verdict::{Cause, Events, Load, judge};
+pub use crate::model::num::percentile;
 
 /// One row of `summary.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,15 +45,6 @@ pub struct RunFacts {
     pub resent: u64,
     /// What the verdict needs besides the rows (node down, blocks, missing parts).
     pub events: Events,
-}
-
-/// Nearest-rank percentile of sorted values (0 when empty).
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
 }
 
 /// The metrics of a run.

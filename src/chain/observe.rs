@@ -5,7 +5,7 @@ use alloy::primitives::Address;
 
 use crate::chain::contracts::{Adjudicator, Contracts};
 use crate::chain::{Chain, ChainError, read};
-use crate::report::sanity::Observed;
+use crate::model::observed::Observed;
 
 /// A snapshot of the wallets (in the given order) and the Adjudicator.
 pub async fn observe(

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 /// The scenario text with the value of an `rpc = "…"` line redacted to host and port.
 /// The absolute directory of a scenario file (empty when it cannot be resolved).
-pub(super) fn scenario_dir(file: &str) -> String {
+pub fn scenario_dir(file: &str) -> String {
     Path::new(file)
         .canonicalize()
         .ok()
@@ -14,7 +14,7 @@ pub(super) fn scenario_dir(file: &str) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn redacted_scenario(text: &str) -> String {
+pub fn redacted_scenario(text: &str) -> String {
     text.lines()
         .map(|line| {
             let t = line.trim_start();
@@ -43,7 +43,7 @@ pub(super) fn redacted_scenario(text: &str) -> String {
 }
 
 /// `2026-11-23T00-25-00Z-s42`: sortable, filesystem-safe, names the seed.
-pub(super) fn run_id(t: SystemTime, seed: u64) -> String {
+pub fn run_id(t: SystemTime, seed: u64) -> String {
     format!(
         "{}-s{seed}",
         humantime::format_rfc3339_seconds(t)
@@ -52,7 +52,7 @@ pub(super) fn run_id(t: SystemTime, seed: u64) -> String {
     )
 }
 
-pub(super) fn unique_dir(base: &Path) -> PathBuf {
+pub fn unique_dir(base: &Path) -> PathBuf {
     let mut p = base.to_path_buf();
     let mut n = 2;
     while p.exists() {
