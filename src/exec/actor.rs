@@ -17,7 +17,9 @@ mod peer;
 
 use super::calls::EncodedCall;
 use super::lane;
-use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, TxReport, TxResult};
+use super::msg::{
+    ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, SignRefusal, TxReport, TxResult,
+};
 use super::states::State;
 use super::watched::ToWatcher;
 use crate::chain::contracts::{Adjudicator, Token};
@@ -27,9 +29,7 @@ use crate::model::rows::Status;
 use crate::plan::{Step, StepKind, WalletRef};
 use crate::scenario::RoleId;
 
-/// The prefix of a refusal because the counterparty has its own proposal in flight.
-const BUSY: &str = "busy: ";
-/// How often a refused proposal is retried, and after how long.
+/// How often a proposal refused as busy (`SignRefusal::Busy`) is retried, and after how long.
 const BUSY_RETRIES: u8 = 50;
 const BUSY_RETRY_AFTER: Duration = Duration::from_millis(2);
 
@@ -411,7 +411,7 @@ impl Running {
                     started_ms,
                     proposal,
                     own: Vec::new(),
-                    peer: Err(e),
+                    peer: Err(SignRefusal::Failed(e)),
                 });
                 return;
             }
@@ -429,11 +429,11 @@ impl Running {
         tokio::spawn(async move {
             let peer = match tokio::time::timeout(SIGN_TIMEOUT, rx).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(_)) => Err("the counterparty stopped".to_string()),
-                Err(_) => Err(format!(
+                Ok(Err(_)) => Err(SignRefusal::Failed("the counterparty stopped".into())),
+                Err(_) => Err(SignRefusal::Failed(format!(
                     "no countersignature within {} s",
                     SIGN_TIMEOUT.as_secs()
-                )),
+                ))),
             };
             let _ = back.send(ActorMsg::Countersigned {
                 idx,
@@ -452,7 +452,7 @@ impl Running {
         started_ms: f64,
         proposal: Proposal,
         own: Vec<Bytes>,
-        peer: Result<Vec<Bytes>, String>,
+        peer: Result<Vec<Bytes>, SignRefusal>,
     ) {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
@@ -471,15 +471,16 @@ impl Running {
             if ok {
                 Ok(sigs)
             } else {
-                Err("the countersignature does not verify".into())
+                Err(SignRefusal::Failed(
+                    "the countersignature does not verify".into(),
+                ))
             }
         });
         let on_chain_close = matches!(s.kind, StepKind::CloseLedgerChannel)
             || (s.kind == StepKind::CloseChannel && s.ledger.is_none());
         match peer {
-            Err(e)
-                if e.starts_with(BUSY)
-                    && self.retries.get(&idx).copied().unwrap_or(0) < BUSY_RETRIES =>
+            Err(SignRefusal::Busy(_))
+                if self.retries.get(&idx).copied().unwrap_or(0) < BUSY_RETRIES =>
             {
                 *self.retries.entry(idx).or_default() += 1;
                 let back = self.me();
@@ -491,7 +492,7 @@ impl Running {
             Err(e) => {
                 self.fail(idx, started_ms, format!("other: {e}"));
                 if s.kind == StepKind::CreateChannel {
-                    self.settle_open(key(s), Err(e), false);
+                    self.settle_open(key(s), Err(e.to_string()), false);
                 }
             }
             Ok(peer_sigs) => {

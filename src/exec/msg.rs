@@ -124,7 +124,7 @@ pub enum ActorMsg {
         proposer: WalletRef,
         proposal: Proposal,
         sigs: Vec<Bytes>,
-        reply: oneshot::Sender<Result<Vec<Bytes>, String>>,
+        reply: oneshot::Sender<Result<Vec<Bytes>, SignRefusal>>,
     },
     /// The counterparty's answer to this actor's own request for step `idx`.
     Countersigned {
@@ -132,7 +132,7 @@ pub enum ActorMsg {
         started_ms: f64,
         proposal: Proposal,
         own: Vec<Bytes>,
-        peer: Result<Vec<Bytes>, String>,
+        peer: Result<Vec<Bytes>, SignRefusal>,
     },
     /// The other party's news about a channel both are in.
     Peer(PeerEvent),
@@ -248,4 +248,15 @@ pub fn one_line(s: &str) -> String {
         t.push('…');
     }
     t
+}
+
+/// Why a proposal got no countersignature.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SignRefusal {
+    /// The channel has the opener's proposal in flight: the other party retries after it.
+    #[error("busy: {0} has a proposal of the opener in flight")]
+    Busy(ChKey),
+    /// Refused for good, or no answer: the step fails with this reason.
+    #[error("{0}")]
+    Failed(String),
 }

@@ -110,38 +110,97 @@ pub async fn execute(
     interrupt: &Interrupt,
     rows: &mut dyn FnMut(&StepRow),
 ) -> Result<Executed, ChainError> {
-    let Inputs {
-        plan,
-        scenario,
-        wallets,
-        chain,
-        contracts,
-        fees,
-    } = run;
-    let addresses: Vec<Address> = wallets.iter().map(|w| w.address).collect();
-    let accounts = read::accounts(&chain.provider, &addresses, None).await?;
-    let calls = Arc::new(encode_calls(scenario, &plan, contracts, chain, wallets).await);
-    let start = start_instant(opts.start_at);
-    let start_unix_ms = {
-        let (now, unix) = (
-            tokio::time::Instant::now(),
-            crate::chain::rpc::unix_ms() as f64,
-        );
-        match start.checked_duration_since(now) {
-            Some(ahead) => unix + ahead.as_secs_f64() * 1000.0,
-            None => unix - now.duration_since(start).as_secs_f64() * 1000.0,
-        }
+    let (ctx, calls, nonces) = context(&run, &opts).await?;
+    let subset = match opts.subset.clone() {
+        Some(v) => Steps::Listed(v),
+        None => Steps::All(run.plan.steps.len()),
     };
+    let mut tasks = spawn(&run, &ctx, (calls, nonces), &subset, &opts)?;
+    let (fired, mut interrupted) = fire(&ctx, &subset, &tasks.step_txs, interrupt).await;
+    ctx.sender.wakes_at(None);
+    let drained = drain(
+        &ctx,
+        &mut tasks.count_rx,
+        fired,
+        (interrupted, &opts),
+        interrupt,
+    )
+    .await;
+    interrupted |= drained.interrupted;
+    let wall_ms = ctx.now_ms();
+    let span = tasks.stop(&run.plan).await;
+    let peak_rss_kb = super::nodemon::status_kb("self", "VmHWM");
+    let amended = tokio::task::spawn_blocking(move || tasks.collector.join())
+        .await
+        .map_err(|e| ChainError::Other(format!("the collector thread failed: {e}")))?
+        .map_err(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ChainError::Other(format!("the collector thread panicked: {why}"))
+        })?
+        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+    let agg = collect::finish(&ctx, &subset, fired, (&opts.steps_csv, &amended), rows)
+        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Executed {
+        wall_ms,
+        span,
+        interrupted,
+        fired,
+        resent: count(&ctx.resent),
+        node_down: ctx.rpc_stats.is_down(),
+        resigned: count(&ctx.resigned),
+        reorged: count(&ctx.reorged),
+        start_unix_ms: unix_ms_of(ctx.start),
+        node_down_unsent: agg.node_down_unsent,
+        node_down_unanswered: agg.node_down_unanswered,
+        peak_rss_kb,
+    })
+}
+
+/// The wall-clock UNIX ms of a runtime instant.
+fn unix_ms_of(at: tokio::time::Instant) -> f64 {
+    let (now, unix) = (
+        tokio::time::Instant::now(),
+        crate::chain::rpc::unix_ms() as f64,
+    );
+    match at.checked_duration_since(now) {
+        Some(ahead) => unix + ahead.as_secs_f64() * 1000.0,
+        None => unix - now.duration_since(at).as_secs_f64() * 1000.0,
+    }
+}
+
+/// What every task of the run shares, each `call` workload encoded, and each wallet's nonce.
+async fn context(
+    run: &Inputs<'_>,
+    opts: &Options,
+) -> Result<
+    (
+        Arc<Ctx>,
+        Arc<Vec<Option<super::calls::EncodedCall>>>,
+        Vec<u64>,
+    ),
+    ChainError,
+> {
+    let chain = run.chain;
+    let addresses: Vec<Address> = run.wallets.iter().map(|w| w.address).collect();
+    let accounts = read::accounts(&chain.provider, &addresses, None).await?;
+    let calls =
+        Arc::new(encode_calls(run.scenario, &run.plan, run.contracts, chain, run.wallets).await);
+    let start = start_instant(opts.start_at);
     let ctx = Arc::new(Ctx {
-        plan: plan.clone(),
+        plan: run.plan.clone(),
         provider: chain.provider.clone(),
         domain: Domain {
-            adjudicator: contracts.adjudicator,
+            adjudicator: run.contracts.adjudicator,
             chain_id: chain.chain_id,
         },
-        contracts,
+        contracts: run.contracts,
         run_id: opts.run_id.clone(),
-        directory: Directory::new(scenario),
+        directory: Directory::new(run.scenario),
         addresses,
         start,
         receipt_timeout: opts.receipt_timeout,
@@ -160,26 +219,46 @@ pub async fn execute(
     });
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
-    let subset = match opts.subset.clone() {
-        Some(v) => Steps::Listed(v),
-        None => Steps::All(plan.steps.len()),
-    };
+    Ok((ctx, calls, accounts.iter().map(|a| a.nonce).collect()))
+}
 
-    let (fees_tx, fees_rx) = watch::channel(fees);
+/// The tasks of a running plan: the receipt watcher, the collector, one actor per role.
+struct Tasks {
+    watcher: tokio::sync::oneshot::Receiver<Span>,
+    collector: std::thread::JoinHandle<std::io::Result<super::order::Amended>>,
+    /// Results collected so far.
+    count_rx: watch::Receiver<usize>,
+    mailboxes: Arc<Vec<mpsc::UnboundedSender<ActorMsg>>>,
+    /// Each role actor's step inbox.
+    step_txs: Vec<mpsc::UnboundedSender<usize>>,
+    actors: Vec<tokio::task::JoinHandle<()>>,
+    stop_tx: watch::Sender<bool>,
+    lane_stop_tx: watch::Sender<bool>,
+}
+
+/// Starts the watcher, the collector and the role actors.
+fn spawn(
+    run: &Inputs<'_>,
+    ctx: &Arc<Ctx>,
+    (calls, nonces): (Arc<Vec<Option<super::calls::EncodedCall>>>, Vec<u64>),
+    subset: &Steps,
+    opts: &Options,
+) -> Result<Tasks, ChainError> {
+    let (fees_tx, fees_rx) = watch::channel(run.fees);
     let (watch_tx, watch_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (lane_stop_tx, lane_stop_rx) = watch::channel(false);
     let watcher = watcher::spawn(
         ctx.clone(),
-        chain,
+        run.chain,
         watch_rx,
         fees_tx,
-        fees.max_priority_fee_per_gas,
+        run.fees.max_priority_fee_per_gas,
         stop_rx,
     )
     .map_err(ChainError::Other)?;
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let (count_tx, mut count_rx) = watch::channel(0usize);
+    let (count_tx, count_rx) = watch::channel(0usize);
     let collector = collect::spawn(
         ctx.clone(),
         done_rx,
@@ -188,11 +267,10 @@ pub async fn execute(
         count_tx,
     )
     .map_err(|e| ChainError::Other(format!("cannot start the collector thread: {e}")))?;
-
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     let mut step_txs = Vec::new();
-    for _ in &scenario.roles {
+    for _ in &run.scenario.roles {
         let (tx, rx) = mpsc::unbounded_channel::<ActorMsg>();
         let (steps_tx, steps_rx) = mpsc::unbounded_channel::<usize>();
         senders.push(tx);
@@ -201,10 +279,11 @@ pub async fn execute(
     }
     let mailboxes = Arc::new(senders);
     let mut lane_ends =
-        super::lane::single_tx_steps(&plan, (0..subset.len()).map(|k| subset.get(k)));
+        super::lane::single_tx_steps(&run.plan, (0..subset.len()).map(|k| subset.get(k)));
     let mut actors = Vec::new();
     for (r, (steps_rx, rx)) in receivers.into_iter().enumerate() {
-        let mine: Vec<usize> = wallets
+        let mine: Vec<usize> = run
+            .wallets
             .iter()
             .enumerate()
             .filter(|(_, w)| usize::from(w.at.role) == r)
@@ -213,8 +292,11 @@ pub async fn execute(
         let actor = Actor {
             ctx: ctx.clone(),
             role: r as u16,
-            signers: mine.iter().map(|&i| wallets[i].signer().clone()).collect(),
-            nonces: mine.iter().map(|&i| accounts[i].nonce).collect(),
+            signers: mine
+                .iter()
+                .map(|&i| run.wallets[i].signer().clone())
+                .collect(),
+            nonces: mine.iter().map(|&i| nonces[i]).collect(),
             fees: fees_rx.clone(),
             watcher: watch_tx.clone(),
             lane_stop: lane_stop_rx.clone(),
@@ -225,14 +307,31 @@ pub async fn execute(
         };
         actors.push(tokio::spawn(actor.run(steps_rx, rx)));
     }
-    drop(watch_tx);
-    drop(done_tx);
+    Ok(Tasks {
+        watcher,
+        collector,
+        count_rx,
+        mailboxes,
+        step_txs,
+        actors,
+        stop_tx,
+        lane_stop_tx,
+    })
+}
 
-    // Open loop: fire every step at its instant; nothing here waits on the network.
+/// The open loop: fires every step of `subset` at its instant (nothing here waits on the
+/// network) until the end, Ctrl-C or the node going down; how many fired, and whether Ctrl-C
+/// stopped it.
+async fn fire(
+    ctx: &Ctx,
+    subset: &Steps,
+    step_txs: &[mpsc::UnboundedSender<usize>],
+    interrupt: &Interrupt,
+) -> (usize, bool) {
+    let plan = &ctx.plan;
     let mut fired = 0usize;
-    let mut interrupted = false;
     let mut clock = super::clock::Clock::default();
-    let due = |k: usize| start + Duration::from_millis(plan.steps[subset.get(k)].at_ms.into());
+    let due = |k: usize| ctx.start + Duration::from_millis(plan.steps[subset.get(k)].at_ms.into());
     for k in 0..subset.len() {
         let idx = subset.get(k);
         let at = due(k);
@@ -243,18 +342,17 @@ pub async fn execute(
             ctx.sender.wakes_at(Some(wake));
             tokio::select! {
                 () = clock.sleep_until(wake) => ctx.sender.woke(),
-                () = interrupt.wait() => { interrupted = true; break; }
-                () = ctx.rpc_stats.wait_down() => { break; }
+                () = interrupt.wait() => return (fired, true),
+                () = ctx.rpc_stats.wait_down() => return (fired, false),
             }
         } else {
             // Catching up on steps already due: let the signal and send tasks run now and then
             // (on one thread nothing else runs until this loop yields).
             tokio::task::coop::consume_budget().await;
             if interrupt.is_set() {
-                interrupted = true;
-                break;
+                return (fired, true);
             } else if ctx.rpc_stats.is_down() {
-                break;
+                return (fired, false);
             }
         }
         let role = usize::from(plan.steps[idx].actor.role);
@@ -263,9 +361,28 @@ pub async fn execute(
         let _ = step_txs[role].send(idx);
         fired += 1;
     }
-    ctx.sender.wakes_at(None);
+    (fired, false)
+}
+
+/// How the wait for the last results ended.
+struct Drained {
+    /// Ctrl-C came while waiting.
+    interrupted: bool,
+}
+
+/// Waits for the results of the `fired` steps: up to the receipt timeout (+15 s), or the grace
+/// period once interrupted or the node is down; a second Ctrl-C ends the wait at once.
+async fn drain(
+    ctx: &Ctx,
+    count_rx: &mut watch::Receiver<usize>,
+    fired: usize,
+    (interrupted, opts): (bool, &Options),
+    interrupt: &Interrupt,
+) -> Drained {
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.
     let mut node_down = ctx.rpc_stats.is_down();
+    let mut late_interrupt = false;
+    let mut interrupted = interrupted;
     if node_down {
         tracing::error!(
             "the node stopped answering (transient failures outlasted [chain].retry_for): no more steps are sent"
@@ -295,59 +412,39 @@ pub async fn execute(
             }
             () = interrupt.wait(), if !interrupted => {
                 interrupted = true;
+                late_interrupt = true;
                 deadline = deadline.min(tokio::time::Instant::now() + opts.grace);
                 tracing::warn!("interrupted: waiting up to {:?} for in-flight results", opts.grace);
             }
         }
     }
-    let wall_ms = ctx.now_ms();
-    // Lanes stop sending and report what they still hold as not sent; give them a moment to
-    // hand those reports to their actors before the actors stop.
-    let _ = lane_stop_tx.send(true);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    for m in mailboxes.iter() {
-        let _ = m.send(ActorMsg::Shutdown);
+    Drained {
+        interrupted: late_interrupt,
     }
-    for (role, a) in actors.into_iter().enumerate() {
-        if let Err(e) = a.await {
-            tracing::error!("the actor of role {} failed: {e}", plan.roles[role]);
+}
+
+impl Tasks {
+    /// Stops the lanes (what they hold is reported as not sent), the actors and the watcher;
+    /// the watcher's span of blocks.
+    async fn stop(&mut self, plan: &Plan) -> Span {
+        // Lanes stop sending and report what they still hold as not sent; give them a moment to
+        // hand those reports to their actors before the actors stop.
+        let _ = self.lane_stop_tx.send(true);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for m in self.mailboxes.iter() {
+            let _ = m.send(ActorMsg::Shutdown);
         }
+        for (role, a) in std::mem::take(&mut self.actors).into_iter().enumerate() {
+            if let Err(e) = a.await {
+                tracing::error!("the actor of role {} failed: {e}", plan.roles[role]);
+            }
+        }
+        let _ = self.stop_tx.send(true);
+        (&mut self.watcher).await.unwrap_or_else(|_| {
+            tracing::error!(
+                "the receipt watcher stopped without its summary (a panic is printed on stderr)"
+            );
+            Span::default()
+        })
     }
-    let _ = stop_tx.send(true);
-    let span = watcher.await.unwrap_or_else(|_| {
-        tracing::error!(
-            "the receipt watcher stopped without its summary (a panic is printed on stderr)"
-        );
-        Span::default()
-    });
-    drop(mailboxes);
-    let peak_rss_kb = super::nodemon::status_kb("self", "VmHWM");
-    let amended = tokio::task::spawn_blocking(move || collector.join())
-        .await
-        .map_err(|e| ChainError::Other(format!("the collector thread failed: {e}")))?
-        .map_err(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            ChainError::Other(format!("the collector thread panicked: {why}"))
-        })?
-        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
-    let agg = collect::finish(&ctx, &subset, fired, (&opts.steps_csv, &amended), rows)
-        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
-    Ok(Executed {
-        wall_ms,
-        span,
-        interrupted,
-        fired,
-        resent: ctx.resent.load(std::sync::atomic::Ordering::Relaxed),
-        node_down: ctx.rpc_stats.is_down(),
-        resigned: ctx.resigned.load(std::sync::atomic::Ordering::Relaxed),
-        reorged: ctx.reorged.load(std::sync::atomic::Ordering::Relaxed),
-        start_unix_ms,
-        node_down_unsent: agg.node_down_unsent,
-        node_down_unanswered: agg.node_down_unanswered,
-        peak_rss_kb,
-    })
 }

@@ -18,9 +18,11 @@ pub struct Resign {
     pub call: Call,
 }
 
-/// What a wallet lane tells the watcher. `Sent` is not boxed: it is every transaction (a box
-/// would cost an allocation each), and `Behind` is rare.
-#[allow(clippy::large_enum_variant)]
+/// What a wallet lane tells the watcher.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Sent` is every transaction (a box would cost an allocation each); `Behind` is rare"
+)]
 pub enum ToWatcher {
     /// A transaction sent (or whose send's outcome is unknown): watch for it.
     Sent(Watched),

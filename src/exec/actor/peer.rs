@@ -3,8 +3,8 @@
 
 use alloy::primitives::{B256, Bytes};
 
-use super::{BUSY, Ch, Running, St};
-use crate::exec::msg::{PeerEvent, Proposal};
+use super::{Ch, Running, St};
+use crate::exec::msg::{PeerEvent, Proposal, SignRefusal};
 use crate::plan::WalletRef;
 
 impl Running {
@@ -15,15 +15,19 @@ impl Running {
         proposer: WalletRef,
         proposal: &Proposal,
         sigs: &[Bytes],
-    ) -> Result<Vec<Bytes>, String> {
+    ) -> Result<Vec<Bytes>, SignRefusal> {
         let ctx = self.a.ctx.clone();
         let d = &ctx.domain;
         if sigs.len() != proposal.len() {
-            return Err("one signature per state expected".into());
+            return Err(SignRefusal::Failed(
+                "one signature per state expected".into(),
+            ));
         }
         for ((job, st), sig) in proposal.iter().zip(sigs) {
             if !d.verify(st, sig, ctx.address(proposer)) {
-                return Err(format!("{job}: the proposer's signature does not verify"));
+                return Err(SignRefusal::Failed(format!(
+                    "{job}: the proposer's signature does not verify"
+                )));
             }
             // Both parties proposing on one channel at once would leave two different states
             // at one nonce: the opener's proposal wins, the other party retries after it.
@@ -33,35 +37,38 @@ impl Running {
                     .get(job)
                     .is_some_and(|ch| ch.busy && ch.a == signer)
             {
-                return Err(format!(
-                    "{BUSY}{job} has a proposal of the opener in flight"
-                ));
+                return Err(SignRefusal::Busy(*job));
             }
             match self.channels.get(job) {
                 None if st.nonce == 0 => {}
-                None => return Err(format!("{job}: unknown channel")),
+                None => return Err(SignRefusal::Failed(format!("{job}: unknown channel"))),
                 Some(ch) => {
                     if ch.id != st.channel {
-                        return Err(format!("{job}: wrong channel id"));
+                        return Err(SignRefusal::Failed(format!("{job}: wrong channel id")));
                     }
                     if !matches!(ch.status, St::Open | St::Opening) {
-                        return Err(format!("{job}: channel is not open"));
+                        return Err(SignRefusal::Failed(format!("{job}: channel is not open")));
                     }
                     if st.nonce <= ch.nonce && st.nonce != 0 {
-                        return Err(format!(
+                        return Err(SignRefusal::Failed(format!(
                             "{job}: stale state (nonce {} after {})",
                             st.nonce, ch.nonce
-                        ));
+                        )));
                     }
                     if st.bal_a + st.bal_b > ch.holding {
-                        return Err(format!("{job}: balances exceed the holding"));
+                        return Err(SignRefusal::Failed(format!(
+                            "{job}: balances exceed the holding"
+                        )));
                     }
                 }
             }
         }
         let mut out = Vec::with_capacity(proposal.len());
         for (_, st) in proposal {
-            out.push(d.sign(self.signer(signer), st)?);
+            out.push(
+                d.sign(self.signer(signer), st)
+                    .map_err(SignRefusal::Failed)?,
+            );
         }
         for (job, st) in proposal {
             let ch = self.channels.entry(*job).or_insert_with(|| {
