@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod batch;
+pub mod book;
 pub mod cadence;
 pub mod calls;
 pub mod clock;

@@ -250,43 +250,8 @@ async fn stuck_at(p: &DynProvider, sender: Address, nonce: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::tx::Call;
+    use crate::exec::watched::for_test as watched;
     use alloy::signers::local::PrivateKeySigner;
-
-    /// A pending transaction of `signer` at `nonce`, reporting to `reply`.
-    fn watched(
-        signer: &Arc<PrivateKeySigner>,
-        nonce: u64,
-        reply: &mpsc::UnboundedSender<ActorMsg>,
-    ) -> Watched {
-        Watched {
-            hash: B256::with_last_byte(nonce as u8)
-                ^ B256::left_padding_from(signer.address().as_slice()),
-            raw: Bytes::new(),
-            fees: Fees {
-                max_fee_per_gas: 2,
-                max_priority_fee_per_gas: 1,
-                legacy: false,
-            },
-            resign: Resign {
-                signer: signer.clone(),
-                nonce,
-                call: Call {
-                    to: None,
-                    value: Default::default(),
-                    input: Bytes::new(),
-                    gas_limit: 21_000,
-                },
-            },
-            resent: 0,
-            _permit: None,
-            amend: false,
-            idx: nonce as usize,
-            sent_ms: 0.0,
-            reply: reply.clone(),
-            plain: true,
-        }
-    }
 
     #[test]
     fn transactions_behind_a_refused_nonce_fail_at_once_with_its_cause() {

@@ -84,3 +84,39 @@ pub struct Facts {
     pub gas_used: u64,
     pub fee_wei: u128,
 }
+
+#[cfg(test)]
+/// A pending transaction of `signer` at `nonce`, reporting to `reply`.
+pub(crate) fn for_test(
+    signer: &Arc<PrivateKeySigner>,
+    nonce: u64,
+    reply: &mpsc::UnboundedSender<ActorMsg>,
+) -> Watched {
+    Watched {
+        hash: B256::with_last_byte(nonce as u8)
+            ^ B256::left_padding_from(signer.address().as_slice()),
+        raw: Bytes::new(),
+        fees: Fees {
+            max_fee_per_gas: 2,
+            max_priority_fee_per_gas: 1,
+            legacy: false,
+        },
+        resign: Resign {
+            signer: signer.clone(),
+            nonce,
+            call: Call {
+                to: None,
+                value: Default::default(),
+                input: Bytes::new(),
+                gas_limit: 21_000,
+            },
+        },
+        resent: 0,
+        _permit: None,
+        amend: false,
+        idx: nonce as usize,
+        sent_ms: 0.0,
+        reply: reply.clone(),
+        plain: true,
+    }
+}
