@@ -14,8 +14,8 @@ use std::sync::mpsc;
 use tokio::sync::watch;
 
 use super::msg::{Ctx, Done};
-use super::order::{self, StepSet, Steps};
 use super::progress;
+use crate::model::order::{self, StepSet, Steps};
 use crate::model::rows::{self, Status, StepRow};
 
 /// The row of plan step `idx` from its result. Once the node counts as down, a step left
@@ -37,24 +37,16 @@ pub fn row(ctx: &Ctx, d: &Done) -> StepRow {
 /// The row of a step of `plan` from its result (also `loadrun merge`'s rows for steps no part
 /// reported).
 pub fn row_of(plan: &crate::plan::Plan, d: &Done) -> StepRow {
-    let s = &plan.steps[d.idx];
+    let at_ms = f64::from(plan.steps[d.idx].at_ms);
     StepRow {
-        step: d.idx as u64,
-        at_ms: s.at_ms.into(),
-        kind: s.kind.as_str().to_string(),
-        workload: s.workload.into(),
-        role: plan.roles[usize::from(s.actor.role)].clone(),
-        wallet: s.actor.index,
-        job: s.job.to_string(),
-        status: d.status,
-        error: d.error.clone(),
         sent_ms: d.sent_ms,
-        lateness_ms: d.sent_ms.map(|t| t - s.at_ms as f64),
+        lateness_ms: d.sent_ms.map(|t| t - at_ms),
         tx_hash: d.tx_hash.map(|h| h.to_string()).unwrap_or_default(),
         block: d.block,
         latency_ms: d.latency_ms,
         gas_used: d.gas_used,
         fee_wei: d.fee_wei,
+        ..plan.blank_row(d.idx, d.status, d.error.clone())
     }
 }
 

@@ -14,7 +14,6 @@ pub mod lane;
 pub mod live;
 pub mod msg;
 pub mod nodemon;
-pub mod order;
 pub mod progress;
 pub mod recover;
 pub mod reorg;

@@ -14,11 +14,11 @@ use super::calls::encode_calls;
 use super::collect;
 use super::interrupt::Interrupt;
 use super::msg::{ActorMsg, Ctx};
-use super::order::Steps;
 use super::states::Domain;
 use super::watcher::{self, Span};
 use crate::chain::contracts::Contracts;
 use crate::chain::tx::Fees;
+use crate::model::order::Steps;
 
 use crate::chain::{Chain, ChainError, read};
 use crate::model::rows::StepRow;
@@ -225,7 +225,7 @@ async fn context(
 /// The tasks of a running plan: the receipt watcher, the collector, one actor per role.
 struct Tasks {
     watcher: tokio::sync::oneshot::Receiver<Span>,
-    collector: std::thread::JoinHandle<std::io::Result<super::order::Amended>>,
+    collector: std::thread::JoinHandle<std::io::Result<crate::model::order::Amended>>,
     /// Results collected so far.
     count_rx: watch::Receiver<usize>,
     mailboxes: Arc<Vec<mpsc::UnboundedSender<ActorMsg>>>,

@@ -6,6 +6,7 @@ pub mod gas;
 pub mod node;
 pub mod num;
 pub mod observed;
+pub mod order;
 pub mod rows;
 mod step;
 

@@ -71,6 +71,35 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The row of step `idx` with `status` and `error` and no result yet (a step never sent,
+    /// or no run of a merge reported it).
+    pub fn blank_row(
+        &self,
+        idx: usize,
+        status: crate::model::rows::Status,
+        error: impl Into<String>,
+    ) -> crate::model::rows::StepRow {
+        let s = &self.steps[idx];
+        crate::model::rows::StepRow {
+            step: idx as u64,
+            at_ms: s.at_ms.into(),
+            kind: s.kind.as_str().to_string(),
+            workload: s.workload.into(),
+            role: self.roles[usize::from(s.actor.role)].clone(),
+            wallet: s.actor.index,
+            job: s.job.to_string(),
+            status,
+            error: error.into(),
+            sent_ms: None,
+            lateness_ms: None,
+            tx_hash: String::new(),
+            block: None,
+            latency_ms: None,
+            gas_used: None,
+            fee_wei: None,
+        }
+    }
+
     /// The resolved arguments of step `idx`, if it is a call of a templated workload.
     pub fn call_args(&self, idx: usize) -> Option<Vec<String>> {
         let s = self.steps.get(idx)?;
