@@ -44,27 +44,24 @@ impl Clock {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::OwnedFd;
 
+    use rustix::time::{
+        Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
+        timerfd_settime,
+    };
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
     use tokio::time::Instant;
 
     pub fn timerfd() -> io::Result<AsyncFd<OwnedFd>> {
-        // SAFETY: plain syscall; the returned descriptor is checked and then owned.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: an OwnedFd is open for as long as it lives, always the same descriptor.
-        unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }
+        let fd = timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
+        )?;
+        // SAFETY: an OwnedFd is the same open descriptor for as long as it lives, and the
+        // AsyncFd owns it (I/O safety, as tokio asks).
+        unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
             .map_err(|e| e.into_parts().1)
     }
 
@@ -75,44 +72,32 @@ mod linux {
             return Ok(());
         }
         // Relative to now (the same clock `Instant` reads): no sum that could overflow.
-        let when = libc::timespec {
-            tv_sec: libc::time_t::try_from(ahead.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_nsec: ahead.subsec_nanos() as libc::c_long,
-        };
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
+        let spec = Itimerspec {
+            it_interval: Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: when,
+            it_value: Timespec {
+                tv_sec: i64::try_from(ahead.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(ahead.subsec_nanos()),
+            },
         };
-        // SAFETY: valid descriptor and pointers; a relative one-shot deadline.
-        let r = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        timerfd_settime(fd.get_ref(), TimerfdTimerFlags::empty(), &spec)?;
         loop {
             let mut guard = fd.readable().await?;
             let mut expirations = [0u8; 8];
-            // SAFETY: reads 8 bytes into a buffer of 8.
-            let n = unsafe {
-                libc::read(
-                    fd.as_raw_fd(),
-                    expirations.as_mut_ptr().cast(),
-                    expirations.len(),
-                )
-            };
-            if n == 8 {
-                // The next expiry is a new edge: nothing stale is left to wake the next sleep.
-                guard.clear_ready();
-                return Ok(());
+            match rustix::io::read(fd.get_ref(), &mut expirations) {
+                Ok(8) => {
+                    // The next expiry is a new edge: nothing stale is left to wake the next
+                    // sleep.
+                    guard.clear_ready();
+                    return Ok(());
+                }
+                Ok(_) | Err(rustix::io::Errno::AGAIN) => {
+                    guard.clear_ready();
+                }
+                Err(e) => return Err(e.into()),
             }
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                guard.clear_ready();
-                continue;
-            }
-            return Err(e);
         }
     }
 }
