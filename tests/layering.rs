@@ -350,7 +350,9 @@ fn only_chain_and_exec_hold_a_provider() {
         .filter(|(m, code)| {
             m.first()
                 .is_some_and(|top| !RPC_LAYERS.contains(&top.as_str()))
-                && (code.contains("alloy::providers") || code.contains("DynProvider"))
+                && (code.contains("alloy::providers")
+                    || code.contains("DynProvider")
+                    || code.contains(".provider"))
         })
         .map(|(m, _)| name(m))
         .collect();

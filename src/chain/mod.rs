@@ -125,6 +125,12 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The fees a transaction is signed with now (EIP-1559 from the latest base fee, or the
+    /// gas price on a legacy chain).
+    pub async fn fees(&self) -> Result<tx::Fees, ChainError> {
+        tx::fees(&self.provider, self.caps).await
+    }
+
     /// The chain as shown in run.toml and the report (no URL path or query: they may hold a
     /// key).
     pub fn shown_url(&self) -> String {

@@ -546,6 +546,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_report_knows_every_error_class_in_its_order() {
+        use ErrorClass::*;
+        // A new class fails to compile here until it is listed below and in the report.
+        let _listed = |c: ErrorClass| match c {
+            Nonce | Underpriced | InsufficientFunds | Reverted | RpcTimeout | Connection
+            | Other => {}
+        };
+        let all = [
+            Nonce,
+            Underpriced,
+            InsufficientFunds,
+            Reverted,
+            RpcTimeout,
+            Connection,
+            Other,
+        ];
+        assert_eq!(
+            all.map(ErrorClass::as_str),
+            crate::model::rows::ERROR_CLASSES
+        );
+    }
+
+    #[test]
     fn libsecp256k1_signs_exactly_as_alloys_signer() {
         use alloy::network::TxSignerSync;
         for i in 1..=20u64 {

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use crate::chain::contracts;
-use crate::chain::tx;
 use crate::error::{Error, ExitCode};
 use crate::exec::interrupt::Interrupt;
 use crate::exec::{fund, setup};
@@ -146,7 +145,7 @@ pub fn sweep_cmd(args: &ChainArgs) -> Result<u8, Error> {
     interruptible(async {
         let mut chain =
             crate::chain::connect(&loaded.scenario.chain, args.rpc.as_deref(), None).await?;
-        let fees = tx::fees(&chain.provider, chain.caps).await?;
+        let fees = chain.fees().await?;
         let c = contracts::addresses(chain.funder.address());
         let deployed = contracts::deploy_cost(&chain, fees.max_fee_per_gas).await? == 0;
         chain.gas = crate::chain::estimate::table(&chain, &c, deployed).await;

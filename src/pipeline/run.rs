@@ -213,7 +213,7 @@ impl Funded {
             subset: p.part.as_ref().map(|p| p.steps.clone()),
             start_at: spec.start_at,
         };
-        let fees = crate::chain::tx::fees(&chain.provider, chain.caps).await?;
+        let fees = chain.fees().await?;
         let addresses: Vec<_> = p.wallets.iter().map(|w| w.address).collect();
         let before_block = crate::chain::read::block_number(chain).await;
         let before = observe(chain, &self.wallets.contracts, &addresses).await?;
