@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -270,111 +270,17 @@ impl Anvil {
         Err(last.expect("tried at least once"))
     }
 
+    /// Starts anvil on `port` (0: anvil picks one and reports it) and waits until it listens.
     fn spawn_on(bin: &Path, opts: &AnvilOptions, port: u16) -> Result<Anvil, ChainError> {
-        let mut cmd = Command::new(bin);
-        let port_arg = port.to_string();
-        cmd.args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port_arg,
-            "--accounts",
-            "1",
-            "--balance",
-            DEV_BALANCE_ETHER,
-        ]);
-        if let Some(ms) = opts.block_time_ms {
-            cmd.args(["--block-time", &format!("{}", ms as f64 / 1000.0)]);
-        }
-        if let Some(id) = opts.chain_id {
-            cmd.args(["--chain-id", &id.to_string()]);
-        }
-        if let Some(gas) = opts.gas_limit {
-            cmd.args(["--gas-limit", &gas.to_string()]);
-        }
-        // In the temporary directory: a socket's path must stay short (108 bytes).
-        static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let ipc = opts
-            .ipc
-            .then(|| {
-                let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                std::env::temp_dir().join(format!("loadrun-{}-{n}.ipc", std::process::id()))
-            })
-            // A longer socket path than the OS takes (a long TMPDIR): no IPC.
-            .filter(|p| p.as_os_str().len() < 100);
-        if let Some(path) = &ipc {
-            cmd.arg("--ipc").arg(path);
-        }
-        cmd.args(&opts.extra_args);
-        lower_priority(&mut cmd, node_nice());
-        // Its own process group: a Ctrl-C typed in the terminal reaches loadrun only, which
-        // then flushes results while the node still answers, and kills it last (Drop).
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| ChainError::AnvilSpawn {
-            bin: bin.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let ipc = ipc_socket(opts);
+        let mut cmd = command(bin, opts, port, ipc.as_deref());
+        let mut child = cmd.spawn().map_err(|e| spawn_error(bin, e.to_string()))?;
         let pid = child.id();
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        let log: Box<dyn Write + Send> = match &opts.log {
-            Some(path) => {
-                Box::new(
-                    std::fs::File::create(path).map_err(|e| ChainError::AnvilSpawn {
-                        bin: bin.display().to_string(),
-                        reason: format!("cannot create log {}: {e}", path.display()),
-                    })?,
-                )
-            }
-            None => Box::new(std::io::sink()),
-        };
-        let mut log = CappedLog::new(log, LOG_HEAD_BYTES, LOG_TAIL_BYTES);
-        if port != 0 {
-            log.line("[loadrun] anvil runs with --quiet: only what it still prints is kept here (run with --node-log for its full log)");
-        }
-        let (tx, rx) = mpsc::channel::<String>();
-        let log_thread = std::thread::Builder::new()
-            .name("anvil-log".into())
-            .spawn(move || {
-                // A quiet anvil prints no banner (and no address): everything is log.
-                let mut listening = port != 0;
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if !listening {
-                        // Everything before "Listening on" is the banner: dev keys and mnemonic.
-                        if let Some(addr) = line.strip_prefix("Listening on ") {
-                            listening = true;
-                            log.line("[loadrun] anvil banner omitted (it lists dev account keys)");
-                            log.line(&line);
-                            let _ = tx.send(addr.trim().to_string());
-                        }
-                        continue;
-                    }
-                    log.line(&line);
-                }
-                log.finish();
-            })
-            .map_err(|e| ChainError::AnvilSpawn {
-                bin: bin.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        let (etx, erx) = mpsc::channel::<String>();
-        std::thread::Builder::new()
-            .name("anvil-stderr".into())
-            .spawn(move || {
-                let text: Vec<String> = BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                    .collect();
-                let _ = etx.send(text.join("\n"));
-            })
-            .map_err(|e| ChainError::AnvilSpawn {
-                bin: bin.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let log = open_log(bin, opts, port)?;
+        let (log_thread, rx) = keep_log(bin, stdout, log, port)?;
+        let erx = collect_stderr(bin, stderr)?;
         let mut guard = Anvil {
             child,
             url: String::new(),
@@ -386,20 +292,7 @@ impl Anvil {
             rx.recv_timeout(Duration::from_secs(20)).ok()
         } else {
             drop(rx);
-            let addr = format!("127.0.0.1:{port}");
-            let start = std::time::Instant::now();
-            loop {
-                if guard.child.try_wait().ok().flatten().is_some() {
-                    break None;
-                }
-                if std::net::TcpStream::connect(&addr).is_ok() {
-                    break Some(addr);
-                }
-                if start.elapsed() >= Duration::from_secs(20) {
-                    break None;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            guard.wait_for_port(port)
         };
         match listening {
             Some(addr) => {
@@ -410,16 +303,35 @@ impl Anvil {
                 let status = guard.child.try_wait().ok().flatten();
                 drop(guard);
                 let stderr = erx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
-                Err(ChainError::AnvilSpawn {
-                    bin: bin.display().to_string(),
-                    reason: match status {
+                Err(spawn_error(
+                    bin,
+                    match status {
                         Some(s) => {
                             format!("anvil exited ({s}) before listening: {}", stderr.trim())
                         }
                         None => "anvil did not report a listening address within 20 s".to_string(),
                     },
-                })
+                ))
             }
+        }
+    }
+
+    /// A quiet anvil's address once `port` accepts connections; `None` if it exits first or
+    /// 20 s pass.
+    fn wait_for_port(&mut self, port: u16) -> Option<String> {
+        let addr = format!("127.0.0.1:{port}");
+        let start = std::time::Instant::now();
+        loop {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Some(addr);
+            }
+            if start.elapsed() >= Duration::from_secs(20) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -427,6 +339,131 @@ impl Anvil {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+}
+
+/// A failure to start anvil `bin`.
+fn spawn_error(bin: &Path, reason: String) -> ChainError {
+    ChainError::AnvilSpawn {
+        bin: bin.display().to_string(),
+        reason,
+    }
+}
+
+/// The IPC socket's path when asked for: in the temporary directory, as a socket's path must
+/// stay short (108 bytes); none when even that is too long (a long TMPDIR).
+fn ipc_socket(opts: &AnvilOptions) -> Option<PathBuf> {
+    static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    opts.ipc
+        .then(|| {
+            let n = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::env::temp_dir().join(format!("loadrun-{}-{n}.ipc", std::process::id()))
+        })
+        .filter(|p| p.as_os_str().len() < 100)
+}
+
+/// The anvil command line: loopback, one funded dev account, the options' settings, at the
+/// node's niceness, in a process group of its own, its output piped.
+fn command(bin: &Path, opts: &AnvilOptions, port: u16, ipc: Option<&Path>) -> Command {
+    let mut cmd = Command::new(bin);
+    let port_arg = port.to_string();
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port_arg,
+        "--accounts",
+        "1",
+        "--balance",
+        DEV_BALANCE_ETHER,
+    ]);
+    if let Some(ms) = opts.block_time_ms {
+        cmd.args(["--block-time", &format!("{}", ms as f64 / 1000.0)]);
+    }
+    if let Some(id) = opts.chain_id {
+        cmd.args(["--chain-id", &id.to_string()]);
+    }
+    if let Some(gas) = opts.gas_limit {
+        cmd.args(["--gas-limit", &gas.to_string()]);
+    }
+    if let Some(path) = ipc {
+        cmd.arg("--ipc").arg(path);
+    }
+    cmd.args(&opts.extra_args);
+    lower_priority(&mut cmd, node_nice());
+    // Its own process group: a Ctrl-C typed in the terminal reaches loadrun only, which
+    // then flushes results while the node still answers, and kills it last (Drop).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The node's log: `opts.log` (capped), or nowhere; a quiet anvil's (`port` ≠ 0) says what it
+/// lacks.
+fn open_log(bin: &Path, opts: &AnvilOptions, port: u16) -> Result<CappedLog, ChainError> {
+    let log: Box<dyn Write + Send> =
+        match &opts.log {
+            Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
+                spawn_error(bin, format!("cannot create log {}: {e}", path.display()))
+            })?),
+            None => Box::new(std::io::sink()),
+        };
+    let mut log = CappedLog::new(log, LOG_HEAD_BYTES, LOG_TAIL_BYTES);
+    if port != 0 {
+        log.line("[loadrun] anvil runs with --quiet: only what it still prints is kept here (run with --node-log for its full log)");
+    }
+    Ok(log)
+}
+
+/// A thread that writes anvil's stdout to `log`, leaving out the banner (dev keys), and sends
+/// the address it reports listening on.
+fn keep_log(
+    bin: &Path,
+    stdout: ChildStdout,
+    mut log: CappedLog,
+    port: u16,
+) -> Result<(std::thread::JoinHandle<()>, mpsc::Receiver<String>), ChainError> {
+    let (tx, rx) = mpsc::channel::<String>();
+    let log_thread = std::thread::Builder::new()
+        .name("anvil-log".into())
+        .spawn(move || {
+            // A quiet anvil prints no banner (and no address): everything is log.
+            let mut listening = port != 0;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !listening {
+                    // Everything before "Listening on" is the banner: dev keys and mnemonic.
+                    if let Some(addr) = line.strip_prefix("Listening on ") {
+                        listening = true;
+                        log.line("[loadrun] anvil banner omitted (it lists dev account keys)");
+                        log.line(&line);
+                        let _ = tx.send(addr.trim().to_string());
+                    }
+                    continue;
+                }
+                log.line(&line);
+            }
+            log.finish();
+        })
+        .map_err(|e| spawn_error(bin, e.to_string()))?;
+    Ok((log_thread, rx))
+}
+
+/// A thread that collects anvil's stderr, sent once it closes (for a start that failed).
+fn collect_stderr(bin: &Path, stderr: ChildStderr) -> Result<mpsc::Receiver<String>, ChainError> {
+    let (etx, erx) = mpsc::channel::<String>();
+    std::thread::Builder::new()
+        .name("anvil-stderr".into())
+        .spawn(move || {
+            let text: Vec<String> = BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect();
+            let _ = etx.send(text.join("\n"));
+        })
+        .map_err(|e| spawn_error(bin, e.to_string()))?;
+    Ok(erx)
 }
 
 #[cfg(test)]

@@ -29,29 +29,98 @@ fn either(draw: &mut Draw, a: WalletRef, b: WalletRef) -> (WalletRef, WalletRef)
     if draw.coin() { (b, a) } else { (a, b) }
 }
 
+/// Expands one channel workload into `out`: ledger creates, channel creates and their closes,
+/// updates, then ledger closes. Each random stream is drawn in the same order as ever.
 pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Result<(), PlanError> {
-    let d = cx.duration_ms;
-    let err = |key: &'static str, message: String, help: &str| PlanError {
-        workload: cx.workload,
-        key,
-        message,
-        help: help.to_string(),
-    };
     let mut ledgers = make_ledgers(cx, c);
-    let mut channels = make_channels(cx, c, &ledgers).map_err(|m| err("ledger_delay", m, "create ledgers earlier (ledger_duration), shorten ledger_delay or lengthen the duration"))?;
+    let mut channels = make_channels(cx, c, &ledgers).map_err(|m| plan_error(cx, "ledger_delay", m, "create ledgers earlier (ledger_duration), shorten ledger_delay or lengthen the duration"))?;
     for ch in &channels {
         if let Some(l) = ch.ledger {
             ledgers[l].funded += 1;
         }
     }
+    // Also picks the closing party of each close, as the closes are written.
+    let mut close_draw = stream(cx.seed, cx.workload, Purpose::Closes);
+    schedule_closes(cx, c, &mut channels, &mut close_draw)?;
+    let mut steps = Steps {
+        out,
+        workload: cx.workload as u16,
+        seq: 0,
+    };
+    for (i, l) in ledgers.iter().enumerate() {
+        steps.push(
+            l.at,
+            StepKind::CreateLedgerChannel,
+            ledger_job(i),
+            (l.creator, l.peer),
+            None,
+            ledger_amount(c, l),
+        );
+    }
+    push_creates_and_closes(&mut steps, c, &channels, &mut close_draw);
+    push_updates(cx, c, &channels, &mut steps)?;
+    if c.ledger.as_ref().is_some_and(|l| l.close_ledgers) {
+        for (i, l) in ledgers.iter().enumerate() {
+            steps.push(
+                cx.duration_ms,
+                StepKind::CloseLedgerChannel,
+                ledger_job(i),
+                (l.creator, l.peer),
+                None,
+                ledger_amount(c, l),
+            );
+        }
+    }
+    Ok(())
+}
 
-    // Closes: distinct channels, chosen by a partial Fisher-Yates shuffle of the closable ones.
+/// A plan error located at this workload's `key`.
+fn plan_error(cx: &Cx, key: &'static str, message: String, help: &str) -> PlanError {
+    PlanError {
+        workload: cx.workload,
+        key,
+        message,
+        help: help.to_string(),
+    }
+}
+
+/// Ledger `i`'s job id.
+fn ledger_job(i: usize) -> JobId {
+    JobId {
+        prefix: JobPrefix::Lg,
+        n: i as u32,
+    }
+}
+
+/// Channel `i`'s job id.
+fn channel_job(i: usize) -> JobId {
+    JobId {
+        prefix: JobPrefix::Ch,
+        n: i as u32,
+    }
+}
+
+/// What a ledger holds: a deposit for each channel it funds (at least one).
+fn ledger_amount(c: &ChannelWorkload, l: &Ledger) -> u128 {
+    c.deposit * u128::from(l.funded.max(1))
+}
+
+/// Closes: distinct channels, chosen by a partial Fisher-Yates shuffle of the closable ones
+/// (created at least `close_delay` before the end), each closed at a drawn instant after that.
+fn schedule_closes(
+    cx: &Cx,
+    c: &ChannelWorkload,
+    channels: &mut [Channel],
+    close_draw: &mut Draw,
+) -> Result<(), PlanError> {
+    let d = cx.duration_ms;
     let closes = count_for(c.close_rate, d) as usize;
     let mut closable: Vec<usize> = (0..channels.len())
         .filter(|&i| channels[i].at + c.close_delay_ms < d)
         .collect();
     if closes > closable.len() {
-        return Err(err(
+        return Err(plan_error(
+            cx,
             "close_rate",
             format!(
                 "{closes} closes are planned but with seed {} only {} of {} channels are created early enough (before duration - close_delay) to be closed",
@@ -62,60 +131,59 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
             "lower close_rate or close_delay",
         ));
     }
-    let mut close_draw = stream(cx.seed, cx.workload, Purpose::Closes);
     for i in 0..closes {
         let j = close_draw.range(i as u64, closable.len() as u64) as usize;
         closable.swap(i, j);
         let ch = &mut channels[closable[i]];
         ch.close_at = Some(close_draw.range(ch.at + c.close_delay_ms, d));
     }
+    Ok(())
+}
 
-    let w = cx.workload as u16;
-    let mut seq = 0u32;
-    let mut push = |out: &mut Vec<Step>,
-                    at_ms,
-                    kind,
-                    job,
-                    (actor, peer): (WalletRef, WalletRef),
-                    ledger,
-                    amount: u128| {
-        out.push(Step {
+/// The workload's steps as they are written, numbered in writing order (`seq`).
+struct Steps<'a> {
+    out: &'a mut Vec<Step>,
+    workload: u16,
+    seq: u32,
+}
+
+impl Steps<'_> {
+    /// Writes one step of this workload and numbers it.
+    fn push(
+        &mut self,
+        at_ms: u64,
+        kind: StepKind,
+        job: JobId,
+        (actor, peer): (WalletRef, WalletRef),
+        ledger: Option<JobId>,
+        amount: u128,
+    ) {
+        self.out.push(Step {
             at_ms: offset(at_ms),
             kind,
-            workload: w,
+            workload: self.workload,
             job,
             actor,
             ledger,
             peer: Some(peer),
             amount: amount.into(),
-            seq,
+            seq: self.seq,
         });
-        seq += 1;
-    };
-    let ledger_job = |i: usize| JobId {
-        prefix: JobPrefix::Lg,
-        n: i as u32,
-    };
-    let ledger_amount = |l: &Ledger| c.deposit * u128::from(l.funded.max(1));
-    for (i, l) in ledgers.iter().enumerate() {
-        push(
-            out,
-            l.at,
-            StepKind::CreateLedgerChannel,
-            ledger_job(i),
-            (l.creator, l.peer),
-            None,
-            ledger_amount(l),
-        );
+        self.seq += 1;
     }
+}
+
+/// Each channel's create, followed by its close (by either party) when it has one.
+fn push_creates_and_closes(
+    steps: &mut Steps,
+    c: &ChannelWorkload,
+    channels: &[Channel],
+    close_draw: &mut Draw,
+) {
     for (i, ch) in channels.iter().enumerate() {
-        let job = JobId {
-            prefix: JobPrefix::Ch,
-            n: i as u32,
-        };
+        let job = channel_job(i);
         let ledger = ch.ledger.map(ledger_job);
-        push(
-            out,
+        steps.push(
             ch.at,
             StepKind::CreateChannel,
             job,
@@ -124,69 +192,59 @@ pub(crate) fn expand(cx: &Cx, c: &ChannelWorkload, out: &mut Vec<Step>) -> Resul
             c.deposit,
         );
         if let Some(at) = ch.close_at {
-            push(
-                out,
+            steps.push(
                 at,
                 StepKind::CloseChannel,
                 job,
-                either(&mut close_draw, ch.creator, ch.peer),
+                either(close_draw, ch.creator, ch.peer),
                 ledger,
                 c.deposit,
             );
         }
     }
+}
 
-    // Updates: an instant drawn uniformly over all channels' open time (strictly after the
-    // create, strictly before the close), so every update lands on a channel open at that instant.
+/// Updates: an instant drawn uniformly over all channels' open time (strictly after the
+/// create, strictly before the close), so every update lands on a channel open at that instant.
+fn push_updates(
+    cx: &Cx,
+    c: &ChannelWorkload,
+    channels: &[Channel],
+    steps: &mut Steps,
+) -> Result<(), PlanError> {
+    let d = cx.duration_ms;
     let updates = count_for(c.update_rate, d);
-    if updates > 0 {
-        let mut cumulative = Vec::with_capacity(channels.len());
-        let mut total = 0u64;
-        for ch in &channels {
-            total += ch.close_at.unwrap_or(d).saturating_sub(ch.at + 1);
-            cumulative.push(total);
-        }
-        if total == 0 {
-            return Err(err(
-                "update_rate",
-                "no channel is open for even a millisecond, so no update can be placed".into(),
-                "lower close_delay's effect by creating channels earlier, or set update_rate = 0",
-            ));
-        }
-        let mut draw = stream(cx.seed, cx.workload, Purpose::Updates);
-        for _ in 0..updates {
-            let x = draw.below(total);
-            let i = cumulative.partition_point(|&cum| cum <= x);
-            let before = if i == 0 { 0 } else { cumulative[i - 1] };
-            let ch = &channels[i];
-            let job = JobId {
-                prefix: JobPrefix::Ch,
-                n: i as u32,
-            };
-            push(
-                out,
-                ch.at + 1 + (x - before),
-                StepKind::UpdateChannel,
-                job,
-                either(&mut draw, ch.creator, ch.peer),
-                ch.ledger.map(ledger_job),
-                0,
-            );
-        }
+    if updates == 0 {
+        return Ok(());
     }
-
-    if c.ledger.as_ref().is_some_and(|l| l.close_ledgers) {
-        for (i, l) in ledgers.iter().enumerate() {
-            push(
-                out,
-                d,
-                StepKind::CloseLedgerChannel,
-                ledger_job(i),
-                (l.creator, l.peer),
-                None,
-                ledger_amount(l),
-            );
-        }
+    let mut cumulative = Vec::with_capacity(channels.len());
+    let mut total = 0u64;
+    for ch in channels {
+        total += ch.close_at.unwrap_or(d).saturating_sub(ch.at + 1);
+        cumulative.push(total);
+    }
+    if total == 0 {
+        return Err(plan_error(
+            cx,
+            "update_rate",
+            "no channel is open for even a millisecond, so no update can be placed".into(),
+            "lower close_delay's effect by creating channels earlier, or set update_rate = 0",
+        ));
+    }
+    let mut draw = stream(cx.seed, cx.workload, Purpose::Updates);
+    for _ in 0..updates {
+        let x = draw.below(total);
+        let i = cumulative.partition_point(|&cum| cum <= x);
+        let before = if i == 0 { 0 } else { cumulative[i - 1] };
+        let ch = &channels[i];
+        steps.push(
+            ch.at + 1 + (x - before),
+            StepKind::UpdateChannel,
+            channel_job(i),
+            either(&mut draw, ch.creator, ch.peer),
+            ch.ledger.map(ledger_job),
+            0,
+        );
     }
     Ok(())
 }

@@ -84,6 +84,7 @@ fn counts(seconds: &[Second], of: impl Fn(&Second) -> u32) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The page: title, then one section after another, in the order a reader needs them.
 pub fn render(i: &HtmlInput<'_>) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -91,7 +92,28 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{CSS}</style></head><body><h1>{t}</h1>",
         t = esc(i.title)
     );
-    // Verdict line.
+    verdict(&mut h, i);
+    facts(&mut h, i.facts);
+    rate(&mut h, i);
+    percentiles(&mut h, i.tally);
+    over_time(&mut h, i);
+    blocks(&mut h, i);
+    failures(&mut h, i.tally);
+    per_role_and_kind(&mut h, i.tally);
+    node(&mut h, i);
+    if let Some(lines) = i.sanity {
+        sanity(&mut h, lines, i.wallet_mismatches);
+    }
+    expectations(&mut h, i.verdicts);
+    summary(&mut h, i.summary);
+    h.push_str("<h2>Scenario</h2><pre>");
+    h.push_str(&esc(i.scenario_toml));
+    h.push_str("</pre></body></html>\n");
+    h
+}
+
+/// The verdict line (steps ok, sanity, expectations), then the bottleneck's cause and help.
+fn verdict(h: &mut String, i: &HtmlInput<'_>) {
     let t = i.tally;
     let ok = t.all.ok();
     let sanity_ok =
@@ -131,12 +153,20 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             let _ = write!(h, "<p id=\"help\">help: {}</p>", esc(help));
         }
     }
+}
+
+/// The run's facts (seed, chain, blocks…), a row each.
+fn facts(h: &mut String, facts: &[(String, String)]) {
     h.push_str("<table>");
-    for (k, v) in i.facts {
+    for (k, v) in facts {
         let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
     }
     h.push_str("</table>");
+}
 
+/// Steps sent and transactions included per second.
+fn rate(h: &mut String, i: &HtmlInput<'_>) {
+    let t = i.tally;
     h.push_str("<h2>Rate</h2>");
     h.push_str(&line_chart(
         "steps sent and transactions included per second",
@@ -156,9 +186,18 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         ],
         i.end_s,
     ));
+}
+
+/// The percentile table and the latency distribution.
+fn percentiles(h: &mut String, t: &Tally) {
     h.push_str("<h2>Percentiles</h2>");
     h.push_str(&perf::percentile_table(t));
     h.push_str(&perf::latency_distribution(t));
+}
+
+/// Latency and lateness, p50 and p99 per second.
+fn over_time(h: &mut String, i: &HtmlInput<'_>) {
+    let t = i.tally;
     h.push_str("<h2>Latency and lateness over time</h2>");
     h.push_str(&p50_p99(
         "latency (inclusion, or signing round trip off chain), ms",
@@ -172,13 +211,20 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         |s| &s.lateness,
         i.end_s,
     ));
+}
+
+/// Gas, transactions and base fee per block.
+fn blocks(h: &mut String, i: &HtmlInput<'_>) {
     h.push_str("<h2>Blocks</h2>");
     if i.blocks.is_empty() {
         h.push_str("<p>No blocks recorded (blocks.csv is missing or empty).</p>");
     }
     h.push_str(&perf::per_block(i.blocks, i.end_s));
+}
+
+/// Every step that did not end ok: failed ones by error class, then the other statuses.
+fn failures(h: &mut String, t: &Tally) {
     h.push_str("<h2>Failures</h2>");
-    // Every step that did not end ok: failed ones by error class, then the other statuses.
     let bars: Vec<(String, f64)> = ERROR_CLASSES
         .iter()
         .map(|c| (c.to_string(), t.failed(c) as f64))
@@ -198,7 +244,10 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         "steps",
         &bars,
     ));
-    // Per role × kind.
+}
+
+/// Step counts per status for each role × step kind; a row with any step not ok is marked.
+fn per_role_and_kind(h: &mut String, t: &Tally) {
     h.push_str("<h2>Results per role and step kind</h2><table><tr><th>role</th><th>kind</th>");
     for s in Status::ALL {
         let _ = write!(h, "<th>{}</th>", s.as_str());
@@ -219,6 +268,10 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         h.push_str("</tr>");
     }
     h.push_str("</table>");
+}
+
+/// The node's CPU and RSS over the run.
+fn node(h: &mut String, i: &HtmlInput<'_>) {
     h.push_str("<h2>Node</h2>");
     if i.node.is_empty() {
         h.push_str("<p>No node samples (the node was not spawned by loadrun, or /proc is unavailable).</p>");
@@ -249,50 +302,58 @@ pub fn render(i: &HtmlInput<'_>) -> String {
         }],
         i.end_s,
     ));
-    if let Some(lines) = i.sanity {
-        h.push_str("<h2>Sanity: expected vs on chain</h2><table><tr><th>check</th><th>expected</th><th>observed</th><th>difference</th></tr>");
-        for l in lines {
-            let _ = write!(
-                h,
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                if l.ok { "" } else { "bad" },
-                esc(&l.check),
-                esc(&l.expected),
-                esc(&l.observed),
-                esc(&l.difference)
-            );
-        }
-        h.push_str("</table>");
-        if !i.wallet_mismatches.is_empty() {
-            h.push_str("<ul>");
-            for m in i.wallet_mismatches {
-                let _ = write!(h, "<li class=\"bad\">{}</li>", esc(m));
-            }
-            h.push_str("</ul>");
-        }
-    }
-    h.push_str("<h2>Expectations</h2>");
-    if i.verdicts.is_empty() {
-        h.push_str("<p>None set ([expect] is empty).</p>");
-    } else {
-        h.push_str(
-            "<table><tr><th>expectation</th><th>limit</th><th>measured</th><th>met</th></tr>",
+}
+
+/// The sanity table (expected vs on chain), then the wallets that differ.
+fn sanity(h: &mut String, lines: &[Line], wallet_mismatches: &[String]) {
+    h.push_str("<h2>Sanity: expected vs on chain</h2><table><tr><th>check</th><th>expected</th><th>observed</th><th>difference</th></tr>");
+    for l in lines {
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if l.ok { "" } else { "bad" },
+            esc(&l.check),
+            esc(&l.expected),
+            esc(&l.observed),
+            esc(&l.difference)
         );
-        for v in i.verdicts {
-            let _ = write!(
-                h,
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                if v.met { "good" } else { "bad" },
-                esc(&v.name),
-                esc(&v.limit),
-                esc(&v.measured),
-                if v.met { "yes" } else { "no" }
-            );
-        }
-        h.push_str("</table>");
     }
+    h.push_str("</table>");
+    if !wallet_mismatches.is_empty() {
+        h.push_str("<ul>");
+        for m in wallet_mismatches {
+            let _ = write!(h, "<li class=\"bad\">{}</li>", esc(m));
+        }
+        h.push_str("</ul>");
+    }
+}
+
+/// Each expectation with its limit, what was measured, and whether it was met.
+fn expectations(h: &mut String, verdicts: &[Verdict]) {
+    h.push_str("<h2>Expectations</h2>");
+    if verdicts.is_empty() {
+        h.push_str("<p>None set ([expect] is empty).</p>");
+        return;
+    }
+    h.push_str("<table><tr><th>expectation</th><th>limit</th><th>measured</th><th>met</th></tr>");
+    for v in verdicts {
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if v.met { "good" } else { "bad" },
+            esc(&v.name),
+            esc(&v.limit),
+            esc(&v.measured),
+            if v.met { "yes" } else { "no" }
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// The summary metrics (`summary.csv`).
+fn summary(h: &mut String, summary: &[Metric]) {
     h.push_str("<h2>Summary</h2><table><tr><th>metric</th><th>kind</th><th>value</th></tr>");
-    for m in i.summary {
+    for m in summary {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -301,10 +362,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
             format_value(m.value)
         );
     }
-    h.push_str("</table><h2>Scenario</h2><pre>");
-    h.push_str(&esc(i.scenario_toml));
-    h.push_str("</pre></body></html>\n");
-    h
+    h.push_str("</table>");
 }
 
 #[cfg(test)]

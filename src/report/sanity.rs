@@ -196,119 +196,144 @@ pub fn compare(
     (before, after): (&Observed, &Observed),
     scope: Scope<'_>,
 ) -> Sanity {
-    let n = before.wallets.len().min(books.eth.len());
-    let Books {
-        eth,
-        tok,
-        direct_open,
-        direct_closed,
-        ledgers_open,
-        ledgers_closed,
-        app_created,
-        app_closed,
-        holdings,
-        ..
-    } = books;
-    let (direct_open, direct_closed, ledgers_open, ledgers_closed) =
-        (*direct_open, *direct_closed, *ledgers_open, *ledgers_closed);
-    let (app_created, app_closed, holdings) = (*app_created, *app_closed, *holdings);
-    let d = |a: u128, b: u128| b as i128 - a as i128;
-    let obs_direct_open = d(
-        before.open_channels - before.open_ledgers,
-        after.open_channels - after.open_ledgers,
-    );
-    let obs_direct_closed = d(
-        before.closed_channels - before.closed_ledgers,
-        after.closed_channels - after.closed_ledgers,
-    );
-    let planned = |kind: StepKind, ledger_funded: bool| {
-        let hit = |s: &crate::plan::Step| s.kind == kind && s.ledger.is_some() == ledger_funded;
+    let mut lines = on_chain_lines(books, before, after);
+    if scope.skip_adjudicator {
+        for l in &mut lines {
+            *l = unchecked(&l.check);
+        }
+    }
+    lines.extend(off_chain_lines(plan, books, scope));
+    let wallets = check_wallets(books, labels, (before, after), scope);
+    for (k, (asset, _)) in ASSETS.iter().enumerate() {
+        lines.push(count_line(
+            &format!("wallets with the expected {asset} delta"),
+            wallets.checked as i128,
+            wallets.matching[k],
+        ));
+    }
+    // The off-chain lines compare the plan with what was done: a failed step shows there, but
+    // it is a plan miss (see expectations), not a chain inconsistency.
+    let ok = lines[..5].iter().all(|l| l.ok) && wallets.mismatches.is_empty();
+    Sanity {
+        lines,
+        wallet_mismatches: wallets.mismatches,
+        ok,
+        views: Vec::new(),
+    }
+}
+
+/// The change of a counter from `before` to `after`.
+fn change(before: u128, after: u128) -> i128 {
+    after as i128 - before as i128
+}
+
+/// The Adjudicator's counters and holdings: the change the books expect vs the chain's.
+fn on_chain_lines(books: &Books, before: &Observed, after: &Observed) -> Vec<Line> {
+    vec![
+        line(
+            "direct channels open (change)",
+            books.direct_open,
+            change(
+                before.open_channels - before.open_ledgers,
+                after.open_channels - after.open_ledgers,
+            ),
+        ),
+        line(
+            "direct channels closed (change)",
+            books.direct_closed,
+            change(
+                before.closed_channels - before.closed_ledgers,
+                after.closed_channels - after.closed_ledgers,
+            ),
+        ),
+        line(
+            "ledger channels open (change)",
+            books.ledgers_open,
+            change(before.open_ledgers, after.open_ledgers),
+        ),
+        line(
+            "ledger channels closed (change)",
+            books.ledgers_closed,
+            change(before.closed_ledgers, after.closed_ledgers),
+        ),
+        line(
+            "adjudicator holdings, wei (change)",
+            books.holdings,
+            change(before.holdings, after.holdings),
+        ),
+    ]
+}
+
+/// Ledger-funded channels created and closed off chain: the plan's (in scope) vs done.
+fn off_chain_lines(plan: &Plan, books: &Books, scope: Scope<'_>) -> [Line; 2] {
+    let planned = |kind: StepKind| {
+        let hit = |s: &crate::plan::Step| s.kind == kind && s.ledger.is_some();
         match scope.steps {
             None => plan.steps.iter().filter(|s| hit(s)).count() as i128,
             Some(v) => v.iter().filter(|&&i| hit(&plan.steps[i])).count() as i128,
         }
     };
-    let mut lines = vec![
-        line(
-            "direct channels open (change)",
-            direct_open,
-            obs_direct_open,
-        ),
-        line(
-            "direct channels closed (change)",
-            direct_closed,
-            obs_direct_closed,
-        ),
-        line(
-            "ledger channels open (change)",
-            ledgers_open,
-            d(before.open_ledgers, after.open_ledgers),
-        ),
-        line(
-            "ledger channels closed (change)",
-            ledgers_closed,
-            d(before.closed_ledgers, after.closed_ledgers),
-        ),
-        line(
-            "adjudicator holdings, wei (change)",
-            holdings,
-            d(before.holdings, after.holdings),
-        ),
+    [
         count_line(
             "ledger-funded channels created off chain (plan vs done)",
-            planned(StepKind::CreateChannel, true),
-            app_created,
+            planned(StepKind::CreateChannel),
+            books.app_created,
         ),
         count_line(
             "ledger-funded channels closed off chain (plan vs done)",
-            planned(StepKind::CloseChannel, true),
-            app_closed,
+            planned(StepKind::CloseChannel),
+            books.app_closed,
         ),
-    ];
-    if scope.skip_adjudicator {
-        for l in &mut lines[..5] {
-            *l = unchecked(&l.check);
-        }
-    }
-    // Per asset (k = 0 ETH, 1 tokens): name, unit in messages, expected deltas.
-    let assets = [("ETH", " wei", eth), ("token", "", tok)];
+    ]
+}
+
+/// The assets each wallet's delta is checked in (k = 0 ETH, 1 tokens): name, unit in messages.
+const ASSETS: [(&str, &str); 2] = [("ETH", " wei"), ("token", "")];
+
+/// The wallets' deltas checked against the books.
+struct WalletCheck {
+    /// One message per wallet and asset whose delta differs.
+    mismatches: Vec<String>,
+    /// Per asset: the wallets with the expected delta.
+    matching: [i128; 2],
+    /// How many wallets this run checks.
+    checked: usize,
+}
+
+/// Each wallet this run checks (`scope.own`): its ETH and token delta vs the books'.
+fn check_wallets(
+    books: &Books,
+    labels: &[String],
+    (before, after): (&Observed, &Observed),
+    scope: Scope<'_>,
+) -> WalletCheck {
+    let n = before.wallets.len().min(books.eth.len());
+    let expected = [&books.eth, &books.tok];
     let held = |h: &(u128, u128), k: usize| if k == 0 { h.0 } else { h.1 };
-    let mut mismatches = Vec::new();
-    let mut matching = [0i128; 2];
-    let checked = |i: usize| scope.own.is_none_or(|o| o.get(i).copied().unwrap_or(true));
-    let n_checked = (0..n).filter(|&i| checked(i)).count();
-    for i in (0..n).filter(|&i| checked(i)) {
-        for (k, (asset, unit, expected)) in assets.iter().enumerate() {
-            let observed = d(held(&before.wallets[i], k), held(&after.wallets[i], k));
-            if observed == expected[i] {
-                matching[k] += 1;
+    let own = |i: usize| scope.own.is_none_or(|o| o.get(i).copied().unwrap_or(true));
+    let mut out = WalletCheck {
+        mismatches: Vec::new(),
+        matching: [0; 2],
+        checked: (0..n).filter(|&i| own(i)).count(),
+    };
+    for i in (0..n).filter(|&i| own(i)) {
+        for (k, (asset, unit)) in ASSETS.iter().enumerate() {
+            let observed = change(held(&before.wallets[i], k), held(&after.wallets[i], k));
+            let expected = expected[k][i];
+            if observed == expected {
+                out.matching[k] += 1;
             } else {
-                mismatches.push(format!(
+                out.mismatches.push(format!(
                     "{}: {asset} delta expected {}{unit}, observed {}{unit} (difference {})",
                     labels[i],
-                    signed(expected[i]),
+                    signed(expected),
                     signed(observed),
-                    signed(observed - expected[i])
+                    signed(observed - expected)
                 ));
             }
         }
     }
-    for (k, (asset, ..)) in assets.iter().enumerate() {
-        lines.push(count_line(
-            &format!("wallets with the expected {asset} delta"),
-            n_checked as i128,
-            matching[k],
-        ));
-    }
-    // The off-chain lines compare the plan with what was done: a failed step shows there, but
-    // it is a plan miss (see expectations), not a chain inconsistency.
-    let ok = lines[..5].iter().all(|l| l.ok) && mismatches.is_empty();
-    Sanity {
-        lines,
-        wallet_mismatches: mismatches,
-        ok,
-        views: Vec::new(),
-    }
+    out
 }
 
 /// `sanity.md`: the table and the mismatching wallets.

@@ -111,104 +111,119 @@ fn blocks_full(t: &Text) -> String {
 
 /// The verdict line and the help of `cause`.
 pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
-    let full_help = blocks_full_help(t);
-    let (line, help): (String, &str) = match cause {
-        Cause::Ok => (
-            format!(
-                "{}; the chain kept up (p99 inclusion {:.0} ms{}, none timed out)",
-                loadrun_part(t, true),
-                t.incl,
-                blocks_time(t)
-            ),
-            "",
-        ),
-        Cause::MergeIncomplete => (
-            format!(
-                "INCOMPLETE MERGE: no run of shard{} {} was given: {} of the plan's steps are in no run (not_sent), so these figures cover only part of the plan",
-                if t.missing_parts.len() == 1 { "" } else { "s" },
-                if t.missing_parts.is_empty() {
-                    "(a role's run)".to_string()
-                } else {
-                    t.missing_parts.join(", ")
-                },
-                t.unreported
-            ),
-            "run the missing parts (`loadrun run SCENARIO --shard I/N --start-at …` with the same seed) and merge every part's run directory, or merge the directories you forgot to pass",
-        ),
-        Cause::NodeDown => {
-            let d = t.node_down.unwrap_or_default();
-            (
-                format!(
-                    "the NODE STOPPED ANSWERING {} into the run (its last good answer at {}): {} (status node_down)",
-                    s_at(d.at_s),
-                    s_at(d.last_answer_s),
-                    [
-                        (d.unsent, "steps were never sent"),
-                        (d.unanswered, "sent steps got no receipt"),
-                    ]
-                    .iter()
-                    .filter(|(n, _)| *n > 0)
-                    .map(|(n, what)| format!("{n} {what}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-                ),
-                "find out why the node stopped (its log: anvil.log in the run directory for a spawned node; crashed, killed for memory, or stalled?); if it fell over under this load, lower the rate (--rate-scale) to find what it sustains; for an endpoint that recovers slowly, raise [chain].retry_for",
-            )
-        }
-        Cause::LoadrunCpu => (
-            format!(
-                "{} — loadrun's CPU was the limit: these figures show loadrun's limit, not the chain's",
-                loadrun_part(t, false)
-            ),
-            "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines (--shard I/N)",
-        ),
-        Cause::NodeRpcSlow => (
-            format!(
-                "{} — its CPU had room{}, its sends waited for the node's answers: the node's RPC was slow",
-                loadrun_part(t, false),
-                t.load.node_cpu_peak_pct.map_or(String::new(), |c| format!(
-                    " (the node's CPU {c:.0} % at its peak)"
-                ))
-            ),
-            "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate (--rate-scale) to find its ceiling",
-        ),
-        Cause::BlocksFull => (
-            format!(
-                "{}; {}",
-                loadrun_part(t, t.late <= LATE_P99_MS),
-                blocks_full(t)
-            ),
-            &full_help,
-        ),
-        Cause::TxStuck => (
-            format!(
-                "{}; TRANSACTIONS STUCK OR DROPPED by the node: {} sent transactions never got a receipt although blocks had room ({} sent again)",
-                loadrun_part(t, true),
-                t.timeouts,
-                t.resent
-            ),
-            "the node took them but did not include them: look at its pool (txpool_status / txpool_content: `queued` means a nonce gap, `pending` a fee below the base fee) and its log; a node that evicts transactions under load needs a larger pool or a lower rate",
-        ),
-        Cause::ChainSlow => (
-            format!(
-                "{}; the CHAIN FELL BEHIND (p99 inclusion {:.0} ms{} while blocks had room)",
-                loadrun_part(t, true),
-                t.incl,
-                blocks_time(t)
-            ),
-            "inclusion took more than 3 block times although blocks had room: the node produced blocks late (see the node's CPU in report.html); give it more CPU or lower the rate",
-        ),
-        Cause::Interrupted => (
-            format!(
-                "INTERRUPTED (Ctrl-C): {} of the plan's steps were not sent, so these figures cover only the part that ran (sent {:.1}/s of {:.1}/s planned until then)",
-                t.not_sent, t.all.achieved, t.all.target
-            ),
-            "run it again to the end for figures of the whole plan; a shorter [scenario].duration or --rate-scale gives a quicker run",
-        ),
-        Cause::NodeUnreachable | Cause::SetupFailed => {
-            ("the run did not start".into(), "see the error above")
-        }
+    let help = match cause {
+        Cause::Ok => None,
+        Cause::BlocksFull => Some(blocks_full_help(t)),
+        other => Some(help_for(other).to_string()),
     };
-    let help = (cause != Cause::Ok).then(|| help.to_string());
-    (format!("verdict: {line}"), help)
+    (format!("verdict: {}", line(cause, t)), help)
+}
+
+/// The verdict line of `cause` (without "verdict: "), with the figures behind it.
+fn line(cause: Cause, t: &Text) -> String {
+    match cause {
+        Cause::Ok => format!(
+            "{}; the chain kept up (p99 inclusion {:.0} ms{}, none timed out)",
+            loadrun_part(t, true),
+            t.incl,
+            blocks_time(t)
+        ),
+        Cause::MergeIncomplete => merge_incomplete(t),
+        Cause::NodeDown => node_down(t),
+        Cause::LoadrunCpu => format!(
+            "{} — loadrun's CPU was the limit: these figures show loadrun's limit, not the chain's",
+            loadrun_part(t, false)
+        ),
+        Cause::NodeRpcSlow => format!(
+            "{} — its CPU had room{}, its sends waited for the node's answers: the node's RPC was slow",
+            loadrun_part(t, false),
+            t.load.node_cpu_peak_pct.map_or(String::new(), |c| format!(
+                " (the node's CPU {c:.0} % at its peak)"
+            ))
+        ),
+        Cause::BlocksFull => format!(
+            "{}; {}",
+            loadrun_part(t, t.late <= LATE_P99_MS),
+            blocks_full(t)
+        ),
+        Cause::TxStuck => format!(
+            "{}; TRANSACTIONS STUCK OR DROPPED by the node: {} sent transactions never got a receipt although blocks had room ({} sent again)",
+            loadrun_part(t, true),
+            t.timeouts,
+            t.resent
+        ),
+        Cause::ChainSlow => format!(
+            "{}; the CHAIN FELL BEHIND (p99 inclusion {:.0} ms{} while blocks had room)",
+            loadrun_part(t, true),
+            t.incl,
+            blocks_time(t)
+        ),
+        Cause::Interrupted => format!(
+            "INTERRUPTED (Ctrl-C): {} of the plan's steps were not sent, so these figures cover only the part that ran (sent {:.1}/s of {:.1}/s planned until then)",
+            t.not_sent, t.all.achieved, t.all.target
+        ),
+        Cause::NodeUnreachable | Cause::SetupFailed => "the run did not start".into(),
+    }
+}
+
+/// "INCOMPLETE MERGE": which shards' runs are missing and how many steps are in no run.
+fn merge_incomplete(t: &Text) -> String {
+    format!(
+        "INCOMPLETE MERGE: no run of shard{} {} was given: {} of the plan's steps are in no run (not_sent), so these figures cover only part of the plan",
+        if t.missing_parts.len() == 1 { "" } else { "s" },
+        if t.missing_parts.is_empty() {
+            "(a role's run)".to_string()
+        } else {
+            t.missing_parts.join(", ")
+        },
+        t.unreported
+    )
+}
+
+/// "the NODE STOPPED ANSWERING": when, and the steps unsent or unanswered.
+fn node_down(t: &Text) -> String {
+    let d = t.node_down.unwrap_or_default();
+    format!(
+        "the NODE STOPPED ANSWERING {} into the run (its last good answer at {}): {} (status node_down)",
+        s_at(d.at_s),
+        s_at(d.last_answer_s),
+        [
+            (d.unsent, "steps were never sent"),
+            (d.unanswered, "sent steps got no receipt"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    )
+}
+
+/// What to do about `cause` (for every cause but `ok`, and full blocks: `blocks_full_help`).
+fn help_for(cause: Cause) -> &'static str {
+    match cause {
+        Cause::Ok | Cause::BlocksFull => "",
+        Cause::MergeIncomplete => {
+            "run the missing parts (`loadrun run SCENARIO --shard I/N --start-at …` with the same seed) and merge every part's run directory, or merge the directories you forgot to pass"
+        }
+        Cause::NodeDown => {
+            "find out why the node stopped (its log: anvil.log in the run directory for a spawned node; crashed, killed for memory, or stalled?); if it fell over under this load, lower the rate (--rate-scale) to find what it sustains; for an endpoint that recovers slowly, raise [chain].retry_for"
+        }
+        Cause::LoadrunCpu => {
+            "spread the load over more wallets, run loadrun on a bigger machine or on one of its own (not beside the node), or split the plan over several machines (--shard I/N)"
+        }
+        Cause::NodeRpcSlow => {
+            "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate (--rate-scale) to find its ceiling"
+        }
+        Cause::TxStuck => {
+            "the node took them but did not include them: look at its pool (txpool_status / txpool_content: `queued` means a nonce gap, `pending` a fee below the base fee) and its log; a node that evicts transactions under load needs a larger pool or a lower rate"
+        }
+        Cause::ChainSlow => {
+            "inclusion took more than 3 block times although blocks had room: the node produced blocks late (see the node's CPU in report.html); give it more CPU or lower the rate"
+        }
+        Cause::Interrupted => {
+            "run it again to the end for figures of the whole plan; a shorter [scenario].duration or --rate-scale gives a quicker run"
+        }
+        Cause::NodeUnreachable | Cause::SetupFailed => "see the error above",
+    }
 }

@@ -42,128 +42,165 @@ pub fn parse(ty: &str, arg: &str, contracts: &[super::ContractSpec]) -> Result<A
             .ok_or_else(|| format!("\"{arg}\" is not a valid {ty}"));
     };
     let (name, param) = inner.split_once(':').unwrap_or((inner, ""));
-    let bits = |prefix: &str| -> Option<u32> {
-        let rest = ty.strip_prefix(prefix)?;
+    let t = Template { ty, name, param };
+    match name {
+        "sender" | "peer" => t.party(),
+        "step" => {
+            t.need(t.bits("uint").is_some(), "an unsigned integer")?;
+            Ok(ArgSpec::Step)
+        }
+        "uint" | "amount" => t.unsigned(),
+        "int" => t.signed(),
+        "pick" => t.pick(),
+        "bytes" => t.bytes(),
+        "contract" => t.contract(contracts),
+        _ => Err(format!(
+            "{{{name}}} is not a template: use {{sender}}, {{peer}}, {{step}}, {{uint:LO..HI}}, {{int:LO..HI}}, {{pick:a|b}}, {{bytes:N}} or {{amount:LO..HI unit}}"
+        )),
+    }
+}
+
+/// A `{name:param}` template written for a parameter of Solidity type `ty`.
+struct Template<'a> {
+    ty: &'a str,
+    name: &'a str,
+    param: &'a str,
+}
+
+impl Template<'_> {
+    /// The bit width of `ty` if it is `prefix` (`uint`, `int`) with or without a width.
+    fn bits(&self, prefix: &str) -> Option<u32> {
+        let rest = self.ty.strip_prefix(prefix)?;
         if rest.is_empty() {
             Some(256)
         } else {
             rest.parse().ok()
         }
-    };
-    let need = |ok: bool, what: &str| {
+    }
+
+    /// Fails, saying the template makes `what`, unless the parameter takes it (`ok`).
+    fn need(&self, ok: bool, what: &str) -> Result<(), String> {
         if ok {
             Ok(())
         } else {
             Err(format!(
-                "{{{name}}} makes {what}, but the parameter is a {ty}"
+                "{{{}}} makes {what}, but the parameter is a {}",
+                self.name, self.ty
             ))
         }
-    };
-    let spec = match name {
-        "sender" | "peer" => {
-            need(ty == "address", "an address")?;
-            if name == "sender" {
-                ArgSpec::Sender
-            } else {
-                ArgSpec::Peer
-            }
-        }
-        "step" => {
-            need(bits("uint").is_some(), "an unsigned integer")?;
-            ArgSpec::Step
-        }
-        "uint" | "amount" => {
-            let b = bits("uint");
-            need(b.is_some(), "an unsigned integer")?;
-            let (lo, hi) = if name == "uint" {
-                range(param, |s| {
-                    s.trim().parse::<u128>().map_err(|e| e.to_string())
-                })?
-            } else {
-                amount_range(param)?
-            };
-            let max = match b {
-                Some(b) if b < 128 => (1u128 << b) - 1,
-                _ => u128::MAX,
-            };
-            if hi > max {
-                return Err(format!(
-                    "{{{name}:{param}}}: {hi} does not fit in a {ty} (at most {max})"
-                ));
-            }
-            if name == "uint" {
-                ArgSpec::Uint(lo, hi)
-            } else {
-                ArgSpec::Amount(lo, hi)
-            }
-        }
-        "int" => {
-            let b = bits("int");
-            need(b.is_some(), "a signed integer")?;
-            let (lo, hi) = range(param, |s| {
-                s.trim().parse::<i128>().map_err(|e| e.to_string())
-            })?;
-            let b = b.unwrap_or(256).min(128);
-            let (min, max) = if b == 128 {
-                (i128::MIN, i128::MAX)
-            } else {
-                (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1)
-            };
-            if lo < min || hi > max {
-                return Err(format!(
-                    "{{int:{param}}}: does not fit in a {ty} ({min}..{max})"
-                ));
-            }
-            ArgSpec::Int(lo, hi)
-        }
-        "pick" => {
-            let options: Vec<String> = param.split('|').map(str::to_string).collect();
-            if param.is_empty() {
-                return Err("{pick:…} needs options, e.g. {pick:1|2|3}".into());
-            }
-            if let Some(bad) = options.iter().find(|o| coerce_arg(ty, o).is_none()) {
-                return Err(format!("{{pick:{param}}}: \"{bad}\" is not a valid {ty}"));
-            }
-            ArgSpec::Pick(options)
-        }
-        "bytes" => {
-            let n: usize = param
-                .trim()
-                .parse()
-                .map_err(|_| format!("{{bytes:{param}}}: give a byte count, e.g. {{bytes:32}}"))?;
-            let fixed = ty
-                .strip_prefix("bytes")
-                .and_then(|r| r.parse::<usize>().ok());
-            let ok = match fixed {
-                Some(k) => k == n,
-                // Held per step in the plan: kept small.
-                None => ty == "bytes" && n <= 256,
-            };
-            need(ok, &format!("{n} bytes"))?;
-            ArgSpec::Bytes(n)
-        }
-        "contract" => {
-            need(ty == "address", "an address")?;
-            let Some(k) = contracts.iter().find(|k| k.name == param) else {
-                let names: Vec<&str> = contracts.iter().map(|k| k.name.as_str()).collect();
-                return Err(format!(
-                    "{{contract:{param}}}: no [contracts.{param}] (the scenario has: {})",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                ));
-            };
-            ArgSpec::Literal(alloy::primitives::Address::from(k.address).to_checksum(None))
-        }
-        _ => {
+    }
+
+    /// `{sender}` or `{peer}`: an address.
+    fn party(&self) -> Result<ArgSpec, String> {
+        self.need(self.ty == "address", "an address")?;
+        Ok(if self.name == "sender" {
+            ArgSpec::Sender
+        } else {
+            ArgSpec::Peer
+        })
+    }
+
+    /// `{uint:LO..HI}` or `{amount:LO..HI unit}`: a range that fits the unsigned type.
+    fn unsigned(&self) -> Result<ArgSpec, String> {
+        let (ty, name, param) = (self.ty, self.name, self.param);
+        let b = self.bits("uint");
+        self.need(b.is_some(), "an unsigned integer")?;
+        let (lo, hi) = if name == "uint" {
+            range(param, |s| {
+                s.trim().parse::<u128>().map_err(|e| e.to_string())
+            })?
+        } else {
+            amount_range(param)?
+        };
+        let max = match b {
+            Some(b) if b < 128 => (1u128 << b) - 1,
+            _ => u128::MAX,
+        };
+        if hi > max {
             return Err(format!(
-                "{{{name}}} is not a template: use {{sender}}, {{peer}}, {{step}}, {{uint:LO..HI}}, {{int:LO..HI}}, {{pick:a|b}}, {{bytes:N}} or {{amount:LO..HI unit}}"
+                "{{{name}:{param}}}: {hi} does not fit in a {ty} (at most {max})"
             ));
         }
-    };
-    Ok(spec)
+        Ok(if name == "uint" {
+            ArgSpec::Uint(lo, hi)
+        } else {
+            ArgSpec::Amount(lo, hi)
+        })
+    }
+
+    /// `{int:LO..HI}`: a range that fits the signed type.
+    fn signed(&self) -> Result<ArgSpec, String> {
+        let (ty, param) = (self.ty, self.param);
+        let b = self.bits("int");
+        self.need(b.is_some(), "a signed integer")?;
+        let (lo, hi) = range(param, |s| {
+            s.trim().parse::<i128>().map_err(|e| e.to_string())
+        })?;
+        let b = b.unwrap_or(256).min(128);
+        let (min, max) = if b == 128 {
+            (i128::MIN, i128::MAX)
+        } else {
+            (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1)
+        };
+        if lo < min || hi > max {
+            return Err(format!(
+                "{{int:{param}}}: does not fit in a {ty} ({min}..{max})"
+            ));
+        }
+        Ok(ArgSpec::Int(lo, hi))
+    }
+
+    /// `{pick:a|b}`: options, each a valid value of the type.
+    fn pick(&self) -> Result<ArgSpec, String> {
+        let (ty, param) = (self.ty, self.param);
+        let options: Vec<String> = param.split('|').map(str::to_string).collect();
+        if param.is_empty() {
+            return Err("{pick:…} needs options, e.g. {pick:1|2|3}".into());
+        }
+        if let Some(bad) = options.iter().find(|o| coerce_arg(ty, o).is_none()) {
+            return Err(format!("{{pick:{param}}}: \"{bad}\" is not a valid {ty}"));
+        }
+        Ok(ArgSpec::Pick(options))
+    }
+
+    /// `{bytes:N}`: exactly N for a `bytesN`, at most 256 for `bytes`.
+    fn bytes(&self) -> Result<ArgSpec, String> {
+        let (ty, param) = (self.ty, self.param);
+        let n: usize = param
+            .trim()
+            .parse()
+            .map_err(|_| format!("{{bytes:{param}}}: give a byte count, e.g. {{bytes:32}}"))?;
+        let fixed = ty
+            .strip_prefix("bytes")
+            .and_then(|r| r.parse::<usize>().ok());
+        let ok = match fixed {
+            Some(k) => k == n,
+            // Held per step in the plan: kept small.
+            None => ty == "bytes" && n <= 256,
+        };
+        self.need(ok, &format!("{n} bytes"))?;
+        Ok(ArgSpec::Bytes(n))
+    }
+
+    /// `{contract:NAME}`: the address of a `[contracts.NAME]`, as a literal.
+    fn contract(&self, contracts: &[super::ContractSpec]) -> Result<ArgSpec, String> {
+        let param = self.param;
+        self.need(self.ty == "address", "an address")?;
+        let Some(k) = contracts.iter().find(|k| k.name == param) else {
+            let names: Vec<&str> = contracts.iter().map(|k| k.name.as_str()).collect();
+            return Err(format!(
+                "{{contract:{param}}}: no [contracts.{param}] (the scenario has: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        };
+        Ok(ArgSpec::Literal(
+            alloy::primitives::Address::from(k.address).to_checksum(None),
+        ))
+    }
 }
 
 /// `LO..HI` (inclusive), LO <= HI.

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use alloy::dyn_abi::JsonAbiExt;
+use alloy::dyn_abi::{DynSolValue, JsonAbiExt};
 use alloy::json_abi::JsonAbi;
 use alloy::primitives::{Address, address, keccak256};
 
@@ -59,129 +59,148 @@ fn artifact(text: &str) -> Result<(JsonAbi, Vec<u8>), String> {
     Ok((abi, code))
 }
 
+/// Validates `[contracts]`: each contract's code, ABI, value and constructor arguments, and the
+/// address it will be deployed at. A contract with an error is left out (and reported).
 pub fn validate(
     cx: &mut Ctx,
     base: &Path,
     raw: &std::collections::BTreeMap<String, RawContract>,
 ) -> Vec<ContractSpec> {
-    let mut out = Vec::new();
-    for (name, c) in raw {
-        let path = KeyPath::root().key("contracts").key(name);
-        if name == "token" || name == "adjudicator" || name.starts_with("0x") {
+    raw.iter()
+        .filter_map(|(name, c)| contract(cx, base, name, c))
+        .collect()
+}
+
+/// One `[contracts.NAME]`, checked in order; the first error ends its checks.
+fn contract(cx: &mut Ctx, base: &Path, name: &str, c: &RawContract) -> Option<ContractSpec> {
+    let path = KeyPath::root().key("contracts").key(name);
+    if name == "token" || name == "adjudicator" || name.starts_with("0x") {
+        cx.err(
+            path.clone(),
+            format!("`{name}` is reserved (loadrun's own contracts, or an address)"),
+            Some("give the contract another name".into()),
+        );
+        return None;
+    }
+    let (abi, code) = abi_and_code(cx, &path, base, c)?;
+    let value = match &c.value {
+        Some(v) => cx.wei(path.key("value"), v)?,
+        None => 0,
+    };
+    let values = constructor_values(cx, &path, abi.as_ref(), &c.args)?;
+    let mut init_code = code;
+    if let Some(k) = abi.as_ref().and_then(|a| a.constructor.as_ref()) {
+        match k.abi_encode_input(&values) {
+            Ok(enc) => init_code.extend_from_slice(&enc),
+            Err(e) => {
+                cx.err(path.key("args"), format!("cannot encode: {e}"), None);
+                return None;
+            }
+        }
+    }
+    let salt = user_salt(name, &init_code);
+    let address = CREATE2_DEPLOYER.create2_from_code(salt, &init_code);
+    Some(ContractSpec {
+        name: name.to_string(),
+        init_code,
+        salt,
+        abi,
+        value,
+        address: address.0.0,
+    })
+}
+
+/// The ABI (if known) and creation bytecode: from `artifact`, or from `bytecode` with an
+/// optional `abi` file — exactly one of the two.
+fn abi_and_code(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    base: &Path,
+    c: &RawContract,
+) -> Option<(Option<JsonAbi>, Vec<u8>)> {
+    match (&c.artifact, &c.bytecode) {
+        (Some(a), None) => {
+            let text = read(cx, path.key("artifact"), base, a)?;
+            match artifact(&text) {
+                Ok((abi, code)) => Some((Some(abi), code)),
+                Err(e) => {
+                    cx.err(path.key("artifact"), format!("{a}: {e}"), None);
+                    None
+                }
+            }
+        }
+        (None, Some(b)) => {
+            let Some(code) = hex(b) else {
+                cx.err(path.key("bytecode"), "not 0x hex creation bytecode", None);
+                return None;
+            };
+            let abi = match &c.abi {
+                None => None,
+                Some(f) => Some(abi_file(cx, path, base, f)?),
+            };
+            Some((abi, code))
+        }
+        _ => {
             cx.err(
                 path.clone(),
-                format!("`{name}` is reserved (loadrun's own contracts, or an address)"),
-                Some("give the contract another name".into()),
+                "give exactly one of `artifact` and `bytecode`",
+                Some("artifact = \"out/Foo.sol/Foo.json\"".into()),
             );
-            continue;
+            None
         }
-        let (abi, code) = match (&c.artifact, &c.bytecode) {
-            (Some(a), None) => {
-                let Some(text) = read(cx, path.key("artifact"), base, a) else {
-                    continue;
-                };
-                match artifact(&text) {
-                    Ok((abi, code)) => (Some(abi), code),
-                    Err(e) => {
-                        cx.err(path.key("artifact"), format!("{a}: {e}"), None);
-                        continue;
-                    }
-                }
-            }
-            (None, Some(b)) => {
-                let Some(code) = hex(b) else {
-                    cx.err(path.key("bytecode"), "not 0x hex creation bytecode", None);
-                    continue;
-                };
-                let abi = match &c.abi {
-                    None => None,
-                    Some(f) => {
-                        let Some(text) = read(cx, path.key("abi"), base, f) else {
-                            continue;
-                        };
-                        match serde_json::from_str::<JsonAbi>(&text) {
-                            Ok(a) => Some(a),
-                            Err(e) => {
-                                cx.err(
-                                    path.key("abi"),
-                                    format!("{f} is not a JSON ABI: {e}"),
-                                    None,
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                };
-                (abi, code)
-            }
-            _ => {
-                cx.err(
-                    path.clone(),
-                    "give exactly one of `artifact` and `bytecode`",
-                    Some("artifact = \"out/Foo.sol/Foo.json\"".into()),
-                );
-                continue;
-            }
-        };
-        let value = match &c.value {
-            Some(v) => match cx.wei(path.key("value"), v) {
-                Some(v) => v,
-                None => continue,
-            },
-            None => 0,
-        };
-        // Constructor arguments, typed by the ABI (without one, none are allowed).
-        let inputs = abi
-            .as_ref()
-            .and_then(|a| a.constructor.clone())
-            .map(|k| k.inputs)
-            .unwrap_or_default();
-        if inputs.len() != c.args.len() {
+    }
+}
+
+/// The JSON ABI file `file` (relative to the scenario file).
+fn abi_file(cx: &mut Ctx, path: &KeyPath, base: &Path, file: &str) -> Option<JsonAbi> {
+    let text = read(cx, path.key("abi"), base, file)?;
+    match serde_json::from_str::<JsonAbi>(&text) {
+        Ok(a) => Some(a),
+        Err(e) => {
             cx.err(
-                path.key("args"),
-                format!(
-                    "the constructor takes {} argument(s) but args has {}",
-                    inputs.len(),
-                    c.args.len()
-                ),
+                path.key("abi"),
+                format!("{file} is not a JSON ABI: {e}"),
                 None,
             );
-            continue;
+            None
         }
-        let mut values = Vec::new();
-        for (i, (input, arg)) in inputs.iter().zip(&c.args).enumerate() {
-            match crate::scenario::coerce_arg(&input.selector_type(), arg) {
-                Some(v) => values.push(v),
-                None => cx.err(
-                    path.key("args").index(i),
-                    format!("\"{arg}\" is not a valid {}", input.selector_type()),
-                    None,
-                ),
-            }
-        }
-        if values.len() != inputs.len() {
-            continue;
-        }
-        let mut init_code = code;
-        if let Some(k) = abi.as_ref().and_then(|a| a.constructor.as_ref()) {
-            match k.abi_encode_input(&values) {
-                Ok(enc) => init_code.extend_from_slice(&enc),
-                Err(e) => {
-                    cx.err(path.key("args"), format!("cannot encode: {e}"), None);
-                    continue;
-                }
-            }
-        }
-        let salt = user_salt(name, &init_code);
-        let address = CREATE2_DEPLOYER.create2_from_code(salt, &init_code);
-        out.push(ContractSpec {
-            name: name.clone(),
-            init_code,
-            salt,
-            abi,
-            value,
-            address: address.0.0,
-        });
     }
-    out
+}
+
+/// Constructor arguments, typed by the ABI (without one, none are allowed); `None` unless every
+/// one is valid.
+fn constructor_values(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    abi: Option<&JsonAbi>,
+    args: &[String],
+) -> Option<Vec<DynSolValue>> {
+    let inputs = abi
+        .and_then(|a| a.constructor.clone())
+        .map(|k| k.inputs)
+        .unwrap_or_default();
+    if inputs.len() != args.len() {
+        cx.err(
+            path.key("args"),
+            format!(
+                "the constructor takes {} argument(s) but args has {}",
+                inputs.len(),
+                args.len()
+            ),
+            None,
+        );
+        return None;
+    }
+    let mut values = Vec::new();
+    for (i, (input, arg)) in inputs.iter().zip(args).enumerate() {
+        match crate::scenario::coerce_arg(&input.selector_type(), arg) {
+            Some(v) => values.push(v),
+            None => cx.err(
+                path.key("args").index(i),
+                format!("\"{arg}\" is not a valid {}", input.selector_type()),
+                None,
+            ),
+        }
+    }
+    (values.len() == inputs.len()).then_some(values)
 }

@@ -87,25 +87,9 @@ fn view_value(text: &str, ty: &str, workloads: usize) -> Result<ViewValue, Strin
         .ok_or_else(|| format!("\"{text}\" is not a valid {ty}"))
 }
 
+/// One `[[expect.view]]`: its target, the view function, its arguments and its one bound.
 fn view(cx: &mut Ctx, path: &KeyPath, v: &RawView, workloads: usize) -> Option<ViewExpect> {
-    let to = match v.to.as_str() {
-        "token" => Some(CallTarget::Token),
-        "adjudicator" => Some(CallTarget::Adjudicator),
-        name => match cx.contracts.iter().position(|k| k.name == name) {
-            Some(i) => Some(CallTarget::Named(i)),
-            None => match name
-                .strip_prefix("0x")
-                .and_then(|h| alloy::hex::decode(h).ok())
-                .filter(|b| b.len() == 20)
-            {
-                Some(b) => Some(CallTarget::Address(b.try_into().expect("20 bytes"))),
-                None => {
-                    cx.err(path.key("to"), format!("\"{name}\" is not a [contracts.NAME], \"token\", \"adjudicator\" or a 0x address"), None);
-                    None
-                }
-            },
-        },
-    };
+    let to = view_target(cx, path, &v.to);
     let f = match view_function(&v.call) {
         Ok(f) => f,
         Err(e) => {
@@ -137,8 +121,46 @@ fn view(cx: &mut Ctx, path: &KeyPath, v: &RawView, workloads: usize) -> Option<V
         );
         return None;
     }
+    let args = view_args(cx, path, &f, &v.args);
+    let bound = view_bound(cx, path, v, &f, workloads)?;
+    if args.len() != f.inputs.len() {
+        return None;
+    }
+    Some(ViewExpect {
+        to: to?,
+        call: v.call.clone(),
+        args,
+        bound,
+    })
+}
+
+/// `to`: "token", "adjudicator", a `[contracts.NAME]` or a 0x address.
+fn view_target(cx: &mut Ctx, path: &KeyPath, to: &str) -> Option<CallTarget> {
+    match to {
+        "token" => Some(CallTarget::Token),
+        "adjudicator" => Some(CallTarget::Adjudicator),
+        name => match cx.contracts.iter().position(|k| k.name == name) {
+            Some(i) => Some(CallTarget::Named(i)),
+            None => match name
+                .strip_prefix("0x")
+                .and_then(|h| alloy::hex::decode(h).ok())
+                .filter(|b| b.len() == 20)
+            {
+                Some(b) => Some(CallTarget::Address(b.try_into().expect("20 bytes"))),
+                None => {
+                    cx.err(path.key("to"), format!("\"{name}\" is not a [contracts.NAME], \"token\", \"adjudicator\" or a 0x address"), None);
+                    None
+                }
+            },
+        },
+    }
+}
+
+/// A view's arguments: literals or `{contract:NAME}`, as values; only the valid ones are
+/// returned (errors are reported).
+fn view_args(cx: &mut Ctx, path: &KeyPath, f: &Function, raw: &[String]) -> Vec<String> {
     let mut args = Vec::new();
-    for (i, (input, a)) in f.inputs.iter().zip(&v.args).enumerate() {
+    for (i, (input, a)) in f.inputs.iter().zip(raw).enumerate() {
         match crate::scenario::template::parse(&input.selector_type(), a, &cx.contracts) {
             Ok(crate::scenario::template::ArgSpec::Literal(l)) => args.push(l),
             Ok(_) => cx.err(
@@ -149,6 +171,18 @@ fn view(cx: &mut Ctx, path: &KeyPath, v: &RawView, workloads: usize) -> Option<V
             Err(e) => cx.err(path.key("args").index(i), e, None),
         }
     }
+    args
+}
+
+/// The one bound given (`equals`, `at_least` or `at_most`): an ordering bound and a count need a
+/// numeric result.
+fn view_bound(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    v: &RawView,
+    f: &Function,
+    workloads: usize,
+) -> Option<Bound> {
     let ty = f.outputs[0].selector_type();
     let given: Vec<(&str, &String, MakeBound)> = [
         ("equals", &v.equals, Bound::Equals as MakeBound),
@@ -178,28 +212,19 @@ fn view(cx: &mut Ctx, path: &KeyPath, v: &RawView, workloads: usize) -> Option<V
         return None;
     }
     let numeric = ty.starts_with("uint") || ty.starts_with("int");
-    let bound = match view_value(text, &ty, workloads) {
+    match view_value(text, &ty, workloads) {
         Ok(ViewValue::Ok(_) | ViewValue::Steps(_)) if !numeric => {
             cx.err(
                 path.key(key),
                 format!("`{text}` is a count, but {} returns {ty}", f.signature()),
                 None,
             );
-            return None;
+            None
         }
-        Ok(value) => make(value),
+        Ok(value) => Some(make(value)),
         Err(e) => {
             cx.err(path.key(key), e, None);
-            return None;
+            None
         }
-    };
-    if args.len() != f.inputs.len() {
-        return None;
     }
-    Some(ViewExpect {
-        to: to?,
-        call: v.call.clone(),
-        args,
-        bound,
-    })
 }

@@ -1,5 +1,6 @@
 //! Validation: raw serde types → typed `Scenario`, collecting every located error at once.
 
+mod chain;
 mod contracts;
 mod counts;
 mod expect;
@@ -226,68 +227,114 @@ pub fn validate(
     (max_steps, rate_scale): (u64, f64),
     base: Option<&std::path::Path>,
 ) -> Result<Scenario, Vec<Diagnostic>> {
-    let root = KeyPath::root();
     let mut cx = Ctx {
         map,
         errors: Vec::new(),
         role_names: raw.roles.keys().cloned().collect(),
         contracts: Vec::new(),
     };
-    // Artifacts are read relative to the scenario file.
-    let base = base.map(std::path::Path::to_path_buf).unwrap_or_else(|| {
+    cx.contracts = contracts::validate(&mut cx, &artifacts_base(map, base), &raw.contracts);
+    check_version(&mut cx, raw.version);
+    check_name(&mut cx, &raw.scenario.name);
+    let duration_ms = validate_duration(&mut cx, &raw.scenario.duration);
+    let chain = chain::validate_chain(&mut cx, raw.chain.clone().unwrap_or_default());
+    let roles = validate_roles(&mut cx, &raw.roles);
+    let wallets: Vec<u32> = roles.iter().map(|r| r.wallets).collect();
+    let funding = validate_funding(&mut cx, raw.funding.as_ref());
+    let workloads = validate_workloads(&mut cx, &raw.workload, duration_ms, &funding, &wallets);
+    let expect = expect::validate_expect(
+        &mut cx,
+        raw.expect.clone().unwrap_or_default(),
+        raw.workload.len(),
+    );
+    let mut scenario = Scenario {
+        name: raw.scenario.name.clone(),
+        seed: raw.scenario.seed,
+        duration_ms,
+        chain,
+        roles,
+        funding,
+        workloads,
+        expect,
+        setup: setup::validate(&mut cx, &raw.setup, duration_ms),
+        contracts: std::mem::take(&mut cx.contracts),
+    };
+    if rate_scale != 1.0 {
+        scenario.scale_rates(rate_scale);
+    }
+    if cx.errors.is_empty() {
+        check_step_cap(&mut cx, &scenario, max_steps);
+    }
+    if cx.errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(cx.errors)
+    }
+}
+
+/// The directory artifacts are read from: `base` when given, else the scenario file's own.
+fn artifacts_base(map: &SourceMap<'_>, base: Option<&std::path::Path>) -> std::path::PathBuf {
+    base.map(std::path::Path::to_path_buf).unwrap_or_else(|| {
         std::path::Path::new(map.file())
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default()
-    });
-    cx.contracts = contracts::validate(&mut cx, &base, &raw.contracts);
+    })
+}
 
-    if raw.version != 1 {
+/// `version` must be 1, the only format this loadrun reads.
+fn check_version(cx: &mut Ctx, version: u32) {
+    if version != 1 {
         cx.err(
-            root.key("version"),
-            format!("version {} is not supported", raw.version),
+            KeyPath::root().key("version"),
+            format!("version {version} is not supported"),
             Some("this loadrun reads version = 1".into()),
         );
     }
-    let meta = root.key("scenario");
-    let name_ok = !raw.scenario.name.is_empty()
-        && raw.scenario.name.len() <= 64
-        && raw
-            .scenario
-            .name
+}
+
+/// `[scenario].name` must be usable as the results directory's name.
+fn check_name(cx: &mut Ctx, name: &str) {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && !raw.scenario.name.starts_with('.');
+        && !name.starts_with('.');
     if !name_ok {
         cx.err(
-            meta.key("name"),
-            format!("\"{}\" is not a usable name", raw.scenario.name),
+            KeyPath::root().key("scenario").key("name"),
+            format!("\"{name}\" is not a usable name"),
             Some(
                 "use 1-64 letters, digits, '-', '_' or '.' (it names the results directory)".into(),
             ),
         );
     }
-    let duration_ms = cx
-        .duration(meta.key("duration"), &raw.scenario.duration, false)
-        .unwrap_or(1);
+}
+
+/// `[scenario].duration` in ms, capped at what a plan's u32 offsets hold (1 when unreadable).
+fn validate_duration(cx: &mut Ctx, text: &str) -> u64 {
+    let path = KeyPath::root().key("scenario").key("duration");
+    let duration_ms = cx.duration(path.clone(), text, false).unwrap_or(1);
     // Step offsets are held as u32 milliseconds (a compact plan): about 49 days at most.
     if duration_ms > MAX_DURATION_MS {
         cx.err(
-            meta.key("duration"),
+            path,
             format!(
-                "`{}` is longer than the longest run loadrun plans ({} days)",
-                raw.scenario.duration,
+                "`{text}` is longer than the longest run loadrun plans ({} days)",
                 MAX_DURATION_MS / 86_400_000
             ),
             Some("split the run into several scenarios of at most 49 days".into()),
         );
     }
-    let duration_ms = duration_ms.min(MAX_DURATION_MS);
+    duration_ms.min(MAX_DURATION_MS)
+}
 
-    let chain = validate_chain(&mut cx, raw.chain.clone().unwrap_or_default());
-
-    let roles_path = root.key("roles");
-    if raw.roles.is_empty() {
+/// `[roles.NAME]`: each name and wallet count checked; a role is kept (with at least 1 wallet)
+/// even when wrong, so later checks still resolve it.
+fn validate_roles(cx: &mut Ctx, raw: &std::collections::BTreeMap<String, RawRole>) -> Vec<Role> {
+    let roles_path = KeyPath::root().key("roles");
+    if raw.is_empty() {
         cx.err(
             roles_path.clone(),
             "no roles are declared",
@@ -295,7 +342,7 @@ pub fn validate(
         );
     }
     let mut roles = Vec::new();
-    for (name, role) in &raw.roles {
+    for (name, role) in raw {
         let ok = !name.is_empty()
             && name.len() <= 32
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -318,187 +365,66 @@ pub fn validate(
             wallets: role.wallets.max(1),
         });
     }
-    let wallets: Vec<u32> = roles.iter().map(|r| r.wallets).collect();
+    roles
+}
 
-    let funding = validate_funding(&mut cx, raw.funding.as_ref());
-    if raw.workload.len() > MAX_WORKLOADS {
+/// `[[workload]]`: at most `MAX_WORKLOADS`, each validated; the valid ones keep their index.
+fn validate_workloads(
+    cx: &mut Ctx,
+    raw: &[RawWorkload],
+    duration_ms: u64,
+    funding: &Funding,
+    wallets: &[u32],
+) -> Vec<Workload> {
+    let root = KeyPath::root();
+    if raw.len() > MAX_WORKLOADS {
         cx.err(
             root.key("workload"),
             format!(
                 "{} workloads; a scenario holds at most {MAX_WORKLOADS}",
-                raw.workload.len()
+                raw.len()
             ),
             Some("merge workloads of the same kind and roles into one with the summed rate".into()),
         );
     }
     let mut workloads = Vec::new();
-    for (i, w) in raw.workload.iter().enumerate().take(MAX_WORKLOADS) {
+    for (i, w) in raw.iter().enumerate().take(MAX_WORKLOADS) {
         let path = root.key("workload").index(i);
-        if let Some(kind) = validate_workload(&mut cx, &path, w, duration_ms, &funding, &wallets) {
+        if let Some(kind) = validate_workload(cx, &path, w, duration_ms, funding, wallets) {
             workloads.push(Workload { index: i, kind });
         }
     }
-    let expect = expect::validate_expect(
-        &mut cx,
-        raw.expect.clone().unwrap_or_default(),
-        raw.workload.len(),
-    );
-
-    let mut scenario = Scenario {
-        name: raw.scenario.name.clone(),
-        seed: raw.scenario.seed,
-        duration_ms,
-        chain,
-        roles,
-        funding,
-        workloads,
-        expect,
-        setup: setup::validate(&mut cx, &raw.setup, duration_ms),
-        contracts: std::mem::take(&mut cx.contracts),
-    };
-    if rate_scale != 1.0 {
-        scenario.scale_rates(rate_scale);
-    }
-    if cx.errors.is_empty() {
-        // The workload that alone breaks the cap is named at its rate; otherwise the sum is.
-        for w in &scenario.workloads {
-            let n = workload_steps(w, scenario.duration_ms);
-            if n > max_steps {
-                cx.err(
-                    root.key("workload")
-                        .index(w.index)
-                        .key(biggest_rate_key(w, scenario.duration_ms)),
-                    format!(
-                        "this workload alone would make {} steps, more than the cap of {max_steps}",
-                        shown_count(n)
-                    ),
-                    Some(
-                        "lower its rates or the duration, or raise the cap with --max-steps".into(),
-                    ),
-                );
-            }
-        }
-        let steps = estimated_steps(&scenario);
-        if cx.errors.is_empty() && steps > max_steps {
-            cx.err(
-                meta.key("duration"),
-                format!(
-                    "the plan would make {} steps, more than the cap of {max_steps}",
-                    shown_count(steps)
-                ),
-                Some("lower the rates or the duration, or raise the cap with --max-steps".into()),
-            );
-        }
-    }
-    if cx.errors.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(cx.errors)
-    }
+    workloads
 }
 
-fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
-    let path = KeyPath::root().key("chain");
-    if let Some(rpc) = &raw.rpc
-        && !(rpc.starts_with("http://") || rpc.starts_with("https://"))
-    {
-        cx.err(
-            path.key("rpc"),
-            format!("\"{rpc}\" is not an http(s) URL"),
-            Some("write e.g. \"http://127.0.0.1:8545\"".into()),
-        );
-    }
-    if let Some(var) = &raw.funder_key_env {
-        let hex = var.trim_start_matches("0x");
-        if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            // Never echo the value: it may be a real key.
-            cx.err(path.key("funder_key_env"), "this looks like a private key, not the name of an environment variable", Some("put the key in an environment variable (e.g. LOADRUN_FUNDER_KEY) and write that variable's name here; rotate the key if this file was shared".into()));
-        } else if var.is_empty()
-            || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || var.starts_with(|c: char| c.is_ascii_digit())
-        {
+/// The step cap: the workload that alone breaks it is named at its rate; otherwise the sum is.
+fn check_step_cap(cx: &mut Ctx, scenario: &Scenario, max_steps: u64) {
+    for w in &scenario.workloads {
+        let n = workload_steps(w, scenario.duration_ms);
+        if n > max_steps {
             cx.err(
-                path.key("funder_key_env"),
-                format!("\"{var}\" is not an environment variable name"),
-                Some("use letters, digits and '_', e.g. LOADRUN_FUNDER_KEY".into()),
+                KeyPath::root()
+                    .key("workload")
+                    .index(w.index)
+                    .key(biggest_rate_key(w, scenario.duration_ms)),
+                format!(
+                    "this workload alone would make {} steps, more than the cap of {max_steps}",
+                    shown_count(n)
+                ),
+                Some("lower its rates or the duration, or raise the cap with --max-steps".into()),
             );
         }
     }
-    let allow = raw
-        .allow_chain_ids
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ALLOWED_CHAIN_IDS.to_vec());
-    if allow.is_empty() {
+    let steps = estimated_steps(scenario);
+    if cx.errors.is_empty() && steps > max_steps {
         cx.err(
-            path.key("allow_chain_ids"),
-            "is empty, so no chain would be allowed",
-            Some("list the chain ids loadrun may send to, e.g. [31337]".into()),
-        );
-    }
-    // Omitted: 1-s blocks like a real chain; "automine" (one block per transaction) on request.
-    let block_time_ms = match raw.block_time.as_deref() {
-        None => Some(DEFAULT_BLOCK_TIME_MS),
-        Some("automine") => None,
-        Some(t) => match parse_duration_ms(t) {
-            Ok(ms) if ms > 0 => Some(ms),
-            _ => {
-                cx.err(
-                    path.key("block_time"),
-                    format!("`{t}` is not a block interval"),
-                    Some("write a duration such as \"1s\" or \"500ms\", or \"automine\" for one block per transaction".into()),
-                );
-                None
-            }
-        },
-    };
-    if raw.rpc.is_some() {
-        for (key, set) in [
-            ("block_time", raw.block_time.is_some()),
-            ("chain_id", raw.chain_id.is_some()),
-            ("gas_limit", raw.gas_limit.is_some()),
-            ("anvil_args", raw.anvil_args.is_some()),
-        ] {
-            if set {
-                cx.err(path.key(key), format!("`{key}` configures a spawned anvil, but `rpc` connects to an existing chain"), Some(format!("remove `{key}` or `rpc`")));
-            }
-        }
-    }
-    if let Some(id) = raw.chain_id
-        && !allow.contains(&id)
-    {
-        cx.err(
-            path.key("chain_id"),
-            format!("chain id {id} is not in allow_chain_ids {allow:?}"),
-            Some("add it to allow_chain_ids".into()),
-        );
-    }
-    let retry_for_ms = raw
-        .retry_for
-        .as_ref()
-        .and_then(|t| cx.duration(path.key("retry_for"), t, false))
-        .unwrap_or(DEFAULT_RETRY_FOR_MS);
-    if let Some(r) = raw.max_rps
-        && !(r.is_finite() && (1.0..=1e6).contains(&r))
-    {
-        cx.err(
-            path.key("max_rps"),
-            format!("{r} is not a request rate loadrun can keep"),
-            Some(
-                "write a number of requests per second between 1 and 1000000, or remove the key"
-                    .into(),
+            KeyPath::root().key("scenario").key("duration"),
+            format!(
+                "the plan would make {} steps, more than the cap of {max_steps}",
+                shown_count(steps)
             ),
+            Some("lower the rates or the duration, or raise the cap with --max-steps".into()),
         );
-    }
-    ChainConfig {
-        rpc: raw.rpc,
-        funder_key_env: raw.funder_key_env,
-        allow_chain_ids: allow,
-        block_time_ms,
-        chain_id: raw.chain_id,
-        gas_limit: raw.gas_limit,
-        anvil_args: raw.anvil_args.unwrap_or_default(),
-        retry_for_ms,
-        max_rps: raw.max_rps,
     }
 }
 
