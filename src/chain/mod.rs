@@ -39,6 +39,18 @@ pub enum ChainError {
     AnvilNotFound { looked: String, package: String },
     #[error("could not start anvil ({bin}): {reason}")]
     AnvilSpawn { bin: String, reason: String },
+    /// One of the run's own tasks or threads failed (a bug: its panic is on stderr).
+    #[error("{what}: {why}")]
+    Task { what: &'static str, why: String },
+    /// A result file could not be written.
+    #[error("writing {file}: {source}")]
+    Results {
+        file: &'static str,
+        source: std::io::Error,
+    },
+    /// A `[[setup]]` call that could not be made (`label`: which call, from which wallet).
+    #[error("{label}: {why}")]
+    Setup { label: String, why: String },
     #[error(
         "cannot reach the RPC at {url}: {reason}\n  help: check the URL and that the node is running"
     )]

@@ -95,28 +95,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or_default();
-    let text = |k: &str| {
-        run.get(k).map(|v| match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    };
+    let text = |k: &str| run_text(&run, k);
     let scenario_toml = text("scenario_toml").unwrap_or_default();
-    let scale = run
-        .get("rate_scale")
-        .and_then(|v| v.as_float())
-        .unwrap_or(1.0);
-    let name = format!("{} (scenario_toml)", dir.join("run.toml").display());
-    let base = text("scenario_dir")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from);
-    let parsed = scenario::parse_in(
-        &name,
-        &scenario_toml,
-        (DEFAULT_MAX_STEPS, scale),
-        base.as_deref(),
-    )
-    .ok();
+    let parsed = scenario_of(dir, &run, &scenario_toml);
     let windows = parsed
         .as_ref()
         .map(crate::report::rates::workload_windows)
@@ -153,6 +134,65 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     let samples: Vec<NodeSample> = std::fs::read_to_string(dir.join("node.csv"))
         .map(|t| node::read_csv(&t))
         .unwrap_or_default();
+    let facts = run_facts(&run);
+    let title = format!(
+        "loadrun: {} ({})",
+        text("scenario_name").unwrap_or_else(|| "run".into()),
+        text("run_id").unwrap_or_default()
+    );
+    let html = render(&HtmlInput {
+        title: &title,
+        tally: &tally,
+        summary: &metrics,
+        verdicts: &verdicts,
+        sanity: sanity.as_ref().map(|s| s.lines.as_slice()),
+        wallet_mismatches: sanity
+            .as_ref()
+            .map_or(&[][..], |s| s.wallet_mismatches.as_slice()),
+        node: &samples,
+        scenario_toml: &scenario_toml,
+        facts: &facts,
+        blocks: &blocks,
+        bottleneck: bottleneck.as_ref(),
+        end_s,
+    });
+    let out = dir.join("report.html");
+    super::write_output(Some(&out), |w| w.write_all(html.as_bytes()))?;
+    Ok(out)
+}
+
+/// A run.toml value as text.
+fn run_text(run: &toml::Table, k: &str) -> Option<String> {
+    run.get(k).map(|v| match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// The run's scenario parsed again from run.toml (its rate scale applied, `[contracts]`
+/// artifacts where the scenario file was); `None` when it no longer parses.
+fn scenario_of(dir: &Path, run: &toml::Table, scenario_toml: &str) -> Option<scenario::Scenario> {
+    let scale = run
+        .get("rate_scale")
+        .and_then(|v| v.as_float())
+        .unwrap_or(1.0);
+    let name = format!("{} (scenario_toml)", dir.join("run.toml").display());
+    let base = run_text(run, "scenario_dir")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    scenario::parse_in(
+        &name,
+        scenario_toml,
+        (DEFAULT_MAX_STEPS, scale),
+        base.as_deref(),
+    )
+    .ok()
+}
+
+/// The report's facts table from run.toml: what ran where, and the part, scale, set-up and
+/// contracts when the run had them.
+fn run_facts(run: &toml::Table) -> Vec<(String, String)> {
+    let text = |k: &str| run_text(run, k);
     let mut facts: Vec<(String, String)> = [
         "scenario_name",
         "scenario_file",
@@ -182,28 +222,5 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
             ));
         }
     }
-    let title = format!(
-        "loadrun: {} ({})",
-        text("scenario_name").unwrap_or_else(|| "run".into()),
-        text("run_id").unwrap_or_default()
-    );
-    let html = render(&HtmlInput {
-        title: &title,
-        tally: &tally,
-        summary: &metrics,
-        verdicts: &verdicts,
-        sanity: sanity.as_ref().map(|s| s.lines.as_slice()),
-        wallet_mismatches: sanity
-            .as_ref()
-            .map_or(&[][..], |s| s.wallet_mismatches.as_slice()),
-        node: &samples,
-        scenario_toml: &scenario_toml,
-        facts: &facts,
-        blocks: &blocks,
-        bottleneck: bottleneck.as_ref(),
-        end_s,
-    });
-    let out = dir.join("report.html");
-    super::write_output(Some(&out), |w| w.write_all(html.as_bytes()))?;
-    Ok(out)
+    facts
 }

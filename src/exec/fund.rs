@@ -133,31 +133,11 @@ pub async fn execute(
     fees: Fees,
 ) -> Result<Outcome, ChainError> {
     let start = Instant::now();
+    let n = Nodes { chain, wallets };
     let mut nonces = Nonces::default();
     for (i, a) in accounts.iter().enumerate() {
-        nonces.set(
-            if i == 0 {
-                chain.funder.address()
-            } else {
-                wallets[i - 1].address
-            },
-            a.nonce,
-        );
+        nonces.set(n.address(i), a.nonce);
     }
-    let signer_of = |node: usize| {
-        if node == 0 {
-            chain.funder.clone()
-        } else {
-            wallets[node - 1].signer().clone()
-        }
-    };
-    let address_of = |node: usize| {
-        if node == 0 {
-            chain.funder.address()
-        } else {
-            wallets[node - 1].address
-        }
-    };
     let mut out = Outcome {
         wallets: wallets.len(),
         levels: plan.levels.len(),
@@ -166,92 +146,7 @@ pub async fn execute(
     for (level, payments) in plan.levels.iter().enumerate() {
         let mut txs = Vec::new();
         for p in payments {
-            let signer = signer_of(p.payer);
-            let payer = address_of(p.payer);
-            if p.approve {
-                let input = Token::approveCall {
-                    spender: contracts.disperse,
-                    value: U256::MAX,
-                }
-                .abi_encode();
-                txs.push(Pending {
-                    what: format!("approve by {payer}"),
-                    signer: signer.clone(),
-                    call: Call {
-                        to: Some(contracts.token),
-                        value: U256::ZERO,
-                        input: input.into(),
-                        gas_limit: chain.gas.approve,
-                    },
-                });
-            }
-            match p.kind {
-                PaymentKind::Disperse => {
-                    let to: Vec<Address> = p.recipients.iter().map(|r| address_of(r.0)).collect();
-                    let eth: Vec<U256> = p.recipients.iter().map(|r| U256::from(r.1)).collect();
-                    let with_tokens = p.tokens() > 0;
-                    let tokens: Vec<U256> = if with_tokens {
-                        p.recipients.iter().map(|r| U256::from(r.2)).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    let token = if with_tokens {
-                        contracts.token
-                    } else {
-                        Address::ZERO
-                    };
-                    let input = Disperse::disperseCall {
-                        recipients: to,
-                        ethAmounts: eth,
-                        token,
-                        tokenAmounts: tokens,
-                    }
-                    .abi_encode();
-                    txs.push(Pending {
-                        what: format!("disperse by {payer} to {} wallets", p.recipients.len()),
-                        signer: signer.clone(),
-                        call: Call {
-                            to: Some(contracts.disperse),
-                            value: U256::from(p.eth()),
-                            input: input.into(),
-                            gas_limit: p.gas_limit,
-                        },
-                    });
-                }
-                PaymentKind::Direct => {
-                    let (node, eth, tokens) = p.recipients[0];
-                    let to = address_of(node);
-                    if eth > 0 {
-                        txs.push(Pending {
-                            what: format!("transfer to {to}"),
-                            signer: signer.clone(),
-                            call: Call {
-                                to: Some(to),
-                                value: U256::from(eth),
-                                input: Bytes::new(),
-                                gas_limit: chain.gas.transfer,
-                            },
-                        });
-                    }
-                    if tokens > 0 {
-                        let input = Token::transferCall {
-                            to,
-                            value: U256::from(tokens),
-                        }
-                        .abi_encode();
-                        txs.push(Pending {
-                            what: format!("token transfer to {to}"),
-                            signer: signer.clone(),
-                            call: Call {
-                                to: Some(contracts.token),
-                                value: U256::ZERO,
-                                input: input.into(),
-                                gas_limit: chain.gas.token_transfer,
-                            },
-                        });
-                    }
-                }
-            }
+            txs.extend(payment_txs(p, contracts, &n));
             out.eth_moved += p.eth();
             out.tokens_moved += p.tokens();
         }
@@ -267,6 +162,124 @@ pub async fn execute(
     }
     out.seconds = start.elapsed().as_secs_f64();
     Ok(out)
+}
+
+/// The funding tree's nodes: 0 is the funder, node `i` is wallet `i - 1`.
+struct Nodes<'a> {
+    chain: &'a Chain,
+    wallets: &'a [Wallet],
+}
+
+impl Nodes<'_> {
+    fn signer(&self, node: usize) -> PrivateKeySigner {
+        if node == 0 {
+            self.chain.funder.clone()
+        } else {
+            self.wallets[node - 1].signer().clone()
+        }
+    }
+
+    fn address(&self, node: usize) -> Address {
+        if node == 0 {
+            self.chain.funder.address()
+        } else {
+            self.wallets[node - 1].address
+        }
+    }
+}
+
+/// The transactions of one payment of the tree: an approve first when the payer must allow
+/// Disperse its tokens, then one Disperse call, or a transfer and a token transfer.
+fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -> Vec<Pending> {
+    let chain = n.chain;
+    let signer = n.signer(p.payer);
+    let payer = n.address(p.payer);
+    let mut txs = Vec::new();
+    if p.approve {
+        let input = Token::approveCall {
+            spender: contracts.disperse,
+            value: U256::MAX,
+        }
+        .abi_encode();
+        txs.push(Pending {
+            what: format!("approve by {payer}"),
+            signer: signer.clone(),
+            call: Call {
+                to: Some(contracts.token),
+                value: U256::ZERO,
+                input: input.into(),
+                gas_limit: chain.gas.approve,
+            },
+        });
+    }
+    match p.kind {
+        PaymentKind::Disperse => {
+            let to: Vec<Address> = p.recipients.iter().map(|r| n.address(r.0)).collect();
+            let eth: Vec<U256> = p.recipients.iter().map(|r| U256::from(r.1)).collect();
+            let with_tokens = p.tokens() > 0;
+            let tokens: Vec<U256> = if with_tokens {
+                p.recipients.iter().map(|r| U256::from(r.2)).collect()
+            } else {
+                Vec::new()
+            };
+            let token = if with_tokens {
+                contracts.token
+            } else {
+                Address::ZERO
+            };
+            let input = Disperse::disperseCall {
+                recipients: to,
+                ethAmounts: eth,
+                token,
+                tokenAmounts: tokens,
+            }
+            .abi_encode();
+            txs.push(Pending {
+                what: format!("disperse by {payer} to {} wallets", p.recipients.len()),
+                signer: signer.clone(),
+                call: Call {
+                    to: Some(contracts.disperse),
+                    value: U256::from(p.eth()),
+                    input: input.into(),
+                    gas_limit: p.gas_limit,
+                },
+            });
+        }
+        PaymentKind::Direct => {
+            let (node, eth, tokens) = p.recipients[0];
+            let to = n.address(node);
+            if eth > 0 {
+                txs.push(Pending {
+                    what: format!("transfer to {to}"),
+                    signer: signer.clone(),
+                    call: Call {
+                        to: Some(to),
+                        value: U256::from(eth),
+                        input: Bytes::new(),
+                        gas_limit: chain.gas.transfer,
+                    },
+                });
+            }
+            if tokens > 0 {
+                let input = Token::transferCall {
+                    to,
+                    value: U256::from(tokens),
+                }
+                .abi_encode();
+                txs.push(Pending {
+                    what: format!("token transfer to {to}"),
+                    signer: signer.clone(),
+                    call: Call {
+                        to: Some(contracts.token),
+                        value: U256::ZERO,
+                        input: input.into(),
+                        gas_limit: chain.gas.token_transfer,
+                    },
+                });
+            }
+        }
+    }
+    txs
 }
 
 /// Signs and sends every transaction of a level, then waits for all receipts.

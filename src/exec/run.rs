@@ -132,18 +132,24 @@ pub async fn execute(
     let peak_rss_kb = super::nodemon::status_kb("self", "VmHWM");
     let amended = tokio::task::spawn_blocking(move || tasks.collector.join())
         .await
-        .map_err(|e| ChainError::Other(format!("the collector thread failed: {e}")))?
+        .map_err(|e| ChainError::Task {
+            what: "the collector thread failed",
+            why: e.to_string(),
+        })?
         .map_err(|panic| {
             let why = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            ChainError::Other(format!("the collector thread panicked: {why}"))
+            ChainError::Task {
+                what: "the collector thread panicked",
+                why,
+            }
         })?
-        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+        .map_err(steps_csv)?;
     let agg = collect::finish(&ctx, &subset, fired, (&opts.steps_csv, &amended), rows)
-        .map_err(|e| ChainError::Other(format!("writing steps.csv: {e}")))?;
+        .map_err(steps_csv)?;
     let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Executed {
         wall_ms,
@@ -159,6 +165,14 @@ pub async fn execute(
         node_down_unanswered: agg.node_down_unanswered,
         peak_rss_kb,
     })
+}
+
+/// A failure to write steps.csv.
+fn steps_csv(source: std::io::Error) -> ChainError {
+    ChainError::Results {
+        file: "steps.csv",
+        source,
+    }
 }
 
 /// The wall-clock UNIX ms of a runtime instant.
@@ -266,7 +280,10 @@ fn spawn(
         subset.len(),
         count_tx,
     )
-    .map_err(|e| ChainError::Other(format!("cannot start the collector thread: {e}")))?;
+    .map_err(|e| ChainError::Task {
+        what: "cannot start the collector thread",
+        why: e.to_string(),
+    })?;
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     let mut step_txs = Vec::new();

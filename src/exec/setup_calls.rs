@@ -87,21 +87,21 @@ pub async fn run(
             let w = &wallets[dir.index(at)];
             let label = format!("setup[{i}] from {}:{index}", roles[usize::from(c.from)]);
             if let Some(u) = unless
-                && done(chain, to, u, w.address).await.map_err(|e| {
-                    ChainError::Other(format!("{label}: its `unless` view failed: {e}"))
-                })?
+                && done(chain, to, u, w.address)
+                    .await
+                    .map_err(|e| ChainError::Setup {
+                        label: label.clone(),
+                        why: format!("its `unless` view failed: {e}"),
+                    })?
             {
                 outcome.skipped += 1;
                 continue;
             }
             let values = args.of(index as usize, 0);
             let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-            let input = c.input_for(&refs).ok_or_else(|| {
-                ChainError::Other(format!(
-                    "{label}: cannot encode {}({})",
-                    c.signature,
-                    refs.join(", ")
-                ))
+            let input = c.input_for(&refs).ok_or_else(|| ChainError::Setup {
+                label: label.clone(),
+                why: format!("cannot encode {}({})", c.signature, refs.join(", ")),
             })?;
             let request = alloy::rpc::types::TransactionRequest::default()
                 .from(w.address)
@@ -109,11 +109,14 @@ pub async fn run(
                 .value(U256::from(c.value))
                 .input(alloy::primitives::Bytes::from(input.clone()).into());
             let gas = p.estimate_gas(request).await.map_err(|e| {
-                ChainError::Other(format!(
-                    "{label}: {}({}) would fail ({e})\n  help: check its arguments, and that funding covers its value",
-                    c.signature,
-                    refs.join(", ")
-                ))
+                ChainError::Setup {
+                    label: label.clone(),
+                    why: format!(
+                        "{}({}) would fail ({e})\n  help: check its arguments, and that funding covers its value",
+                        c.signature,
+                        refs.join(", ")
+                    ),
+                }
             })?;
             let tx = Call {
                 to: Some(to),
@@ -132,24 +135,43 @@ pub async fn run(
         // A minute, plus a second per 10 calls (a large role's setup spans blocks).
         let timeout = Duration::from_secs(60 + sent.len() as u64 / 10);
         let receipts = watch.wait_rebroadcasting(p, &sent, timeout).await?;
-        for ((hash, _), label) in sent.iter().zip(&what) {
-            match receipts.get(hash) {
-                Some(r) if r.status() => outcome.gas_used += r.gas_used,
-                Some(_) => {
-                    return Err(ChainError::Reverted {
-                        what: label.clone(),
-                        hash: hash.to_string(),
-                    });
-                }
-                None => {
-                    return Err(ChainError::Other(format!(
-                        "{label}: no receipt for {hash} within {} s\n  help: the chain is slow to include the setup calls; run again (done calls are skipped when `unless` is set)",
-                        timeout.as_secs()
-                    )));
-                }
-            }
-        }
+        outcome.gas_used += settled(&sent, &what, &receipts, timeout)?;
         outcome.sent += sent.len();
     }
     Ok(outcome)
+}
+
+/// The gas the setup calls `sent` (labelled by `what`) used, once each has its receipt; an
+/// error for the first that reverted or has none within `timeout`.
+fn settled(
+    sent: &[(alloy::primitives::B256, alloy::primitives::Bytes)],
+    what: &[String],
+    receipts: &std::collections::HashMap<
+        alloy::primitives::B256,
+        alloy::rpc::types::TransactionReceipt,
+    >,
+    timeout: Duration,
+) -> Result<u64, ChainError> {
+    let mut gas = 0;
+    for ((hash, _), label) in sent.iter().zip(what) {
+        match receipts.get(hash) {
+            Some(r) if r.status() => gas += r.gas_used,
+            Some(_) => {
+                return Err(ChainError::Reverted {
+                    what: label.clone(),
+                    hash: hash.to_string(),
+                });
+            }
+            None => {
+                return Err(ChainError::Setup {
+                    label: label.clone(),
+                    why: format!(
+                        "no receipt for {hash} within {} s\n  help: the chain is slow to include the setup calls; run again (done calls are skipped when `unless` is set)",
+                        timeout.as_secs()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(gas)
 }
