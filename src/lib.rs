@@ -1,6 +1,8 @@
 //! loadrun: reproducible, CI-native load tests of EVM chains from a TOML scenario.
 //!
-//! Pure core (`scenario`, `plan`) and I/O at the edges (`cli`).
+//! Layers, bottom up (ARCHITECTURE.md; `tests/layering.rs` holds them): `model` (shared
+//! vocabulary), `scenario`, `wallets`, `plan`, `fund` (pure), `chain` (the node), `error`, `exec`
+//! (the executor), `report` (results), `pipeline` (the run's stages), `cli` (arguments, printing).
 
 pub mod chain;
 pub mod cli;
