@@ -3,6 +3,7 @@
 
 pub mod anvil;
 pub mod contracts;
+pub mod error_class;
 pub mod estimate;
 pub use crate::model::gas;
 pub mod guard;

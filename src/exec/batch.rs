@@ -8,20 +8,19 @@
 //! `SLOTS` requests are in flight at once; beyond that (a node that stalls while it builds a
 //! block) what waits leaves anyway after `HOLD` in a request of its own: a stalled node delays
 //! answers, never sends. `sent_ms` is the instant the request holding the transaction left.
-//! A batch goes by the lean path (`wire::Wire`) when the endpoint allows it; when that fails it
-//! is sent again through the full client, and the answers mean the same either way. The
-//! scheduler tells the batcher when it wakes next (`Batcher::wakes_at`): a lean send's answer
-//! is read in that wake-up rather than in one of its own.
+//! A batch reaches the node through its `SendPath` (the lean wire with the full client behind
+//! it, or the full client alone); the scheduler tells the batcher when it wakes next
+//! (`Batcher::wakes_at`), which the lean path uses to read its answers in that wake-up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::DynProvider;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::send_path::{SendPath, Wake};
 use crate::chain::rpc::RpcStats;
-use crate::chain::tx::{SendError, send_batch, settle};
+use crate::chain::tx::SendError;
 use crate::chain::wire::Wire;
 
 /// Transactions per batch at most (some nodes refuse larger batches).
@@ -32,10 +31,6 @@ pub const MAX_BATCH: usize = 100;
 pub const SLOTS: usize = 64;
 /// A transaction waits for a free slot at most this long, then leaves without one.
 pub const HOLD: std::time::Duration = std::time::Duration::from_millis(1);
-/// A scheduler wake-up further away than this is not waited for: the answer is awaited at once.
-const MAX_PARK: std::time::Duration = std::time::Duration::from_millis(6);
-/// How long past the planned wake-up an answer waits for it before being awaited on its own.
-const PARK_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What became of one group of sends.
 #[derive(Debug)]
@@ -56,10 +51,8 @@ struct Request {
 pub struct Batcher {
     tx: mpsc::UnboundedSender<Request>,
     start: tokio::time::Instant,
-    /// When the scheduler wakes next, ns since `start` (`u64::MAX`: not planned).
-    next_wake: Arc<AtomicU64>,
-    /// Counts the scheduler's wake-ups.
-    woke: watch::Sender<u64>,
+    /// The scheduler's wake-ups, for the lean path's answers.
+    wake: Wake,
 }
 
 impl Batcher {
@@ -71,40 +64,20 @@ impl Batcher {
         start: tokio::time::Instant,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let next_wake = Arc::new(AtomicU64::new(u64::MAX));
-        let (woke, _) = watch::channel(0);
-        tokio::spawn(run(
-            Route {
-                provider,
-                wire,
-                stats,
-                start,
-                next_wake: next_wake.clone(),
-                woke: woke.clone(),
-            },
-            rx,
-        ));
-        Self {
-            tx,
-            start,
-            next_wake,
-            woke,
-        }
+        let wake = Wake::new(start);
+        let path = SendPath::new(provider, wire, stats, wake.clone());
+        tokio::spawn(run(Arc::new(path), start, rx));
+        Self { tx, start, wake }
     }
 
     /// The scheduler just woke up (answers waiting for it are read now).
     pub fn woke(&self) {
-        // Until the scheduler says when it sleeps again, answers are not held for it.
-        self.next_wake.store(u64::MAX, Ordering::Relaxed);
-        self.woke.send_modify(|n| *n = n.wrapping_add(1));
+        self.wake.woke();
     }
 
     /// The scheduler wakes next at `at` (`None`: not planned, or not soon).
     pub fn wakes_at(&self, at: Option<tokio::time::Instant>) {
-        let ns = at.map_or(u64::MAX, |at| {
-            u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
-        });
-        self.next_wake.store(ns, Ordering::Relaxed);
+        self.wake.wakes_at(at);
     }
 
     /// Hands one wallet's signed transactions (`(hash, raw)`, in nonce order, at most
@@ -156,51 +129,11 @@ impl Pending {
     }
 }
 
-/// Where batches go: the lean path first when there is one, else (and after it failed) the
-/// full client.
-#[derive(Clone)]
-struct Route {
-    provider: DynProvider,
-    wire: Option<Arc<Wire>>,
-    stats: Arc<RpcStats>,
+async fn run(
+    path: Arc<SendPath>,
     start: tokio::time::Instant,
-    next_wake: Arc<AtomicU64>,
-    woke: watch::Sender<u64>,
-}
-
-impl Route {
-    /// Ends at the scheduler's next wake-up when one is planned soon (`None`: not soon).
-    fn next_wake(&self) -> Option<impl Future<Output = ()> + use<>> {
-        let ns = self.next_wake.load(Ordering::Relaxed);
-        let at = self.start + std::time::Duration::from_nanos(ns);
-        let now = tokio::time::Instant::now();
-        if ns == u64::MAX || at <= now || at > now + MAX_PARK {
-            return None;
-        }
-        let mut woke = self.woke.subscribe();
-        Some(async move {
-            let _ = tokio::time::timeout_at(at + PARK_SLACK, woke.changed()).await;
-        })
-    }
-
-    async fn send(&self, txs: &[(B256, Bytes)]) -> Vec<Result<(), SendError>> {
-        if let Some(wire) = self.wire.as_deref().filter(|w| w.is_on()) {
-            match wire.send(txs, self.next_wake()).await {
-                Ok(answers) => {
-                    return settle(&self.provider, txs, answers.into_iter().map(Some).collect())
-                        .await;
-                }
-                Err(why) => {
-                    tracing::debug!("lean send failed ({why}): sending again the full way");
-                    self.stats.retried_elsewhere();
-                }
-            }
-        }
-        send_batch(&self.provider, txs).await
-    }
-}
-
-async fn run(route: Route, mut rx: mpsc::UnboundedReceiver<Request>) {
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
     let slots = Arc::new(Semaphore::new(SLOTS));
     // A group that did not fit in the last batch: it starts the next one.
     let mut carry: Option<Request> = None;
@@ -232,12 +165,12 @@ async fn run(route: Route, mut rx: mpsc::UnboundedReceiver<Request>) {
                 Err(_) => break,
             }
         }
-        let route = route.clone();
+        let path = path.clone();
         tokio::spawn(async move {
             let txs: Vec<(B256, Bytes)> =
                 batch.iter().flat_map(|r| r.txs.iter().cloned()).collect();
-            let sent_ms = route.start.elapsed().as_secs_f64() * 1000.0;
-            let mut outcomes = route.send(&txs).await.into_iter();
+            let sent_ms = start.elapsed().as_secs_f64() * 1000.0;
+            let mut outcomes = path.send(&txs).await.into_iter();
             drop(permit);
             for r in batch {
                 let outcomes = outcomes.by_ref().take(r.txs.len()).collect();

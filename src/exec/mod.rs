@@ -18,6 +18,7 @@ pub mod progress;
 pub mod recover;
 pub mod reorg;
 pub mod run;
+pub mod send_path;
 pub mod setup;
 pub mod setup_calls;
 pub mod states;

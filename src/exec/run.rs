@@ -110,19 +110,21 @@ pub async fn execute(
     interrupt: &Interrupt,
     rows: &mut dyn FnMut(&StepRow),
 ) -> Result<Executed, ChainError> {
-    let (ctx, calls, nonces) = context(&run, &opts).await?;
+    let prepared = context(&run, &opts).await?;
+    let ctx = prepared.ctx.clone();
     let subset = match opts.subset.clone() {
         Some(v) => Steps::Listed(v),
         None => Steps::All(run.plan.steps.len()),
     };
-    let mut tasks = spawn(&run, &ctx, (calls, nonces), &subset, &opts)?;
+    let mut tasks = spawn(&run, prepared, &subset, &opts)?;
     let (fired, mut interrupted) = fire(&ctx, &subset, &tasks.step_txs, interrupt).await;
     ctx.sender.wakes_at(None);
     let drained = drain(
         &ctx,
         &mut tasks.count_rx,
         fired,
-        (interrupted, &opts),
+        interrupted,
+        &opts,
         interrupt,
     )
     .await;
@@ -187,18 +189,18 @@ fn unix_ms_of(at: tokio::time::Instant) -> f64 {
     }
 }
 
-/// What every task of the run shares, each `call` workload encoded, and each wallet's nonce.
-async fn context(
-    run: &Inputs<'_>,
-    opts: &Options,
-) -> Result<
-    (
-        Arc<Ctx>,
-        Arc<Vec<Option<super::calls::EncodedCall>>>,
-        Vec<u64>,
-    ),
-    ChainError,
-> {
+/// What the tasks start from.
+struct Prepared {
+    /// What every task of the run shares.
+    ctx: Arc<Ctx>,
+    /// Each `call` workload encoded.
+    calls: Arc<Vec<Option<super::calls::EncodedCall>>>,
+    /// Each wallet's next nonce on chain.
+    nonces: Vec<u64>,
+}
+
+/// Reads the wallets' nonces, encodes the calls and builds the shared context.
+async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainError> {
     let chain = run.chain;
     let addresses: Vec<Address> = run.wallets.iter().map(|w| w.address).collect();
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
@@ -233,7 +235,11 @@ async fn context(
     });
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
-    Ok((ctx, calls, accounts.iter().map(|a| a.nonce).collect()))
+    Ok(Prepared {
+        ctx,
+        calls,
+        nonces: accounts.iter().map(|a| a.nonce).collect(),
+    })
 }
 
 /// The tasks of a running plan: the receipt watcher, the collector, one actor per role.
@@ -253,8 +259,7 @@ struct Tasks {
 /// Starts the watcher, the collector and the role actors.
 fn spawn(
     run: &Inputs<'_>,
-    ctx: &Arc<Ctx>,
-    (calls, nonces): (Arc<Vec<Option<super::calls::EncodedCall>>>, Vec<u64>),
+    Prepared { ctx, calls, nonces }: Prepared,
     subset: &Steps,
     opts: &Options,
 ) -> Result<Tasks, ChainError> {
@@ -393,7 +398,8 @@ async fn drain(
     ctx: &Ctx,
     count_rx: &mut watch::Receiver<usize>,
     fired: usize,
-    (interrupted, opts): (bool, &Options),
+    interrupted: bool,
+    opts: &Options,
     interrupt: &Interrupt,
 ) -> Drained {
     // Results still in flight: wait for them (bounded), or for the grace period after Ctrl-C.

@@ -112,7 +112,7 @@ async fn run(
         } else {
             next.saturating_sub(1)
         };
-        next = read_blocks(&ctx, p, &mut book, next..=head, (&fees, priority)).await;
+        next = read_blocks(&ctx, p, &mut book, next..=head, &fees, priority).await;
         let now = ctx.now_ms();
         // The lookups run in their own task, so block timing (latency) never waits on them.
         let checking = check.as_ref().is_some_and(|t| !t.is_finished());
@@ -150,7 +150,8 @@ async fn read_blocks(
     p: &DynProvider,
     book: &mut Book,
     range: std::ops::RangeInclusive<u64>,
-    (fees, priority): (&watch::Sender<Fees>, u128),
+    fees: &watch::Sender<Fees>,
+    priority: u128,
 ) -> u64 {
     let (mut next, head) = range.into_inner();
     while next <= head {

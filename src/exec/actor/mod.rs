@@ -10,19 +10,18 @@ use std::time::Duration;
 use alloy::primitives::{B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 mod channel_steps;
 mod peer;
+mod proposal;
 
 use super::calls::EncodedCall;
 use super::lane;
-use super::msg::{
-    ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, Proposal, SignRefusal, TxReport, TxResult,
-};
+use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, TxReport, TxResult};
 use super::states::State;
 use super::watched::ToWatcher;
-use crate::chain::contracts::{Adjudicator, Token};
+use crate::chain::contracts::Token;
 
 use crate::chain::tx::{Call, Fees};
 use crate::model::rows::Status;
@@ -392,160 +391,6 @@ impl Running {
             StepKind::CreateChannel => self.fund_from_ledger(idx),
             StepKind::UpdateChannel => self.update(idx),
             StepKind::CloseChannel | StepKind::CloseLedgerChannel => self.close(idx),
-        }
-    }
-
-    /// Signs `proposal` with `me` and asks `other`'s role actor to countersign it.
-    fn propose(&mut self, idx: usize, me: WalletRef, other: WalletRef, proposal: Proposal) {
-        let ctx = self.a.ctx.clone();
-        let started_ms = ctx.now_ms();
-        let own: Result<Vec<Bytes>, String> = proposal
-            .iter()
-            .map(|(_, st)| ctx.domain.sign(self.signer(me), st))
-            .collect();
-        let own = match own {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = self.me().send(ActorMsg::Countersigned {
-                    idx,
-                    started_ms,
-                    proposal,
-                    own: Vec::new(),
-                    peer: Err(SignRefusal::Failed(e)),
-                });
-                return;
-            }
-        };
-        let (tx, rx) = oneshot::channel();
-        let request = ActorMsg::SignRequest {
-            signer: other,
-            proposer: me,
-            proposal: proposal.clone(),
-            sigs: own.clone(),
-            reply: tx,
-        };
-        let _ = self.mailbox(other.role).send(request);
-        let back = self.me();
-        tokio::spawn(async move {
-            let peer = match tokio::time::timeout(SIGN_TIMEOUT, rx).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(_)) => Err(SignRefusal::Failed("the counterparty stopped".into())),
-                Err(_) => Err(SignRefusal::Failed(format!(
-                    "no countersignature within {} s",
-                    SIGN_TIMEOUT.as_secs()
-                ))),
-            };
-            let _ = back.send(ActorMsg::Countersigned {
-                idx,
-                started_ms,
-                proposal,
-                own,
-                peer,
-            });
-        });
-    }
-
-    /// Our proposal came back: apply it and finish (off-chain) or send the close (on-chain).
-    fn countersigned(
-        &mut self,
-        idx: usize,
-        started_ms: f64,
-        proposal: Proposal,
-        own: Vec<Bytes>,
-        peer: Result<Vec<Bytes>, SignRefusal>,
-    ) {
-        let ctx = self.a.ctx.clone();
-        let s = &ctx.plan.steps[idx];
-        let touched: Vec<ChKey> = proposal.iter().map(|(j, _)| *j).collect();
-        let other = |ch: &Ch| if ch.a == s.actor { ch.b } else { ch.a };
-        let peer = peer.and_then(|sigs| {
-            let who = self
-                .channels
-                .get(&proposal[0].0)
-                .map(|ch| ctx.address(other(ch)));
-            let ok = sigs.len() == proposal.len()
-                && proposal
-                    .iter()
-                    .zip(&sigs)
-                    .all(|((_, st), sig)| who.is_some_and(|w| ctx.domain.verify(st, sig, w)));
-            if ok {
-                Ok(sigs)
-            } else {
-                Err(SignRefusal::Failed(
-                    "the countersignature does not verify".into(),
-                ))
-            }
-        });
-        let on_chain_close = matches!(s.kind, StepKind::CloseLedgerChannel)
-            || (s.kind == StepKind::CloseChannel && s.ledger.is_none());
-        match peer {
-            Err(SignRefusal::Busy(_))
-                if self.retries.get(&idx).copied().unwrap_or(0) < BUSY_RETRIES =>
-            {
-                *self.retries.entry(idx).or_default() += 1;
-                let back = self.me();
-                tokio::spawn(async move {
-                    tokio::time::sleep(BUSY_RETRY_AFTER).await;
-                    let _ = back.send(ActorMsg::Step { idx });
-                });
-            }
-            Err(e) => {
-                self.fail(idx, started_ms, format!("other: {e}"));
-                if s.kind == StepKind::CreateChannel {
-                    self.settle_open(key(s), Err(e.to_string()), false);
-                }
-            }
-            Ok(peer_sigs) => {
-                for (job, st) in &proposal {
-                    if let Some(ch) = self.channels.get_mut(job) {
-                        ch.nonce = ch.nonce.max(st.nonce);
-                        (ch.bal_a, ch.bal_b) = (st.bal_a, st.bal_b);
-                    }
-                }
-                if on_chain_close {
-                    let ch = self.channels.get_mut(&key(s)).expect("closing");
-                    ch.status = St::Closing;
-                    let (st, i_am_a) = (proposal[0].1, ch.a == s.actor);
-                    let (sig_a, sig_b) = if i_am_a {
-                        (own[0].clone(), peer_sigs[0].clone())
-                    } else {
-                        (peer_sigs[0].clone(), own[0].clone())
-                    };
-                    let input = Adjudicator::closeCall {
-                        id: st.channel,
-                        nonce: st.nonce,
-                        balA: U256::from(st.bal_a),
-                        balB: U256::from(st.bal_b),
-                        sigA: sig_a,
-                        sigB: sig_b,
-                    }
-                    .abi_encode();
-                    let call = Call {
-                        to: Some(ctx.contracts.adjudicator),
-                        value: U256::ZERO,
-                        input: input.into(),
-                        gas_limit: ctx.gas.close,
-                    };
-                    self.send(idx, s.actor, call, Purpose::Close(key(s)));
-                } else {
-                    let mut d = Done::new(idx, Status::Ok, "");
-                    d.sent_ms = Some(started_ms);
-                    d.latency_ms = Some(ctx.now_ms() - started_ms);
-                    self.emit(d);
-                    match s.kind {
-                        StepKind::CreateChannel => self.settle_open(key(s), Ok(()), false),
-                        StepKind::CloseChannel => {
-                            if let Some(ch) = self.channels.get_mut(&key(s)) {
-                                ch.status = St::Closed;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for job in touched {
-            self.release(job);
         }
     }
 
