@@ -12,33 +12,16 @@ use loadrun::chain::contracts::{addresses, ensure_deployed};
 use loadrun::chain::tx::Nonces;
 use loadrun::scenario::ChainConfig;
 
-const SMALL: &str = r#"
-version = 1
-[scenario]
-name = "small"
-seed = 7
-duration = "2s"
-[roles.A]
-wallets = 3
-[roles.B]
-wallets = 2
-[funding]
-fanout = 2
-eth = "0.1 ether"
-tokens = "5"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 2.0
-amount = "1 gwei"
-"#;
+/// tests/fixtures/small.toml (5 wallets, transfers A → B for 2 s) with `chain` as its
+/// `[chain]` body.
+fn small(chain: &str) -> String {
+    fixture("small", &[("chain", chain)])
+}
 
+/// `small` against a node loadrun did not spawn: the funder's key from LOADRUN_FUNDER_KEY,
+/// then `extra_chain`.
 fn remote(extra_chain: &str) -> String {
-    SMALL.replace(
-        "[roles.A]",
-        &format!("[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n{extra_chain}\n[roles.A]"),
-    )
+    small(&format!("{FUNDER_KEY_ENV}\n{extra_chain}"))
 }
 
 fn wait_gone(pid: u32) -> bool {
@@ -75,11 +58,7 @@ fn a_panic_kills_anvil() {
 fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     // 2-s blocks: deploy and funding wait for blocks, so loadrun is busy when interrupted.
-    let path = scenario(
-        dir.path(),
-        "slow",
-        &SMALL.replace("[roles.A]", "[chain]\nblock_time = \"2s\"\n[roles.A]"),
-    );
+    let path = scenario(dir.path(), "slow", &small("block_time = \"2s\""));
     let mut cmd = loadrun();
     cmd.arg("fund").arg(&path);
     let mut run = Watched::spawn(cmd);
@@ -198,7 +177,7 @@ async fn contracts_are_reused_at_their_create2_addresses() {
 #[test]
 fn same_seed_same_addresses_and_no_key_in_the_list() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "w", SMALL);
+    let path = scenario(dir.path(), "w", &small(""));
     let run = |seed: &str| {
         let out = loadrun()
             .args(["wallets", "--seed", seed])
@@ -239,7 +218,7 @@ fn contract_artifacts_match_a_fresh_compile() {
 #[test]
 fn a_missing_anvil_is_reported_with_where_loadrun_looked_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "small", SMALL);
+    let path = scenario(dir.path(), "small", &small(""));
     let out = loadrun()
         .current_dir(dir.path())
         .arg("fund")

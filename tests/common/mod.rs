@@ -1,5 +1,6 @@
 //! Helpers shared by the tests that need a chain: the loadrun binary, anvil guards, scenario
-//! files in a temp dir, and the check that no private key leaked into any output.
+//! fixtures (tests/fixtures/*.toml) written to a temp dir, and the check that no private key
+//! leaked into any output.
 #![allow(dead_code)]
 
 pub mod diagnostics;
@@ -78,6 +79,53 @@ pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(&p, text).expect("write scenario");
     p
+}
+
+/// The `[chain]` line of a scenario run against a node loadrun did not spawn: the funder's key
+/// comes from LOADRUN_FUNDER_KEY.
+pub const FUNDER_KEY_ENV: &str = "funder_key_env = \"LOADRUN_FUNDER_KEY\"";
+
+/// The scenario `tests/fixtures/NAME.toml` with each of its placeholders filled: the fixture
+/// names them on a `# placeholders: {a} {b}` line, and `values` must give exactly those; they
+/// are filled outside comment lines (`{x}` not declared, such as loadrun's own `{peer}`
+/// templates, stays as it is).
+pub fn fixture(name: &str, values: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    let declared: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# placeholders:"))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|p| {
+                    p.strip_prefix('{')
+                        .and_then(|p| p.strip_suffix('}'))
+                        .unwrap_or_else(|| panic!("fixture {name}: bad placeholder {p:?}"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut given: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
+    given.sort_unstable();
+    let mut wanted = declared.clone();
+    wanted.sort_unstable();
+    assert_eq!(
+        given, wanted,
+        "fixture {name}: the values given vs its `# placeholders:` line"
+    );
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with('#') {
+                return line.to_string();
+            }
+            values.iter().fold(line.to_string(), |l, (k, v)| {
+                l.replace(&format!("{{{k}}}"), v)
+            })
+        })
+        .collect()
 }
 
 /// Whether a process is alive (present and not a zombie).
