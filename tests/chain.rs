@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::providers::Provider;
 use common::*;
@@ -24,12 +24,9 @@ fn remote(extra_chain: &str) -> String {
     small(&format!("{FUNDER_KEY_ENV}\n{extra_chain}"))
 }
 
-fn wait_gone(pid: u32) -> bool {
-    let start = Instant::now();
-    while alive(pid) && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !alive(pid)
+/// Waits (at most 5 s) until process `pid` is gone.
+fn wait_gone(pid: u32, what: &str) {
+    wait_until(what, Duration::from_secs(5), || !alive(pid));
 }
 
 #[test]
@@ -38,7 +35,7 @@ fn dropping_the_guard_kills_anvil() {
     let pid = node.pid;
     assert!(alive(pid));
     drop(node);
-    assert!(wait_gone(pid), "anvil {pid} still running after drop");
+    wait_gone(pid, &format!("anvil {pid} to end after the guard dropped"));
 }
 
 #[test]
@@ -51,7 +48,7 @@ fn a_panic_kills_anvil() {
     }));
     assert!(r.is_err());
     assert!(pid > 0);
-    assert!(wait_gone(pid), "anvil {pid} survived a panic");
+    wait_gone(pid, &format!("anvil {pid} to end after a panic"));
 }
 
 #[test]
@@ -71,7 +68,7 @@ fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
     let seen = run.seen.clone();
     assert_eq!(code, Some(130), "{seen}");
     assert!(seen.contains("interrupted"), "{seen}");
-    assert!(wait_gone(pid), "anvil {pid} left behind");
+    wait_gone(pid, &format!("anvil {pid} to end with loadrun"));
     assert_no_keys(&seen, &secret_keys(7, &[("A", 3), ("B", 2)]));
 }
 

@@ -135,7 +135,12 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
     let path = scenario(dir.path(), "dies", &text);
     let out = dir.path().join("out");
     let mut run = spawn_funded(&proxy.url, &path, &out, &["--receipt-timeout", "5s"]);
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Once steps have landed, the node stops answering.
+    wait_for_ok_rows(
+        &out.join("steps.csv"),
+        10,
+        std::time::Duration::from_secs(60),
+    );
     proxy.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert_eq!(code, Some(3), "{}", run.seen);

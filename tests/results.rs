@@ -41,8 +41,13 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
     );
     let out_dir = dir.path().join("out");
     let mut run = spawn_funded(&node.url, &path, &out_dir, &[]);
-    // Mid-run, B:1 (which only receives) sends 1 gwei away behind loadrun's back.
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Mid-run (steps have landed, so the start balances were read), B:1 (which only receives)
+    // sends 1 gwei away behind loadrun's back.
+    wait_for_ok_rows(
+        &out_dir.join("steps.csv"),
+        1,
+        std::time::Duration::from_secs(60),
+    );
     // Signed with the wallet's own key, straight to anvil.
     let provider = alloy::providers::ProviderBuilder::new()
         .connect_http(node.url.parse().unwrap())

@@ -190,8 +190,8 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
         "{}",
         run.seen
     );
-    // Let a few seconds of steps run, then interrupt.
-    std::thread::sleep(Duration::from_secs(3));
+    // Once a few steps have landed (of 30 s of them), interrupt.
+    wait_for_ok_rows(&dir.path().join("steps.csv"), 5, Duration::from_secs(60));
     run.interrupt();
     let code = run.finish();
     assert_eq!(code, Some(130), "{}", run.seen);

@@ -54,21 +54,6 @@ fn keys(wallets: u32) -> Vec<String> {
     secret_keys(SEED, &[("A", wallets), ("B", wallets)])
 }
 
-/// Waits (bounded) until steps.csv holds `n` ok rows.
-fn wait_for_ok_rows(steps: &Path, n: usize, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let ok = std::fs::read_to_string(steps)
-            .map(|t| t.lines().filter(|l| l.contains(",ok,")).count())
-            .unwrap_or(0);
-        if ok >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("steps.csv never held {n} ok rows within {limit:?}");
-}
-
 #[test]
 fn a_node_killed_mid_run_is_named_and_its_steps_say_node_down() {
     let node = anvil(AnvilOptions {
