@@ -198,7 +198,10 @@ fn same_seed_same_addresses_and_no_key_in_the_list() {
 fn contract_artifacts_match_a_fresh_compile() {
     let solc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/solc");
     if !solc.exists() {
-        eprintln!("skipped: node_modules/solc absent (run `npm ci`)");
+        missing_tool(
+            "solc (node_modules/solc)",
+            "`npm ci` installs the pinned solc from package.json; .ci/run runs it first",
+        );
         return;
     }
     // loadrun's contracts, and the test dapp's Foundry-style artifact.

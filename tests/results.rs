@@ -183,8 +183,9 @@ fn summaries_diff_cleanly_and_fail_on_rules_bite() {
         .into_iter()
         .find(|p| Path::new(p).exists());
     let Some(chromium) = chromium else {
-        eprintln!(
-            "skipped the Chromium check: chromium is not installed (apt-get install chromium)"
+        missing_tool(
+            "chromium (for the report rendering check)",
+            ".ci/run installs Debian's chromium under CI=true (apt-get install chromium)",
         );
         return;
     };

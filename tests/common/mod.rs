@@ -161,6 +161,16 @@ pub fn wait_for_ok_rows(steps: &Path, n: usize, limit: Duration) {
     );
 }
 
+/// A tool a test needs is absent. Under `CI=true` that fails the test, naming the tool and how
+/// CI gets it (`how`); elsewhere the caller skips its check after this notice.
+#[track_caller]
+pub fn missing_tool(tool: &str, how: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{tool} is missing, and CI=true does not allow skipping: {how}");
+    }
+    eprintln!("skipped: {tool} is missing ({how})");
+}
+
 /// Whether a process is alive (present and not a zombie).
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
