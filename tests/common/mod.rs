@@ -91,6 +91,7 @@ pub const FUNDER_KEY_ENV: &str = "funder_key_env = \"LOADRUN_FUNDER_KEY\"";
 /// names them on a `# placeholders: {a} {b}` line, and `values` must give exactly those; they
 /// are filled outside comment lines (`{x}` not declared, such as loadrun's own `{peer}`
 /// templates, stays as it is).
+#[track_caller]
 pub fn fixture(name: &str, values: &[(&str, &str)]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -132,6 +133,7 @@ pub fn fixture(name: &str, values: &[(&str, &str)]) -> String {
 
 /// Waits until `done` holds, checking every 50 ms for at most `limit`; at the deadline, panics
 /// saying what was awaited.
+#[track_caller]
 pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -153,6 +155,7 @@ pub fn ok_rows(steps: &Path) -> usize {
 
 /// Waits (at most `limit`) until the steps.csv at `steps` holds `n` ok rows: the run's schedule
 /// is under way (its start balances already read) and the node answers.
+#[track_caller]
 pub fn wait_for_ok_rows(steps: &Path, n: usize, limit: Duration) {
     wait_until(
         &format!("{n} ok rows in {}", steps.display()),
