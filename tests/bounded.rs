@@ -8,47 +8,16 @@ use common::remote::run_spawned;
 use common::*;
 use loadrun::report::rows::{Status, StepRow};
 
-/// Transfers and token transfers at `rate` per second for `secs` on the spawned 1-s chain;
-/// one call workload reverts on purpose (failed rows to count).
+/// tests/fixtures/bounded.toml: transfers and token transfers at `rate` per second for `secs`
+/// on the spawned 1-s chain; one call workload reverts on purpose (failed rows to count).
 fn scenario_text(rate: f64, secs: u64) -> String {
-    format!(
-        r#"version = 1
-[scenario]
-name = "bounded"
-seed = 3
-duration = "{secs}s"
-[chain]
-block_time = "1s"
-[roles.A]
-wallets = 40
-[roles.B]
-wallets = 10
-[funding]
-fanout = 10
-eth = "1 ether"
-tokens = "100000"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = {transfers}
-amount = "1 gwei"
-[[workload]]
-type = "token_transfer"
-from = "A"
-to = "B"
-rate = {tokens}
-amount = "1"
-[[workload]]
-type = "call"
-from = "A"
-to = "token"
-signature = "transfer(address,uint256)"
-args = ["0x000000000000000000000000000000000000dEaD", "1000000000000000000000000"]
-rate = 2.0
-"#,
-        transfers = rate * 0.8,
-        tokens = rate * 0.2 - 2.0,
+    fixture(
+        "bounded",
+        &[
+            ("duration", &format!("{secs}s")),
+            ("transfers", &(rate * 0.8).to_string()),
+            ("tokens", &(rate * 0.2 - 2.0).to_string()),
+        ],
     )
 }
 

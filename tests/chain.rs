@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::providers::Provider;
 use common::*;
@@ -12,41 +12,21 @@ use loadrun::chain::contracts::{addresses, ensure_deployed};
 use loadrun::chain::tx::Nonces;
 use loadrun::scenario::ChainConfig;
 
-const SMALL: &str = r#"
-version = 1
-[scenario]
-name = "small"
-seed = 7
-duration = "2s"
-[roles.A]
-wallets = 3
-[roles.B]
-wallets = 2
-[funding]
-fanout = 2
-eth = "0.1 ether"
-tokens = "5"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 2.0
-amount = "1 gwei"
-"#;
-
-fn remote(extra_chain: &str) -> String {
-    SMALL.replace(
-        "[roles.A]",
-        &format!("[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n{extra_chain}\n[roles.A]"),
-    )
+/// tests/fixtures/small.toml (5 wallets, transfers A → B for 2 s) with `chain` as its
+/// `[chain]` body.
+fn small(chain: &str) -> String {
+    fixture("small", &[("chain", chain)])
 }
 
-fn wait_gone(pid: u32) -> bool {
-    let start = Instant::now();
-    while alive(pid) && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !alive(pid)
+/// `small` against a node loadrun did not spawn: the funder's key from LOADRUN_FUNDER_KEY,
+/// then `extra_chain`.
+fn remote(extra_chain: &str) -> String {
+    small(&format!("{FUNDER_KEY_ENV}\n{extra_chain}"))
+}
+
+/// Waits (at most 5 s) until process `pid` is gone.
+fn wait_gone(pid: u32, what: &str) {
+    wait_until(what, Duration::from_secs(5), || !alive(pid));
 }
 
 #[test]
@@ -55,7 +35,7 @@ fn dropping_the_guard_kills_anvil() {
     let pid = node.pid;
     assert!(alive(pid));
     drop(node);
-    assert!(wait_gone(pid), "anvil {pid} still running after drop");
+    wait_gone(pid, &format!("anvil {pid} to end after the guard dropped"));
 }
 
 #[test]
@@ -68,18 +48,14 @@ fn a_panic_kills_anvil() {
     }));
     assert!(r.is_err());
     assert!(pid > 0);
-    assert!(wait_gone(pid), "anvil {pid} survived a panic");
+    wait_gone(pid, &format!("anvil {pid} to end after a panic"));
 }
 
 #[test]
 fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     // 2-s blocks: deploy and funding wait for blocks, so loadrun is busy when interrupted.
-    let path = scenario(
-        dir.path(),
-        "slow",
-        &SMALL.replace("[roles.A]", "[chain]\nblock_time = \"2s\"\n[roles.A]"),
-    );
+    let path = scenario(dir.path(), "slow", &small("block_time = \"2s\""));
     let mut cmd = loadrun();
     cmd.arg("fund").arg(&path);
     let mut run = Watched::spawn(cmd);
@@ -92,7 +68,7 @@ fn sigint_to_loadrun_kills_its_anvil_and_exits_130() {
     let seen = run.seen.clone();
     assert_eq!(code, Some(130), "{seen}");
     assert!(seen.contains("interrupted"), "{seen}");
-    assert!(wait_gone(pid), "anvil {pid} left behind");
+    wait_gone(pid, &format!("anvil {pid} to end with loadrun"));
     assert_no_keys(&seen, &secret_keys(7, &[("A", 3), ("B", 2)]));
 }
 
@@ -198,7 +174,7 @@ async fn contracts_are_reused_at_their_create2_addresses() {
 #[test]
 fn same_seed_same_addresses_and_no_key_in_the_list() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "w", SMALL);
+    let path = scenario(dir.path(), "w", &small(""));
     let run = |seed: &str| {
         let out = loadrun()
             .args(["wallets", "--seed", seed])
@@ -222,7 +198,10 @@ fn same_seed_same_addresses_and_no_key_in_the_list() {
 fn contract_artifacts_match_a_fresh_compile() {
     let solc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/solc");
     if !solc.exists() {
-        eprintln!("skipped: node_modules/solc absent (run `npm ci`)");
+        missing_tool(
+            "solc (node_modules/solc)",
+            "`npm ci` installs the pinned solc from package.json; .ci/run runs it first",
+        );
         return;
     }
     // loadrun's contracts, and the test dapp's Foundry-style artifact.
@@ -239,7 +218,7 @@ fn contract_artifacts_match_a_fresh_compile() {
 #[test]
 fn a_missing_anvil_is_reported_with_where_loadrun_looked_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "small", SMALL);
+    let path = scenario(dir.path(), "small", &small(""));
     let out = loadrun()
         .current_dir(dir.path())
         .arg("fund")

@@ -8,78 +8,11 @@ mod common;
 use common::*;
 use loadrun::chain::anvil::AnvilOptions;
 
-const SEED: u64 = 5;
-
-/// ~230 steps/s for 15 s of every workload type, on the default chain (no `[chain]`).
-fn busy_mixed() -> String {
-    format!(
-        r#"
-version = 1
-[scenario]
-name = "busy"
-seed = {SEED}
-duration = "15s"
-[roles.A]
-wallets = 30
-[roles.B]
-wallets = 30
-[roles.C]
-wallets = 20
-[funding]
-fanout = 10
-eth = "2 ether"
-tokens = "500"
-[[workload]]
-type = "channel"
-funding = "direct"
-between = ["A", "B"]
-create_rate = 15.0
-close_rate = 7.0
-close_delay = "3s"
-update_rate = 30.0
-deposit = "0.001 ether"
-[[workload]]
-type = "channel"
-funding = "ledger"
-between = ["A", "C"]
-create_rate = 8.0
-close_rate = 3.0
-close_delay = "2s"
-deposit = "0.001 ether"
-ledger_rate = 4.0
-ledger_duration = "3s"
-ledger_delay = "4s"
-close_ledgers = true
-[[workload]]
-type = "transfer"
-from = "C"
-to = "A"
-rate = 100.0
-amount = "100 gwei"
-arrival = "poisson"
-[[workload]]
-type = "token_transfer"
-from = "B"
-to = "C"
-rate = 50.0
-amount = "1"
-[[workload]]
-type = "call"
-from = "A"
-to = "token"
-signature = "approve(address,uint256)"
-args = ["0x000000000000000000000000000000000000dEaD", "1000"]
-rate = 20.0
-[expect]
-max_failed = 0
-"#
-    )
-}
-
 #[test]
 fn a_busy_mixed_scenario_runs_all_ok_on_the_default_chain_with_bounded_node_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "busy", &busy_mixed());
+    // tests/fixtures/busy.toml: ~230 steps/s for 15 s of every workload type, no `[chain]`.
+    let path = scenario(dir.path(), "busy", &fixture("busy", &[]));
     let run = common::remote::run_spawned(&path, dir.path());
     let (out, t) = (run.dir.clone(), run.text());
     assert_eq!(run.output.status.code(), Some(0), "{t}");
@@ -116,11 +49,10 @@ fn a_busy_mixed_scenario_runs_all_ok_on_the_default_chain_with_bounded_node_memo
     );
 }
 
-/// 600 token transfers per second for 2 s: 39 M gas of limits in the busiest block.
+/// tests/fixtures/heavy.toml: 600 token transfers per second for 2 s (39 M gas of limits in
+/// the busiest block), `chain` as its `[chain]` body.
 fn heavy(chain: &str) -> String {
-    format!(
-        "version = 1\n[scenario]\nname = \"heavy\"\nseed = 3\nduration = \"2s\"\n[chain]\n{chain}\n[roles.A]\nwallets = 4\n[roles.B]\nwallets = 4\n[funding]\neth = \"1 ether\"\ntokens = \"1000\"\n[[workload]]\ntype = \"token_transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 600.0\namount = \"1\"\narrival = \"constant\"\n"
-    )
+    fixture("heavy", &[("chain", chain)])
 }
 
 #[test]
@@ -146,11 +78,7 @@ fn a_remote_chain_too_small_for_the_plan_gets_a_warning() {
         ..AnvilOptions::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "heavy",
-        &heavy("funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(dir.path(), "heavy", &heavy(FUNDER_KEY_ENV));
     let out = loadrun()
         .args(["fund", "--rpc", &node.url])
         .arg(&path)

@@ -14,7 +14,7 @@ use common::*;
 /// own close time meets a known ordering bug of the role actors (see the README), not what these
 /// tests are about.
 fn without_channels(name: &str, duration: &str) -> String {
-    let text = mixed(name, duration, "funder_key_env = \"LOADRUN_FUNDER_KEY\"");
+    let text = mixed(name, duration, FUNDER_KEY_ENV);
     let start = text.find("[[workload]]\ntype = \"channel\"").unwrap();
     let end = text.find("[[workload]]\ntype = \"transfer\"").unwrap();
     format!("{}{}", &text[..start], &text[end..])
@@ -28,7 +28,7 @@ async fn ten_percent_mixed_faults_still_end_all_ok_with_sanity_exact() {
     let path = scenario(
         dir.path(),
         "faults",
-        &mixed("faults", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+        &mixed("faults", "15s", FUNDER_KEY_ENV),
     );
     let run = run_remote(&proxy.url, &path, dir.path());
     run.assert_all_ok();
@@ -58,11 +58,7 @@ async fn lost_answers_never_fail_a_step_nor_execute_it_twice() {
         20,
     );
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "lost",
-        &mixed("lost", "10s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(dir.path(), "lost", &mixed("lost", "10s", FUNDER_KEY_ENV));
     let run = run_remote(&proxy.url, &path, dir.path());
     run.assert_all_ok();
     assert!(
@@ -97,7 +93,7 @@ fn a_node_that_stays_down_is_given_up_after_retry_for() {
         &mixed(
             "down",
             "15s",
-            "funder_key_env = \"LOADRUN_FUNDER_KEY\"\nretry_for = \"2s\"",
+            &format!("{FUNDER_KEY_ENV}\nretry_for = \"2s\""),
         ),
     );
     let run = run_remote(&proxy.url, &path, dir.path());
@@ -112,11 +108,7 @@ async fn a_healthy_proxy_costs_no_retries() {
     let node = anvil_1s();
     let proxy = Proxy::start(&node.url, Faults::default(), 0);
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "clean",
-        &mixed("clean", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(dir.path(), "clean", &mixed("clean", "15s", FUNDER_KEY_ENV));
     let run = run_remote(&proxy.url, &path, dir.path());
     run.assert_all_ok();
     assert_eq!(run.metric("rpc_retries"), 0.0, "{}", run.figures());
@@ -138,12 +130,17 @@ fn a_node_that_dies_mid_run_ends_the_run_with_one_row_per_step() {
     let text = mixed(
         "dies",
         "15s",
-        "funder_key_env = \"LOADRUN_FUNDER_KEY\"\nretry_for = \"2s\"",
+        &format!("{FUNDER_KEY_ENV}\nretry_for = \"2s\""),
     );
     let path = scenario(dir.path(), "dies", &text);
     let out = dir.path().join("out");
     let mut run = spawn_funded(&proxy.url, &path, &out, &["--receipt-timeout", "5s"]);
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Once steps have landed, the node stops answering.
+    wait_for_ok_rows(
+        &out.join("steps.csv"),
+        10,
+        std::time::Duration::from_secs(60),
+    );
     proxy.down.store(true, std::sync::atomic::Ordering::SeqCst);
     let code = run.finish();
     assert_eq!(code, Some(3), "{}", run.seen);
@@ -206,7 +203,7 @@ async fn fault_matrix() {
             let path = scenario(
                 dir.path(),
                 "matrix",
-                &mixed("matrix", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
+                &mixed("matrix", "15s", FUNDER_KEY_ENV),
             );
             let run = run_remote(&proxy.url, &path, dir.path());
             run.assert_all_ok();
@@ -244,8 +241,21 @@ fn sends_that_cannot_keep_up_report_the_rate_they_really_had_and_name_loadrun() 
         .armed
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
-    let text = "version = 1\n[scenario]\nname = \"slow\"\nseed = 8\nduration = \"4s\"\n[chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n[roles.A]\nwallets = 1\n[roles.B]\nwallets = 1\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = 20.0\namount = \"1 gwei\"\narrival = \"constant\"\n";
-    let path = scenario(dir.path(), "slow", text);
+    // One wallet sending 20 transfers/s for 4 s.
+    let text = fixture(
+        "transfers",
+        &[
+            ("name", "slow"),
+            ("seed", "8"),
+            ("duration", "4s"),
+            ("chain", FUNDER_KEY_ENV),
+            ("senders", "1"),
+            ("receivers", "1"),
+            ("schedule", "rate = 20.0\narrival = \"constant\""),
+            ("expect", ""),
+        ],
+    );
+    let path = scenario(dir.path(), "slow", &text);
     let out = dir.path().join("out");
     let mut run = spawn_funded(&proxy.url, &path, &out, &[]);
     proxy.armed.store(true, std::sync::atomic::Ordering::SeqCst);

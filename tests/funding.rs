@@ -16,32 +16,9 @@ use loadrun::wallets::derive;
 const ETH: u128 = 10_000_000_000_000_000; // 0.01 ether per wallet
 const TOKENS: u128 = 100 * 1_000_000_000_000_000_000;
 
+/// tests/fixtures/fund200.toml: 200 wallets (A: 120, B: 80), seed 11, a tree of fanout 10.
 fn scenario_text() -> String {
-    r#"
-version = 1
-[scenario]
-name = "fund200"
-seed = 11
-duration = "1s"
-[chain]
-funder_key_env = "LOADRUN_FUNDER_KEY"
-[roles.A]
-wallets = 120
-[roles.B]
-wallets = 80
-[funding]
-strategy = "tree"
-fanout = 10
-eth = "0.01 ether"
-tokens = "100"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 1.0
-amount = "1 gwei"
-"#
-    .to_string()
+    fixture("fund200", &[])
 }
 
 fn wallet_addresses() -> Vec<alloy::primitives::Address> {

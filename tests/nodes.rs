@@ -49,11 +49,7 @@ async fn hardhat_runs_the_quickstart_and_the_mixed_scenario_all_ok() {
 
     let mdir = dir.path().join("mixed");
     std::fs::create_dir_all(&mdir).unwrap();
-    let path = scenario(
-        &mdir,
-        "mixed",
-        &mixed("hh-mixed", "15s", "funder_key_env = \"LOADRUN_FUNDER_KEY\""),
-    );
+    let path = scenario(&mdir, "mixed", &mixed("hh-mixed", "15s", FUNDER_KEY_ENV));
     let run = run_remote(&node.url, &path, &mdir);
     run.assert_all_ok();
     assert_nonces_match_rows(&node.url, &run.rows()).await;

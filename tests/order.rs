@@ -13,15 +13,21 @@ use common::remote::assert_nonces_match;
 use common::*;
 use loadrun::chain::anvil::AnvilOptions;
 
-/// Transfers from `wallets` wallets of role A to 4 of role B at `rate`/s for `duration`.
+/// tests/fixtures/transfers.toml: `wallets` wallets of role A pay 4 of role B at `rate`/s
+/// (uniform arrivals) for `duration`, against the proxy.
 fn transfers(name: &str, wallets: u32, rate: f64, duration: &str) -> String {
-    format!(
-        "version = 1\n[scenario]\nname = \"{name}\"\nseed = 31\nduration = \"{duration}\"\n\
-         [chain]\nfunder_key_env = \"LOADRUN_FUNDER_KEY\"\n\
-         [roles.A]\nwallets = {wallets}\n[roles.B]\nwallets = 4\n\
-         [funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n\
-         [[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\nrate = {rate}\n\
-         amount = \"1 gwei\"\narrival = \"uniform\"\n"
+    fixture(
+        "transfers",
+        &[
+            ("name", name),
+            ("seed", "31"),
+            ("duration", duration),
+            ("chain", FUNDER_KEY_ENV),
+            ("senders", &wallets.to_string()),
+            ("receivers", "4"),
+            ("schedule", &format!("rate = {rate}\narrival = \"uniform\"")),
+            ("expect", ""),
+        ],
     )
 }
 

@@ -8,28 +8,6 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-const SCENARIO: &str = r#"
-version = 1
-[scenario]
-name = "outside"
-seed = 4
-duration = "3s"
-[roles.A]
-wallets = 2
-[roles.B]
-wallets = 2
-[funding]
-eth = "1 ether"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 4.0
-amount = "1 gwei"
-[expect]
-max_failed = 0
-"#;
-
 /// A timestamped tracing line starts like `2026-12-01T20:07:09.533556Z  INFO`.
 fn timestamped(line: &str) -> bool {
     let b = line.as_bytes();
@@ -61,11 +39,13 @@ fn runs_outside_the_checkout_with_a_quiet_terminal_and_a_full_log_file() {
     let bin_dir = checkout.join("node_modules/.bin");
     assert!(bin_dir.join("anvil").exists(), "run `npm ci` first");
     let system_path = std::env::var("PATH").unwrap_or_default();
+    // tests/fixtures/outside.toml: 12 transfers in 3 s, none may fail.
+    let scenario = common::fixture("outside", &[]);
 
     // 1. Only a scenario in the directory; anvil on PATH (as foundry installs it).
     let tmp = tempfile::tempdir().unwrap();
     assert!(!tmp.path().starts_with(checkout));
-    std::fs::write(tmp.path().join("outside.toml"), SCENARIO).unwrap();
+    std::fs::write(tmp.path().join("outside.toml"), &scenario).unwrap();
     let (o, out) = run_in(tmp.path(), &format!("{}:{system_path}", bin_dir.display()));
     let t = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
@@ -94,7 +74,7 @@ fn runs_outside_the_checkout_with_a_quiet_terminal_and_a_full_log_file() {
     .unwrap();
     let sub = repo.path().join("loadtests/ci");
     std::fs::create_dir_all(&sub).unwrap();
-    std::fs::write(sub.join("outside.toml"), SCENARIO).unwrap();
+    std::fs::write(sub.join("outside.toml"), &scenario).unwrap();
     let (o, _) = run_in(&sub, "/usr/bin:/bin");
     let t = common::text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
@@ -102,7 +82,7 @@ fn runs_outside_the_checkout_with_a_quiet_terminal_and_a_full_log_file() {
 
     // 3. Nowhere to be found: the error lists where it looked and how to install it.
     let empty = tempfile::tempdir().unwrap();
-    std::fs::write(empty.path().join("outside.toml"), SCENARIO).unwrap();
+    std::fs::write(empty.path().join("outside.toml"), &scenario).unwrap();
     let (o, _) = run_in(empty.path(), "/usr/bin:/bin");
     let t = common::text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");

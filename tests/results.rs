@@ -13,43 +13,10 @@ use common::*;
 use loadrun::chain::anvil::AnvilOptions;
 use loadrun::chain::tx::{Call, Nonces, send_and_wait};
 
-/// Transfers A → B (B only receives) and a few direct channels, 3 s.
-fn text_of(extra_chain: &str, expect: &str) -> String {
-    format!(
-        r#"
-version = 1
-[scenario]
-name = "results"
-seed = 9
-duration = "3s"
-[chain]
-{extra_chain}
-[roles.A]
-wallets = 3
-[roles.B]
-wallets = 2
-[funding]
-fanout = 2
-eth = "1 ether"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 4.0
-amount = "1 gwei"
-[[workload]]
-type = "channel"
-funding = "direct"
-between = ["A", "A"]
-create_rate = 1.0
-close_rate = 0.5
-close_delay = "500ms"
-update_rate = 1.0
-deposit = "0.01 ether"
-[expect]
-{expect}
-"#
-    )
+/// tests/fixtures/results.toml: transfers A → B (B only receives) and a few direct channels,
+/// 3 s; `chain` and `expect` are the bodies of those tables.
+fn results(chain: &str, expect: &str) -> String {
+    fixture("results", &[("chain", chain), ("expect", expect)])
 }
 
 fn run(path: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -70,12 +37,17 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
     let path = scenario(
         dir.path(),
         "tamper",
-        &text_of("funder_key_env = \"LOADRUN_FUNDER_KEY\"", "max_failed = 0"),
+        &results(FUNDER_KEY_ENV, "max_failed = 0"),
     );
     let out_dir = dir.path().join("out");
     let mut run = spawn_funded(&node.url, &path, &out_dir, &[]);
-    // Mid-run, B:1 (which only receives) sends 1 gwei away behind loadrun's back.
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // Mid-run (steps have landed, so the start balances were read), B:1 (which only receives)
+    // sends 1 gwei away behind loadrun's back.
+    wait_for_ok_rows(
+        &out_dir.join("steps.csv"),
+        1,
+        std::time::Duration::from_secs(60),
+    );
     // Signed with the wallet's own key, straight to anvil.
     let provider = alloy::providers::ProviderBuilder::new()
         .connect_http(node.url.parse().unwrap())
@@ -112,7 +84,7 @@ fn two_runs() -> (tempfile::TempDir, PathBuf, PathBuf, String, String) {
     let path = scenario(
         dir.path(),
         "twice",
-        &text_of("", "max_failed = 0\nmax_p99_inclusion = \"10s\""),
+        &results("", "max_failed = 0\nmax_p99_inclusion = \"10s\""),
     );
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let (oa, ob) = (run(&path, &a, &[]), run(&path, &b, &[]));
@@ -211,8 +183,9 @@ fn summaries_diff_cleanly_and_fail_on_rules_bite() {
         .into_iter()
         .find(|p| Path::new(p).exists());
     let Some(chromium) = chromium else {
-        eprintln!(
-            "skipped the Chromium check: chromium is not installed (apt-get install chromium)"
+        missing_tool(
+            "chromium (for the report rendering check)",
+            ".ci/run installs Debian's chromium under CI=true (apt-get install chromium)",
         );
         return;
     };
@@ -256,7 +229,7 @@ fn impossible_expectation_exits_1_naming_it() {
     let path = scenario(
         dir.path(),
         "strict",
-        &text_of("", "min_rate = { \"0\" = 1000.0 }"),
+        &results("", "min_rate = { \"0\" = 1000.0 }"),
     );
     let o = run(&path, &dir.path().join("out"), &[]);
     let t = text(&o);

@@ -138,42 +138,11 @@ fn mixed_workloads_end_to_end() {
     end_to_end("scenarios/mixed.toml");
 }
 
-/// A short scenario whose `call` always reverts (transferFrom without an allowance).
-const FAILING: &str = r#"
-version = 1
-[scenario]
-name = "failing"
-seed = 5
-duration = "3s"
-[roles.A]
-wallets = 2
-[roles.B]
-wallets = 2
-[funding]
-fanout = 2
-eth = "1 ether"
-tokens = "10"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 2.0
-amount = "1 gwei"
-[[workload]]
-type = "call"
-from = "A"
-to = "token"
-signature = "transferFrom(address,address,uint256)"
-args = ["0x000000000000000000000000000000000000dEaD", "0x000000000000000000000000000000000000bEEF", "1"]
-rate = 1.0
-[expect]
-max_failed = 0
-"#;
-
 #[test]
 fn failing_steps_still_give_one_row_each_and_miss_max_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "failing", FAILING);
+    // tests/fixtures/failing.toml: transfers, and a `call` that always reverts.
+    let path = scenario(dir.path(), "failing", &fixture("failing", &[]));
     let out_dir = dir.path().join("out");
     let out = loadrun()
         .args(["run", "--out"])
@@ -221,8 +190,8 @@ fn sigint_mid_run_flushes_and_exits_130_with_no_anvil_left() {
         "{}",
         run.seen
     );
-    // Let a few seconds of steps run, then interrupt.
-    std::thread::sleep(Duration::from_secs(3));
+    // Once a few steps have landed (of 30 s of them), interrupt.
+    wait_for_ok_rows(&dir.path().join("steps.csv"), 5, Duration::from_secs(60));
     run.interrupt();
     let code = run.finish();
     assert_eq!(code, Some(130), "{}", run.seen);

@@ -12,96 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::{DEV_KEY, anvil, loadrun, scenario, text};
+use common::{DEV_KEY, anvil, fixture, loadrun, scenario, text};
 use loadrun::chain::anvil::AnvilOptions;
 use loadrun::report::rows::{StepRow, read_steps};
-
-const SCENARIO: &str = r#"
-version = 1
-[scenario]
-name = "sharded"
-seed = 31
-duration = "8s"
-[chain]
-funder_key_env = "LOADRUN_FUNDER_KEY"
-[roles.A]
-wallets = 8
-[roles.B]
-wallets = 8
-[roles.C]
-wallets = 6
-[funding]
-eth = "2 ether"
-tokens = "100"
-[[workload]]
-type = "channel"
-funding = "direct"
-between = ["A", "B"]
-create_rate = 1.0
-close_rate = 0.25
-close_delay = "2s"
-update_rate = 1.0
-deposit = "0.01 ether"
-[[workload]]
-type = "channel"
-funding = "ledger"
-between = ["B", "C"]
-create_rate = 0.5
-close_rate = 0.2
-close_delay = "1s"
-deposit = "0.001 ether"
-ledger_rate = 1.0
-ledger_duration = "2s"
-ledger_delay = "3s"
-close_ledgers = true
-[[workload]]
-type = "transfer"
-from = "C"
-to = "A"
-rate = 10.0
-amount = "1 gwei"
-[[workload]]
-type = "token_transfer"
-from = "B"
-to = "C"
-rate = 4.0
-amount = "1"
-[expect]
-max_failed = 0
-"#;
-
-/// Without channels, so `--role` may split it.
-const BY_ROLE: &str = r#"
-version = 1
-[scenario]
-name = "by-role"
-seed = 8
-duration = "6s"
-[chain]
-funder_key_env = "LOADRUN_FUNDER_KEY"
-[roles.A]
-wallets = 5
-[roles.B]
-wallets = 5
-[funding]
-eth = "1 ether"
-tokens = "100"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 10.0
-amount = "1 gwei"
-[[workload]]
-type = "token_transfer"
-from = "B"
-to = "A"
-rate = 5.0
-amount = "1"
-[expect]
-max_failed = 0
-min_rate = { "0" = 5.0 }
-"#;
 
 fn rows(dir: &Path) -> Vec<StepRow> {
     read_steps(std::fs::File::open(dir.join("steps.csv")).expect("steps.csv")).expect("parse")
@@ -156,7 +69,8 @@ fn concurrently(
 #[test]
 fn two_shards_at_a_common_start_merge_into_the_whole_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), "sharded", SCENARIO);
+    // tests/fixtures/sharded.toml: 22 wallets, channels of both kinds, transfers, tokens.
+    let file = scenario(dir.path(), "sharded", &fixture("sharded", &[]));
     let node = anvil(AnvilOptions {
         block_time_ms: Some(1000),
         ..Default::default()
@@ -329,7 +243,8 @@ fn two_shards_at_a_common_start_merge_into_the_whole_plan() {
 #[test]
 fn role_parts_run_at_a_common_start_and_merge() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), "by-role", BY_ROLE);
+    // tests/fixtures/by_role.toml: no channels, so `--role` may split it; 90 steps.
+    let file = scenario(dir.path(), "by-role", &fixture("by_role", &[]));
     let node = anvil(AnvilOptions {
         block_time_ms: Some(1000),
         ..Default::default()
@@ -386,7 +301,8 @@ fn role_parts_run_at_a_common_start_and_merge() {
 #[test]
 fn parts_are_refused_before_any_chain_is_touched() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), "sharded", SCENARIO);
+    // tests/fixtures/sharded.toml: 22 wallets, channels of both kinds, transfers, tokens.
+    let file = scenario(dir.path(), "sharded", &fixture("sharded", &[]));
     // --role cannot split a channel's parties across processes.
     let o = loadrun()
         .args(["run", "--role", "A"])
@@ -464,29 +380,8 @@ fn steps_total(page: &str) -> (f64, BTreeMap<(String, String), f64>) {
 #[test]
 fn metrics_are_live_and_end_equal_to_the_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(
-        dir.path(),
-        "live",
-        r#"
-version = 1
-[scenario]
-name = "live"
-seed = 3
-duration = "6s"
-[roles.A]
-wallets = 4
-[roles.B]
-wallets = 2
-[funding]
-eth = "1 ether"
-[[workload]]
-type = "transfer"
-from = "A"
-to = "B"
-rate = 20.0
-amount = "1 gwei"
-"#,
-    );
+    // tests/fixtures/live.toml: 120 transfers in 6 s on the spawned chain.
+    let file = scenario(dir.path(), "live", &fixture("live", &[]));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

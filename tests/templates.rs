@@ -8,40 +8,15 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::ProviderBuilder;
-use common::{DEV_KEY, anvil, loadrun, scenario, text};
+use common::{DEV_KEY, anvil, fixture, loadrun, scenario, text};
 use loadrun::chain::anvil::AnvilOptions;
 use loadrun::chain::contracts::{Token, addresses};
-
-const SCENARIO: &str = r#"
-version = 1
-[scenario]
-name = "templated"
-seed = 17
-duration = "4s"
-[chain]
-funder_key_env = "LOADRUN_FUNDER_KEY"
-[roles.A]
-wallets = 3
-[roles.B]
-wallets = 3
-[funding]
-eth = "1 ether"
-[[workload]]
-type = "call"
-from = "A"
-to = "token"
-signature = "approve(address,uint256)"
-args = ["{peer}", "{uint:1..1000000}"]
-peers = "B"
-rate = 6.0
-[expect]
-max_failed = 0
-"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn templated_calls_send_their_planned_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario(dir.path(), "templated", SCENARIO);
+    // tests/fixtures/templated.toml: 24 `approve({peer}, {uint:…})` calls from A's wallets.
+    let file = scenario(dir.path(), "templated", &fixture("templated", &[]));
     let node = anvil(AnvilOptions {
         block_time_ms: Some(1000),
         ..Default::default()

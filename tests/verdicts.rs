@@ -15,11 +15,23 @@ use serde_json::Value;
 
 const SEED: u64 = 5;
 
-/// Two roles of `wallets` each, transfers A → B; `body` is the workload's rate lines, `chain`
-/// the `[chain]` body. No funder_key_env: a remote funder's key comes from LOADRUN_FUNDER_KEY.
-fn transfers(name: &str, duration: &str, wallets: u32, chain: &str, body: &str) -> String {
-    format!(
-        "version = 1\n[scenario]\nname = \"{name}\"\nseed = {SEED}\nduration = \"{duration}\"\n[chain]\n{chain}\n[roles.A]\nwallets = {wallets}\n[roles.B]\nwallets = {wallets}\n[funding]\nstrategy = \"flat\"\neth = \"1 ether\"\n[[workload]]\ntype = \"transfer\"\nfrom = \"A\"\nto = \"B\"\namount = \"1 gwei\"\n{body}\n[expect]\nmax_failed = 0\n"
+/// tests/fixtures/transfers.toml with `wallets` in each of A and B and no step allowed to fail;
+/// `schedule` is the workload's rate lines, `chain` the `[chain]` body. No funder_key_env: a
+/// remote funder's key comes from LOADRUN_FUNDER_KEY.
+fn transfers(name: &str, duration: &str, wallets: u32, chain: &str, schedule: &str) -> String {
+    let (seed, wallets) = (SEED.to_string(), wallets.to_string());
+    fixture(
+        "transfers",
+        &[
+            ("name", name),
+            ("seed", &seed),
+            ("duration", duration),
+            ("chain", chain),
+            ("senders", &wallets),
+            ("receivers", &wallets),
+            ("schedule", schedule),
+            ("expect", "max_failed = 0"),
+        ],
     )
 }
 
@@ -40,21 +52,6 @@ fn help_of(v: &Value) -> String {
 
 fn keys(wallets: u32) -> Vec<String> {
     secret_keys(SEED, &[("A", wallets), ("B", wallets)])
-}
-
-/// Waits (bounded) until steps.csv holds `n` ok rows.
-fn wait_for_ok_rows(steps: &Path, n: usize, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let ok = std::fs::read_to_string(steps)
-            .map(|t| t.lines().filter(|l| l.contains(",ok,")).count())
-            .unwrap_or(0);
-        if ok >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("steps.csv never held {n} ok rows within {limit:?}");
 }
 
 #[test]

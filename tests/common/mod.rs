@@ -1,5 +1,6 @@
 //! Helpers shared by the tests that need a chain: the loadrun binary, anvil guards, scenario
-//! files in a temp dir, and the check that no private key leaked into any output.
+//! fixtures (tests/fixtures/*.toml) written to a temp dir, bounded waits for what a run does,
+//! and the check that no private key leaked into any output.
 #![allow(dead_code)]
 
 pub mod diagnostics;
@@ -8,6 +9,8 @@ pub mod remote;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use loadrun::chain::anvil::{Anvil, AnvilOptions};
 
@@ -80,6 +83,97 @@ pub fn scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// The `[chain]` line of a scenario run against a node loadrun did not spawn: the funder's key
+/// comes from LOADRUN_FUNDER_KEY.
+pub const FUNDER_KEY_ENV: &str = "funder_key_env = \"LOADRUN_FUNDER_KEY\"";
+
+/// The scenario `tests/fixtures/NAME.toml` with each of its placeholders filled: the fixture
+/// names them on a `# placeholders: {a} {b}` line, and `values` must give exactly those; they
+/// are filled outside comment lines (`{x}` not declared, such as loadrun's own `{peer}`
+/// templates, stays as it is).
+#[track_caller]
+pub fn fixture(name: &str, values: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
+    let declared: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# placeholders:"))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|p| {
+                    p.strip_prefix('{')
+                        .and_then(|p| p.strip_suffix('}'))
+                        .unwrap_or_else(|| panic!("fixture {name}: bad placeholder {p:?}"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut given: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
+    given.sort_unstable();
+    let mut wanted = declared.clone();
+    wanted.sort_unstable();
+    assert_eq!(
+        given, wanted,
+        "fixture {name}: the values given vs its `# placeholders:` line"
+    );
+    text.split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with('#') {
+                return line.to_string();
+            }
+            values.iter().fold(line.to_string(), |l, (k, v)| {
+                l.replace(&format!("{{{k}}}"), v)
+            })
+        })
+        .collect()
+}
+
+/// Waits until `done` holds, checking every 50 ms for at most `limit`; at the deadline, panics
+/// saying what was awaited.
+#[track_caller]
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "waited {limit:?} for {what}, in vain"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The number of `ok` rows in the steps.csv at `steps` (0 while it does not exist); the file
+/// grows while a run goes (flushed at least every 200 ms).
+pub fn ok_rows(steps: &Path) -> usize {
+    std::fs::read_to_string(steps)
+        .map(|t| t.lines().filter(|l| l.contains(",ok,")).count())
+        .unwrap_or(0)
+}
+
+/// Waits (at most `limit`) until the steps.csv at `steps` holds `n` ok rows: the run's schedule
+/// is under way (its start balances already read) and the node answers.
+#[track_caller]
+pub fn wait_for_ok_rows(steps: &Path, n: usize, limit: Duration) {
+    wait_until(
+        &format!("{n} ok rows in {}", steps.display()),
+        limit,
+        || ok_rows(steps) >= n,
+    );
+}
+
+/// A tool a test needs is absent. Under `CI=true` that fails the test, naming the tool and how
+/// CI gets it (`how`); elsewhere the caller skips its check after this notice.
+#[track_caller]
+pub fn missing_tool(tool: &str, how: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{tool} is missing, and CI=true does not allow skipping: {how}");
+    }
+    eprintln!("skipped: {tool} is missing ({how})");
+}
+
 /// Whether a process is alive (present and not a zombie).
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -140,10 +234,14 @@ pub fn all_files(dir: &Path) -> String {
     out
 }
 
-/// A loadrun process whose stderr is read line by line as it runs.
+/// How long `Watched::until` waits for a line before it gives up (and panics).
+pub const LINE_LIMIT: Duration = Duration::from_secs(300);
+
+/// A loadrun process whose stderr is read line by line as it runs (by a thread of its own, so
+/// the child never blocks on a full pipe while the test waits for something else).
 pub struct Watched {
     pub child: std::process::Child,
-    lines: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+    lines: mpsc::Receiver<String>,
     /// Everything read so far.
     pub seen: String,
 }
@@ -160,7 +258,19 @@ impl Watched {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawn loadrun");
-        let lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.split(b'\n') {
+                let Ok(line) = line else { break };
+                if tx
+                    .send(String::from_utf8_lossy(&line).into_owned())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
         Self {
             child,
             lines,
@@ -168,17 +278,25 @@ impl Watched {
         }
     }
 
-    /// Reads lines until one satisfies `pred` (returned), or stderr ends (`None`).
+    /// Reads lines until one satisfies `pred` (returned), or stderr ends (`None`); panics,
+    /// with what was read, when no line came for `LINE_LIMIT`.
     pub fn until(&mut self, pred: impl Fn(&str) -> bool) -> Option<String> {
-        for line in self.lines.by_ref() {
-            let line = line.ok()?;
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-            if pred(&line) {
-                return Some(line);
+        loop {
+            match self.lines.recv_timeout(LINE_LIMIT) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if pred(&line) {
+                        return Some(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "loadrun printed nothing for {LINE_LIMIT:?}; so far:\n{}",
+                    self.seen
+                ),
             }
         }
-        None
     }
 
     /// Sends SIGINT to loadrun's whole process group, as Ctrl-C in a terminal does.
@@ -195,6 +313,16 @@ impl Watched {
     pub fn finish(&mut self) -> Option<i32> {
         while self.until(|_| false).is_some() {}
         self.child.wait().expect("wait").code()
+    }
+}
+
+impl Drop for Watched {
+    /// A test that panicked before `finish` leaves no loadrun behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

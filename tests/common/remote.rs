@@ -14,78 +14,17 @@ use loadrun::report::summary::{Metric, read_summary};
 
 use super::{DEV_KEY, loadrun};
 
-/// Seed of `mixed()`.
+/// Seed of `mixed()` (tests/fixtures/mixed.toml).
 pub const SEED: u64 = 77;
 /// Roles and wallet counts of `mixed()`.
 pub const ROLES: [(&str, u32); 3] = [("A", 6), ("B", 6), ("C", 4)];
 
-/// Every workload type: direct channels (updates, closes), ledger channels (closes, ledgers
-/// settled), ETH and token transfers, a contract call; the funder pays every wallet itself
-/// (`flat`), so a wallet's nonce counts only its own steps. `chain` is the `[chain]` body.
+/// tests/fixtures/mixed.toml, every workload type with flat funding, named `name`, lasting
+/// `duration`; `chain` is the `[chain]` body.
 pub fn mixed(name: &str, duration: &str, chain: &str) -> String {
-    format!(
-        r#"
-version = 1
-[scenario]
-name = "{name}"
-seed = {SEED}
-duration = "{duration}"
-[chain]
-{chain}
-[roles.A]
-wallets = 6
-[roles.B]
-wallets = 6
-[roles.C]
-wallets = 4
-[funding]
-strategy = "flat"
-eth = "2 ether"
-tokens = "500"
-[[workload]]
-type = "channel"
-funding = "direct"
-between = ["A", "B"]
-create_rate = 1.0
-close_rate = 0.5
-close_delay = "3s"
-update_rate = 1.0
-deposit = "0.01 ether"
-[[workload]]
-type = "channel"
-funding = "ledger"
-between = ["A", "C"]
-create_rate = 0.5
-close_rate = 0.2
-close_delay = "2s"
-deposit = "0.005 ether"
-ledger_rate = 1.0
-ledger_duration = "3s"
-ledger_delay = "4s"
-close_ledgers = true
-[[workload]]
-type = "transfer"
-from = "C"
-to = "A"
-rate = 4.0
-amount = "100 gwei"
-arrival = "poisson"
-[[workload]]
-type = "token_transfer"
-from = "B"
-to = "C"
-rate = 2.0
-amount = "1"
-[[workload]]
-type = "call"
-from = "A"
-to = "token"
-signature = "approve(address,uint256)"
-args = ["0x000000000000000000000000000000000000dEaD", "1000"]
-rate = 1.0
-[expect]
-max_failed = 0
-"#
+    super::fixture(
+        "mixed",
+        &[("name", name), ("duration", duration), ("chain", chain)],
     )
 }
 
