@@ -87,6 +87,17 @@ pub struct Executed {
 const GATHER: usize = 8;
 const GATHER_BUDGET: Duration = Duration::from_millis(3);
 
+/// The scheduler's decision at step `k` of `len` (due at `due(k)`): `None` when it is due by
+/// `now` (fire it at once), else when to wake — the `GATHER`-th step from it, but at most
+/// `GATHER_BUDGET` past its own instant.
+fn gather<T>(k: usize, len: usize, now: T, due: impl Fn(usize) -> T) -> Option<T>
+where
+    T: Ord + Copy + std::ops::Add<Duration, Output = T>,
+{
+    let at = due(k);
+    (at > now).then(|| due((k + GATHER - 1).min(len - 1)).min(at + GATHER_BUDGET))
+}
+
 /// Lead time between setting up the tasks and the plan's instant 0.
 const LEAD: Duration = Duration::from_millis(200);
 
@@ -357,9 +368,7 @@ async fn fire(
     for k in 0..subset.len() {
         let idx = subset.get(k);
         let at = due(k);
-        if at > tokio::time::Instant::now() {
-            let gathered = due((k + GATHER - 1).min(subset.len() - 1));
-            let wake = gathered.min(at + GATHER_BUDGET);
+        if let Some(wake) = gather(k, subset.len(), tokio::time::Instant::now(), due) {
             // Answers to the sends just made are read when this wakes, in the same wake-up.
             ctx.sender.wakes_at(Some(wake));
             tokio::select! {
@@ -469,5 +478,42 @@ impl Tasks {
             );
             Span::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_scheduler_fires_what_is_due_and_sleeps_until_a_gather_or_its_budget() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        // Steps every `gap` ms from 10 ms on.
+        let due = |gap: u64| move |k: usize| t0 + Duration::from_millis(10 + gap * k as u64);
+        // Due already: fire now.
+        assert_eq!(
+            super::gather(0, 100, t0 + Duration::from_millis(10), due(1)),
+            None
+        );
+        // 1 ms apart: the 8th step from it is 7 ms later, past the 3-ms budget: wake 3 ms
+        // after the first.
+        assert_eq!(
+            super::gather(0, 100, t0, due(1)),
+            Some(t0 + Duration::from_millis(13))
+        );
+        // Steps due at one instant gather at that instant.
+        assert_eq!(
+            super::gather(0, 100, t0, due(0)),
+            Some(t0 + Duration::from_millis(10))
+        );
+        // Near the end the last step bounds the gather.
+        assert_eq!(
+            super::gather(98, 100, t0, due(1)),
+            Some(t0 + Duration::from_millis(109))
+        );
+        // Far apart: the budget after the step itself.
+        assert_eq!(
+            super::gather(0, 100, t0, due(50)),
+            Some(t0 + Duration::from_millis(13))
+        );
     }
 }
