@@ -367,7 +367,6 @@ async fn fire(
     let due = |k: usize| ctx.start + Duration::from_millis(plan.steps[subset.get(k)].at_ms.into());
     for k in 0..subset.len() {
         let idx = subset.get(k);
-        let at = due(k);
         if let Some(wake) = gather(k, subset.len(), tokio::time::Instant::now(), due) {
             // Answers to the sends just made are read when this wakes, in the same wake-up.
             ctx.sender.wakes_at(Some(wake));
