@@ -110,6 +110,7 @@ fn run_in(args: &RunArgs, dir_out: &mut Option<PathBuf>) -> Result<u8, Error> {
         };
         let connected = planned.connect(rpc, args.node_log, &dir, &interrupt).await?;
         say!("{}", crate::pipeline::fit::describe(&connected.chain, &connected.cfg, &connected.chain.shown_url()));
+        crate::pipeline::fit::warn_if_blocks_too_small(&connected.planned.plan, &connected.chain, &connected.cfg);
         let mut funded = connected.fund(&interrupt).await?;
         let part = funded.connected.planned.part.is_some();
         for (name, at, fresh) in &funded.wallets.user {

@@ -122,7 +122,7 @@ pub async fn execute(
     rows: &mut dyn FnMut(&StepRow),
 ) -> Result<Executed, ChainError> {
     let prepared = context(&run, &opts).await?;
-    let ctx = prepared.ctx.clone();
+    let (ctx, start_unix_ms) = (prepared.ctx.clone(), prepared.start_unix_ms);
     let subset = match opts.subset.clone() {
         Some(v) => Steps::Listed(v),
         None => Steps::All(run.plan.steps.len()),
@@ -173,7 +173,7 @@ pub async fn execute(
         node_down: ctx.rpc_stats.is_down(),
         resigned: count(&ctx.resigned),
         reorged: count(&ctx.reorged),
-        start_unix_ms: unix_ms_of(ctx.start),
+        start_unix_ms,
         node_down_unsent: agg.node_down_unsent,
         node_down_unanswered: agg.node_down_unanswered,
         peak_rss_kb,
@@ -208,6 +208,8 @@ struct Prepared {
     calls: Arc<Vec<Option<super::calls::EncodedCall>>>,
     /// Each wallet's next nonce on chain.
     nonces: Vec<u64>,
+    /// The plan's instant 0, UNIX ms (read when it is set).
+    start_unix_ms: f64,
 }
 
 /// Reads the wallets' nonces, encodes the calls and builds the shared context.
@@ -247,6 +249,7 @@ async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainErro
     // Set-up steps that gave up and fell back (e.g. a gas estimate) do not make the node down.
     chain.rpc_stats.clear_down();
     Ok(Prepared {
+        start_unix_ms: unix_ms_of(ctx.start),
         ctx,
         calls,
         nonces: accounts.iter().map(|a| a.nonce).collect(),
@@ -270,7 +273,9 @@ struct Tasks {
 /// Starts the watcher, the collector and the role actors.
 fn spawn(
     run: &Inputs<'_>,
-    Prepared { ctx, calls, nonces }: Prepared,
+    Prepared {
+        ctx, calls, nonces, ..
+    }: Prepared,
     subset: &Steps,
     opts: &Options,
 ) -> Result<Tasks, ChainError> {

@@ -117,7 +117,6 @@ impl Planned {
             c = crate::chain::connect(&cfg, rpc, Some(dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
-        super::fit::warn_if_blocks_too_small(&self.plan, &chain, &cfg);
         Ok(Connected {
             planned: self,
             chain,
