@@ -185,19 +185,20 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
     let raw = Bytes::from_static(&CREATE2_DEPLOYER_TX);
     let hash = keccak256(&raw);
     let mut watch = ReceiptWatch::start(p, chain.caps).await?;
-    send_once(p, hash, &raw).await.map_err(|e| {
-        ChainError::Other(format!(
-            "the chain refused the CREATE2 deployer's pre-signed transaction: {}\n  help: it is a pre-EIP-155 (unprotected) transaction; allow those on the node (geth: --rpc.allow-unprotected-txs) or deploy {CREATE2_DEPLOYER} by other means",
-            e.message()
-        ))
-    })?;
+    send_once(p, hash, &raw)
+        .await
+        .map_err(|e| ChainError::Create2Refused {
+            why: e.message().to_string(),
+            deployer: CREATE2_DEPLOYER,
+        })?;
     watch
         .wait_rebroadcasting(p, &[(hash, raw)], Duration::from_secs(60))
         .await?;
     if !has_code(p, CREATE2_DEPLOYER).await? {
-        return Err(ChainError::Other(format!(
-            "the CREATE2 deployer transaction {hash} did not create {CREATE2_DEPLOYER}"
-        )));
+        return Err(ChainError::Create2Missing {
+            hash: hash.to_string(),
+            deployer: CREATE2_DEPLOYER,
+        });
     }
     Ok(true)
 }
@@ -241,10 +242,10 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         .await?;
     let mut gas_used = 0;
     for ((name, _, _, at), (hash, _)) in missing.iter().zip(&sent) {
-        let r = receipts.get(hash).ok_or_else(|| {
-            ChainError::Other(format!(
-                "deploying {name}: no receipt for {hash} within 60 s"
-            ))
+        let r = receipts.get(hash).ok_or_else(|| ChainError::NoReceipt {
+            what: format!("deploying {name}"),
+            hash: hash.to_string(),
+            secs: 60,
         })?;
         gas_used += r.gas_used;
         if !r.status() || !has_code(p, *at).await? {
@@ -295,12 +296,13 @@ pub async fn ensure_user(
             .to(CREATE2_DEPLOYER)
             .value(U256::from(s.value))
             .input(Bytes::from(input.clone()).into());
-        let gas = p.estimate_gas(request).await.map_err(|e| {
-            ChainError::Other(format!(
-                "deploying [contracts.{}]: the deployment would fail ({e})\n  help: check its constructor args and value",
-                s.name
-            ))
-        })?;
+        let gas = p
+            .estimate_gas(request)
+            .await
+            .map_err(|e| ChainError::DeployWouldFail {
+                name: s.name.clone(),
+                why: e.to_string(),
+            })?;
         let call = Call {
             to: Some(CREATE2_DEPLOYER),
             value: U256::from(s.value),

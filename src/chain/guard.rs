@@ -74,10 +74,12 @@ pub async fn check_funder(
             .await
             .map_err(|e| ChainError::rpc("funder token balance", e))?;
         if held < U256::from(bill.tokens) {
-            return Err(ChainError::Other(format!(
-                "the funder {funder} holds {held} token units of {token} but funding needs {}",
-                bill.tokens
-            )));
+            return Err(ChainError::FunderTooFewTokens {
+                funder,
+                held: held.to_string(),
+                token,
+                needs: bill.tokens.to_string(),
+            });
         }
     }
     Ok(())

@@ -100,8 +100,43 @@ pub enum ChainError {
         "{what}\n  help: a run of part of the plan (--shard, --role) does not fund: run `loadrun fund {scenario}` once before starting the parts, with the same --rpc and --seed (it deploys what is missing and tops up every wallet; idempotent)"
     )]
     NotFunded { what: String, scenario: String },
-    #[error("{0}")]
-    Other(String),
+    #[error("the funder {funder} holds {held} token units of {token} but funding needs {needs}")]
+    FunderTooFewTokens {
+        funder: Address,
+        held: String,
+        token: Address,
+        needs: String,
+    },
+    #[error("the node has no latest block")]
+    NoLatestBlock,
+    #[error("signing failed: invalid key")]
+    InvalidKey,
+    #[error("{what}: no receipt for {hash} within {secs} s")]
+    NoReceipt {
+        what: String,
+        hash: String,
+        secs: u64,
+    },
+    #[error("{what}: not included within {secs} s (tx {hash})")]
+    NotIncluded {
+        what: String,
+        hash: String,
+        secs: u64,
+    },
+    #[error(
+        "{pending} transactions of the funder or the wallets are still pending after {secs} s; funding now could pay twice\n  help: wait for them to be mined (or replaced), then run again"
+    )]
+    StillPending { pending: u64, secs: u64 },
+    #[error(
+        "the chain refused the CREATE2 deployer's pre-signed transaction: {why}\n  help: it is a pre-EIP-155 (unprotected) transaction; allow those on the node (geth: --rpc.allow-unprotected-txs) or deploy {deployer} by other means"
+    )]
+    Create2Refused { why: String, deployer: Address },
+    #[error("the CREATE2 deployer transaction {hash} did not create {deployer}")]
+    Create2Missing { hash: String, deployer: Address },
+    #[error(
+        "deploying [contracts.{name}]: the deployment would fail ({why})\n  help: check its constructor args and value"
+    )]
+    DeployWouldFail { name: String, why: String },
 }
 
 impl ChainError {

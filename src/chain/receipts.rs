@@ -42,7 +42,7 @@ impl Caps {
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await
             .map_err(|e| ChainError::rpc("latest block", e))?
-            .ok_or_else(|| ChainError::Other("the node has no latest block".into()))?;
+            .ok_or(ChainError::NoLatestBlock)?;
         let legacy_fees = latest.header.base_fee_per_gas.is_none();
         let block_receipts = match p
             .get_block_receipts(BlockId::number(latest.header.number))

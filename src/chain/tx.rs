@@ -105,7 +105,7 @@ fn sign_hash(
     hash: B256,
 ) -> Result<alloy::primitives::Signature, ChainError> {
     let key = secp256k1::SecretKey::from_byte_array(signer.credential().to_bytes().into())
-        .map_err(|_| ChainError::Other("signing failed: invalid key".into()))?;
+        .map_err(|_| ChainError::InvalidKey)?;
     let msg = secp256k1::Message::from_digest(hash.0);
     let (recid, bytes) = SECP.sign_ecdsa_recoverable(msg, &key).serialize_compact();
     Ok(alloy::primitives::Signature::from_bytes_and_parity(
@@ -471,7 +471,11 @@ pub async fn send_and_wait(
         .await?;
     let receipt = receipts
         .remove(&hash)
-        .ok_or_else(|| ChainError::Other(format!("{what}: no receipt for {hash} within 60 s")))?;
+        .ok_or_else(|| ChainError::NoReceipt {
+            what: what.to_string(),
+            hash: hash.to_string(),
+            secs: 60,
+        })?;
     if !receipt.status() {
         return Err(ChainError::Reverted {
             what: what.to_string(),

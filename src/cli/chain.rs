@@ -171,9 +171,10 @@ pub fn interruptible(work: impl Future<Output = Result<u8, Error>>) -> Result<u8
 /// The Ctrl-C/SIGTERM handlers (inside a runtime), failing as a setup error.
 pub fn install_interrupt() -> Result<Interrupt, Error> {
     Interrupt::install().map_err(|e| {
-        Error::Chain(crate::chain::ChainError::Other(format!(
-            "cannot install the Ctrl-C handler: {e}"
-        )))
+        Error::Chain(crate::chain::ChainError::Task {
+            what: "cannot install the Ctrl-C handler",
+            why: e.to_string(),
+        })
     })
 }
 
@@ -194,9 +195,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         None => tokio::runtime::Builder::new_current_thread(),
     };
     b.enable_all().build().map_err(|e| {
-        Error::Chain(crate::chain::ChainError::Other(format!(
-            "cannot start the async runtime: {e}"
-        )))
+        Error::Chain(crate::chain::ChainError::Task {
+            what: "cannot start the async runtime",
+            why: e.to_string(),
+        })
     })
 }
 

@@ -91,10 +91,10 @@ pub async fn prepare(
             break accounts;
         }
         if start.elapsed() >= PENDING_WAIT {
-            return Err(ChainError::Other(format!(
-                "{pending} transactions of the funder or the wallets are still pending after {} s; funding now could pay twice\n  help: wait for them to be mined (or replaced), then run again",
-                PENDING_WAIT.as_secs()
-            )));
+            return Err(ChainError::StillPending {
+                pending,
+                secs: PENDING_WAIT.as_secs(),
+            });
         }
         tracing::info!("waiting for {pending} pending transactions of an earlier run to be mined");
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -310,11 +310,10 @@ async fn send_level(
     let receipts = watch.wait_rebroadcasting(p, &pairs, LEVEL_TIMEOUT).await?;
     let mut blocks = BTreeSet::new();
     for (hash, what, _) in &sent {
-        let r = receipts.get(hash).ok_or_else(|| {
-            ChainError::Other(format!(
-                "{label}: {what}: not included within {} s (tx {hash})",
-                LEVEL_TIMEOUT.as_secs()
-            ))
+        let r = receipts.get(hash).ok_or_else(|| ChainError::NotIncluded {
+            what: format!("{label}: {what}"),
+            hash: hash.to_string(),
+            secs: LEVEL_TIMEOUT.as_secs(),
         })?;
         if !r.status() {
             return Err(ChainError::Reverted {

@@ -290,8 +290,7 @@ fn spawn(
         fees_tx,
         run.fees.max_priority_fee_per_gas,
         stop_rx,
-    )
-    .map_err(ChainError::Other)?;
+    )?;
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let (count_tx, count_rx) = watch::channel(0usize);
     let collector = collect::spawn(

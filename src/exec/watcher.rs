@@ -35,14 +35,22 @@ pub fn spawn(
     fees: watch::Sender<Fees>,
     priority: u128,
     stop: watch::Receiver<bool>,
-) -> Result<tokio::sync::oneshot::Receiver<Span>, String> {
+) -> Result<tokio::sync::oneshot::Receiver<Span>, crate::chain::ChainError> {
     let (done, span) = tokio::sync::oneshot::channel();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the receipt watcher's runtime: {e}"))?;
-    let p = crate::chain::provider(&chain.url, chain.policy, chain.rpc_stats.clone())
-        .map_err(|e| format!("the receipt watcher's client: {e}"))?;
+        .map_err(|e| crate::chain::ChainError::Task {
+            what: "cannot start the receipt watcher's runtime",
+            why: e.to_string(),
+        })?;
+    let p =
+        crate::chain::provider(&chain.url, chain.policy, chain.rpc_stats.clone()).map_err(|e| {
+            crate::chain::ChainError::Task {
+                what: "the receipt watcher's client",
+                why: e.to_string(),
+            }
+        })?;
     let cadence = super::cadence::Cadence::expecting(chain.block_ms);
     std::thread::Builder::new()
         .name("loadrun-watch".into())
@@ -50,7 +58,10 @@ pub fn spawn(
             let span = rt.block_on(run(ctx, p, rx, fees, priority, stop, cadence));
             let _ = done.send(span);
         })
-        .map_err(|e| format!("cannot start the receipt watcher's thread: {e}"))?;
+        .map_err(|e| crate::chain::ChainError::Task {
+            what: "cannot start the receipt watcher's thread",
+            why: e.to_string(),
+        })?;
     Ok(span)
 }
 
