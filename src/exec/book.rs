@@ -517,4 +517,52 @@ mod tests {
         assert!(book.span.blocks.iter().all(|s| s.number < 4));
         assert_eq!(book.pending.len(), 3);
     }
+
+    proptest::proptest! {
+        /// Whatever the order in which sends are registered and blocks are read, every
+        /// transaction is reported exactly once, in its own block, and nothing is left pending.
+        #[test]
+        fn every_transaction_is_reported_once_in_its_block_whenever_it_was_registered(
+            txs in proptest::collection::vec((0u64..6, proptest::bool::ANY), 1..40)
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(async {
+                let a = Arc::new(PrivateKeySigner::random());
+                let (reply, mut got) = mpsc::unbounded_channel();
+                let mut book = Book::default();
+                // (block, registered before the block is read), by nonce.
+                let w: Vec<Watched> = (0..txs.len() as u64).map(|n| for_test(&a, n, &reply)).collect();
+                let mut w: Vec<Option<Watched>> = w.into_iter().map(Some).collect();
+                for b in 0..6u64 {
+                    for (i, &(block, before)) in txs.iter().enumerate() {
+                        if block == b && before {
+                            book.on_lane(ToWatcher::Sent(w[i].take().unwrap()));
+                        }
+                    }
+                    let hashes = |early: bool| {
+                        txs.iter()
+                            .enumerate()
+                            .filter(|(_, (block, before))| *block == b && *before == early)
+                            .map(|(i, _)| for_test(&a, i as u64, &reply).hash)
+                            .collect::<Vec<_>>()
+                    };
+                    book.account(&block(b + 1, hashes(true), hashes(false)), b as f64).await;
+                    for (i, &(block, before)) in txs.iter().enumerate() {
+                        if block == b && !before {
+                            book.on_lane(ToWatcher::Sent(w[i].take().unwrap()));
+                        }
+                    }
+                }
+                let mut seen = reports(&mut got);
+                seen.sort();
+                let want: Vec<(usize, u64, u128)> = txs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (block, _))| (i, block + 1, 42_000))
+                    .collect();
+                assert_eq!(seen, want);
+                assert!(book.is_done());
+            });
+        }
+    }
 }
