@@ -30,38 +30,52 @@ impl ErrorClass {
     /// wordings).
     pub fn of_message(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
-        if m.contains("nonce too low")
-            || m.contains("nonce too high")
-            || m.contains("already known")
-            || m.contains("known transaction")
-            || m.contains("invalid nonce")
-            || m.contains("oldnonce")
-        {
-            Self::Nonce
-        } else if m.contains("underpriced")
-            || m.contains("fee cap less than block base fee")
-            || m.contains("max fee per gas less than block base fee")
-            || m.contains("too low for the next block")
-            || m.contains("gas price too low")
-            || m.contains("feetoolow")
-        {
-            Self::Underpriced
-        } else if m.contains("insufficient funds")
-            || m.contains("insufficient balance")
-            || m.contains("doesn't have enough funds")
-        {
-            Self::InsufficientFunds
-        } else if m.contains("revert") {
-            Self::Reverted
-        } else if m.contains("timed out") || m.contains("timeout") {
-            Self::RpcTimeout
-        } else if m.contains("connection") || m.contains("connect") || m.contains("broken pipe") {
-            Self::Connection
-        } else {
-            Self::Other
-        }
+        WORDINGS
+            .iter()
+            .find(|(_, words)| words.iter().any(|w| m.contains(w)))
+            .map_or(Self::Other, |(class, _)| *class)
     }
 }
+
+/// What each class's messages say (lower case), tried in this order: the first match wins.
+const WORDINGS: [(ErrorClass, &[&str]); 6] = [
+    (
+        ErrorClass::Nonce,
+        &[
+            "nonce too low",
+            "nonce too high",
+            "already known",
+            "known transaction",
+            "invalid nonce",
+            "oldnonce",
+        ],
+    ),
+    (
+        ErrorClass::Underpriced,
+        &[
+            "underpriced",
+            "fee cap less than block base fee",
+            "max fee per gas less than block base fee",
+            "too low for the next block",
+            "gas price too low",
+            "feetoolow",
+        ],
+    ),
+    (
+        ErrorClass::InsufficientFunds,
+        &[
+            "insufficient funds",
+            "insufficient balance",
+            "doesn't have enough funds",
+        ],
+    ),
+    (ErrorClass::Reverted, &["revert"]),
+    (ErrorClass::RpcTimeout, &["timed out", "timeout"]),
+    (
+        ErrorClass::Connection,
+        &["connection", "connect", "broken pipe"],
+    ),
+];
 
 #[cfg(test)]
 mod tests {
