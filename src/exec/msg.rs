@@ -144,7 +144,7 @@ pub enum ActorMsg {
 }
 
 /// Channel news sent from one party to the other, as a wallet service would learn it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PeerEvent {
     Opened {
         job: ChKey,

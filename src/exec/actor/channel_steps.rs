@@ -4,7 +4,8 @@
 use alloy::primitives::U256;
 use alloy::sol_types::SolCall;
 
-use super::{Ch, Purpose, Running, St, key};
+use super::channels::{Ch, Event, St};
+use super::{Purpose, Running, key};
 use crate::chain::contracts::Adjudicator;
 
 use crate::chain::tx::Call;
@@ -22,11 +23,8 @@ impl Running {
         let id = ctx
             .domain
             .channel_id(ctx.address(s.actor), ctx.address(peer), salt);
-        let mut ch = Ch::new(id, s.actor, peer, s.amount.get(), St::Opening);
-        if let Some(old) = self.unknown.remove(&key(s)) {
-            ch.waiting.extend(old);
-        }
-        self.channels.insert(key(s), ch);
+        let ch = Ch::new(id, s.actor, peer, s.amount.get(), St::Opening);
+        self.book.opening(key(s), ch);
         let input = Adjudicator::openCall {
             peer: ctx.address(peer),
             salt,
@@ -51,20 +49,21 @@ impl Running {
             job: s.ledger.expect("ledger-funded"),
         };
         let peer = s.peer.unwrap_or(s.actor);
-        let gone = self.channels.get(&lg).and_then(|l| match &l.status {
-            St::Failed(r) => Some(format!("ledger {lg} failed: {r}")),
-            St::Closing | St::Closed => Some(format!("ledger {lg} is closed")),
-            _ => None,
-        });
-        if let Some(reason) = gone {
+        let never = |reason| Event::NeverOpens {
+            job: key(s),
+            a: s.actor,
+            b: peer,
+            reason,
+        };
+        if let Some(reason) = self.book.ledger_gone(lg) {
             self.skip(idx, reason.clone());
-            self.mark_failed(key(s), s.actor, peer, reason);
+            self.handle(never(reason));
             return;
         }
         if !self.ready(lg, idx) {
             return;
         }
-        let ledger = &self.channels[&lg];
+        let ledger = &self.book.channels[&lg];
         if ledger.bal_a < s.amount.get() {
             let e = format!(
                 "ledger {lg} has {} wei unallocated, {} needed",
@@ -72,7 +71,7 @@ impl Running {
                 s.amount.get()
             );
             self.fail(idx, ctx.now_ms(), format!("other: {e}"));
-            self.mark_failed(key(s), s.actor, peer, e);
+            self.handle(never(e));
             return;
         }
         let next = ledger.state(
@@ -91,15 +90,9 @@ impl Running {
             (app.bal_a, app.bal_b) = (0, s.amount.get());
         }
         let app_state = app.state(0, app.bal_a, app.bal_b);
-        if let Some(old) = self.unknown.remove(&key(s)) {
-            app.waiting.extend(old);
-        }
         // A retried allocation keeps the steps already waiting for this channel.
-        if let Some(earlier) = self.channels.remove(&key(s)) {
-            app.waiting.extend(earlier.waiting);
-        }
-        self.channels.insert(key(s), app);
-        self.channels.get_mut(&lg).expect("ledger").busy = true;
+        self.book.opening(key(s), app);
+        self.book.hold(lg);
         self.propose(idx, s.actor, peer, vec![(lg, next), (key(s), app_state)]);
     }
 
@@ -110,10 +103,10 @@ impl Running {
         if !self.ready(key(s), idx) {
             return;
         }
-        let ch = self.channels.get_mut(&key(s)).expect("ready");
-        ch.busy = true;
+        self.book.hold(key(s));
+        let ch = &self.book.channels[&key(s)];
         let st = ch.state(ch.nonce + 1, ch.bal_a, ch.bal_b);
-        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        let other = ch.other(s.actor);
         self.propose(idx, s.actor, other, vec![(key(s), st)]);
     }
 
@@ -134,14 +127,14 @@ impl Running {
             if !self.ready(lg, idx) {
                 return;
             }
-            let app = &self.channels[&key(s)];
+            let app = &self.book.channels[&key(s)];
             let app_state = app.state(app.nonce + 1, app.bal_a, app.bal_b);
-            let other = if app.a == s.actor { app.b } else { app.a };
+            let other = app.other(s.actor);
             let amount = app.holding;
-            let ledger = self.channels.get_mut(&lg).expect("ledger");
-            ledger.busy = true;
+            let ledger = &self.book.channels[&lg];
             let ledger_state = ledger.state(ledger.nonce + 1, ledger.bal_a + amount, ledger.bal_b);
-            self.channels.get_mut(&key(s)).expect("app").busy = true;
+            self.book.hold(lg);
+            self.book.hold(key(s));
             self.propose(
                 idx,
                 s.actor,
@@ -150,10 +143,10 @@ impl Running {
             );
             return;
         }
-        let ch = self.channels.get_mut(&key(s)).expect("ready");
-        ch.busy = true;
+        self.book.hold(key(s));
+        let ch = &self.book.channels[&key(s)];
         let st = ch.state(ch.nonce + 1, ch.holding, 0);
-        let other = if ch.a == s.actor { ch.b } else { ch.a };
+        let other = ch.other(s.actor);
         self.propose(idx, s.actor, other, vec![(key(s), st)]);
     }
 }

@@ -3,23 +3,25 @@
 //! states, and talks to the other roles only through messages: it asks the counterparty to
 //! countersign states and answers the counterparty's requests after checking them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{B256, Bytes, U256};
+use alloy::primitives::{Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use tokio::sync::{mpsc, watch};
 
 mod channel_steps;
+mod channels;
 mod peer;
 mod proposal;
 
+use channels::{Book, Effect, Event, Gate};
+
 use super::calls::EncodedCall;
 use super::lane;
-use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, PeerEvent, TxReport, TxResult};
-use super::states::State;
+use super::msg::{ActorMsg, ChKey, Ctx, Done, Outgoing, TxReport, TxResult};
 use super::watched::ToWatcher;
 use crate::chain::contracts::Token;
 
@@ -34,61 +36,6 @@ const BUSY_RETRY_AFTER: Duration = Duration::from_millis(2);
 
 /// How long a party waits for the other's countersignature.
 const SIGN_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum St {
-    Opening,
-    Open,
-    Closing,
-    Closed,
-    Failed(String),
-}
-
-/// This party's record of a channel (or ledger channel) it is in.
-#[derive(Debug)]
-struct Ch {
-    id: B256,
-    a: WalletRef,
-    b: WalletRef,
-    holding: u128,
-    nonce: u64,
-    bal_a: u128,
-    bal_b: u128,
-    status: St,
-    /// Steps waiting for the channel to open.
-    waiting: Vec<usize>,
-    /// A proposal of ours on this channel awaits its countersignature.
-    busy: bool,
-    /// Steps waiting for that proposal to finish.
-    queue: VecDeque<usize>,
-}
-
-impl Ch {
-    fn new(id: B256, a: WalletRef, b: WalletRef, holding: u128, status: St) -> Self {
-        Self {
-            id,
-            a,
-            b,
-            holding,
-            nonce: 0,
-            bal_a: holding,
-            bal_b: 0,
-            status,
-            waiting: Vec::new(),
-            busy: false,
-            queue: VecDeque::new(),
-        }
-    }
-
-    fn state(&self, nonce: u64, bal_a: u128, bal_b: u128) -> State {
-        State {
-            channel: self.id,
-            nonce,
-            bal_a,
-            bal_b,
-        }
-    }
-}
 
 /// What a sent transaction was for.
 enum Purpose {
@@ -122,8 +69,8 @@ pub struct Actor {
 struct Running {
     a: Actor,
     lanes: HashMap<u32, mpsc::Sender<Outgoing>>,
-    channels: HashMap<ChKey, Ch>,
-    unknown: HashMap<ChKey, Vec<usize>>,
+    /// The channels this role is in: a pure state machine (`channels::Book`).
+    book: Book,
     purposes: HashMap<usize, Purpose>,
     /// Retries of steps whose proposal met a busy counterparty.
     retries: HashMap<usize, u8>,
@@ -141,11 +88,11 @@ impl Actor {
         mut steps: mpsc::UnboundedReceiver<usize>,
         mut rx: mpsc::UnboundedReceiver<ActorMsg>,
     ) {
+        let role = self.role;
         let mut r = Running {
             a: self,
             lanes: HashMap::new(),
-            channels: HashMap::new(),
-            unknown: HashMap::new(),
+            book: Book::new(role),
             purposes: HashMap::new(),
             retries: HashMap::new(),
         };
@@ -198,9 +145,9 @@ impl Actor {
                     own,
                     peer,
                 } => r.countersigned(idx, started_ms, proposal, own, peer),
-                ActorMsg::Peer(ev) => r.peer_event(ev),
+                ActorMsg::Peer(ev) => r.handle(Event::Peer(ev)),
                 ActorMsg::Shutdown => {
-                    r.shutdown();
+                    r.handle(Event::End);
                     return;
                 }
             }
@@ -270,38 +217,42 @@ impl Running {
                     ),
                 );
                 match purpose {
-                    Purpose::Open(job) => {
-                        self.settle_open(job, Err("its open was never sent".into()), true);
-                    }
+                    Purpose::Open(job) => self.handle(Event::OpenSettled {
+                        job,
+                        result: Err("its open was never sent".into()),
+                        on_chain: true,
+                    }),
                     // The close never left: the channel is still open on chain.
-                    Purpose::Close(job) => {
-                        if let Some(ch) = self.channels.get_mut(&job) {
-                            ch.status = St::Open;
-                        }
-                    }
+                    Purpose::Close(job) => self.handle(Event::CloseEnded { job, ok: false }),
                     Purpose::Plain => {}
                 }
             }
         }
     }
 
-    /// Whether `job` can take step `idx` now; otherwise parks or skips it.
+    /// Whether `job` can take step `idx` now; otherwise the book parks it or it is skipped.
     fn ready(&mut self, job: ChKey, idx: usize) -> bool {
-        let Some(ch) = self.channels.get_mut(&job) else {
-            self.unknown.entry(job).or_default().push(idx);
-            return false;
-        };
-        match &ch.status {
-            St::Opening => ch.waiting.push(idx),
-            St::Open if ch.busy => ch.queue.push_back(idx),
-            St::Open => return true,
-            St::Failed(r) => {
-                let r = format!("channel {job} failed: {r}");
-                self.skip(idx, r);
+        match self.book.gate(job, idx) {
+            Gate::Ready => true,
+            Gate::Parked => false,
+            Gate::Skip(reason) => {
+                self.skip(idx, reason);
+                false
             }
-            St::Closing | St::Closed => self.skip(idx, format!("channel {job} is closed")),
         }
-        false
+    }
+
+    /// Carries out what the channel book decided about `event`.
+    fn handle(&mut self, event: Event<'_>) {
+        for effect in self.book.handle(event) {
+            match effect {
+                Effect::Take(i) => self.step(i),
+                Effect::Skip(i, reason) => self.skip(i, reason),
+                Effect::Notify(role, news) => {
+                    let _ = self.mailbox(role).send(ActorMsg::Peer(news));
+                }
+            }
+        }
     }
 
     /// Takes step `idx`; after a wallet's last one its lane ends (`Actor::lane_ends`).
@@ -394,63 +345,13 @@ impl Running {
         }
     }
 
-    /// A proposal on `job` finished: run the next queued step.
+    /// A proposal on `job` finished: run the steps queued behind it while it stays idle (a
+    /// step skipped, or failed before proposing, must not stall the ones behind it).
     fn release(&mut self, job: ChKey) {
-        if let Some(ch) = self.channels.get_mut(&job) {
-            ch.busy = false;
-        }
-        // A queued step that does not make the channel busy again (skipped, or failed before
-        // proposing) must not stall the ones behind it.
-        loop {
-            let next = match self.channels.get_mut(&job) {
-                Some(ch) if !ch.busy => ch.queue.pop_front(),
-                _ => None,
-            };
-            match next {
-                Some(i) => self.step(i),
-                None => break,
-            }
-        }
-    }
-
-    /// A channel's open succeeded or failed: tell the other party (a failure always; a success
-    /// when it happened on chain, as the counterparty learnt an off-chain one when it signed),
-    /// then run or skip what waits.
-    fn settle_open(&mut self, job: ChKey, result: Result<(), String>, on_chain: bool) {
-        let Some(ch) = self.channels.get_mut(&job) else {
-            return;
-        };
-        ch.status = match &result {
-            Ok(()) => St::Open,
-            Err(e) => St::Failed(e.clone()),
-        };
-        let waiting = std::mem::take(&mut ch.waiting);
-        let (a, b, id, holding) = (ch.a, ch.b, ch.id, ch.holding);
-        let ev = match result {
-            Ok(()) if on_chain => Some(PeerEvent::Opened {
-                job,
-                id,
-                a,
-                b,
-                holding,
-            }),
-            Ok(()) => None,
-            Err(reason) => Some(PeerEvent::Failed { job, reason }),
-        };
-        if let Some(ev) = ev {
-            let _ = self.mailbox(b.role).send(ActorMsg::Peer(ev));
-        }
-        for i in waiting {
+        self.book.release(job);
+        while let Some(i) = self.book.next_queued(job) {
             self.step(i);
         }
-    }
-
-    /// Records a channel that will never open (its create was skipped or refused).
-    fn mark_failed(&mut self, job: ChKey, a: WalletRef, b: WalletRef, reason: String) {
-        let mut ch = Ch::new(B256::ZERO, a, b, 0, St::Opening);
-        ch.waiting = self.unknown.remove(&job).unwrap_or_default();
-        self.channels.insert(job, ch);
-        self.settle_open(job, Err(reason), true);
     }
 
     fn tx(&mut self, rep: TxReport) {
@@ -462,21 +363,12 @@ impl Running {
         self.emit(done);
         match purpose {
             Purpose::Plain => {}
-            Purpose::Open(job) => {
-                self.settle_open(job, if ok { Ok(()) } else { Err(reason) }, true);
-            }
-            Purpose::Close(job) => {
-                let Some(ch) = self.channels.get_mut(&job) else {
-                    return;
-                };
-                ch.status = if ok { St::Closed } else { St::Open };
-                if ok {
-                    let other = if ch.a.role == self.a.role { ch.b } else { ch.a };
-                    let _ = self
-                        .mailbox(other.role)
-                        .send(ActorMsg::Peer(PeerEvent::Closed { job }));
-                }
-            }
+            Purpose::Open(job) => self.handle(Event::OpenSettled {
+                job,
+                result: if ok { Ok(()) } else { Err(reason) },
+                on_chain: true,
+            }),
+            Purpose::Close(job) => self.handle(Event::CloseEnded { job, ok }),
         }
     }
 }

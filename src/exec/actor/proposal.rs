@@ -6,10 +6,12 @@ use alloy::primitives::{Bytes, U256};
 use alloy::sol_types::SolCall;
 use tokio::sync::oneshot;
 
-use super::{BUSY_RETRIES, BUSY_RETRY_AFTER, Ch, Purpose, Running, SIGN_TIMEOUT, St, key};
+use super::channels::Event;
+use super::{BUSY_RETRIES, BUSY_RETRY_AFTER, Purpose, Running, SIGN_TIMEOUT, key};
 use crate::chain::contracts::Adjudicator;
 use crate::chain::tx::Call;
 use crate::exec::msg::{ActorMsg, ChKey, Done, Proposal, SignRefusal};
+use crate::exec::states::State;
 use crate::model::rows::Status;
 use crate::plan::{StepKind, WalletRef};
 
@@ -82,12 +84,12 @@ impl Running {
         let ctx = self.a.ctx.clone();
         let s = &ctx.plan.steps[idx];
         let touched: Vec<ChKey> = proposal.iter().map(|(j, _)| *j).collect();
-        let other = |ch: &Ch| if ch.a == s.actor { ch.b } else { ch.a };
         let peer = peer.and_then(|sigs| {
             let who = self
+                .book
                 .channels
                 .get(&proposal[0].0)
-                .map(|ch| ctx.address(other(ch)));
+                .map(|ch| ctx.address(ch.other(s.actor)));
             let ok = sigs.len() == proposal.len()
                 && proposal
                     .iter()
@@ -117,53 +119,30 @@ impl Running {
             Err(e) => {
                 self.fail(idx, started_ms, format!("other: {e}"));
                 if s.kind == StepKind::CreateChannel {
-                    self.settle_open(key(s), Err(e.to_string()), false);
+                    self.handle(Event::OpenSettled {
+                        job: key(s),
+                        result: Err(e.to_string()),
+                        on_chain: false,
+                    });
                 }
             }
             Ok(peer_sigs) => {
-                for (job, st) in &proposal {
-                    if let Some(ch) = self.channels.get_mut(job) {
-                        ch.nonce = ch.nonce.max(st.nonce);
-                        (ch.bal_a, ch.bal_b) = (st.bal_a, st.bal_b);
-                    }
-                }
+                self.handle(Event::Signed(&proposal));
                 if on_chain_close {
-                    let ch = self.channels.get_mut(&key(s)).expect("closing");
-                    ch.status = St::Closing;
-                    let (st, i_am_a) = (proposal[0].1, ch.a == s.actor);
-                    let (sig_a, sig_b) = if i_am_a {
-                        (own[0].clone(), peer_sigs[0].clone())
-                    } else {
-                        (peer_sigs[0].clone(), own[0].clone())
-                    };
-                    let input = Adjudicator::closeCall {
-                        id: st.channel,
-                        nonce: st.nonce,
-                        balA: U256::from(st.bal_a),
-                        balB: U256::from(st.bal_b),
-                        sigA: sig_a,
-                        sigB: sig_b,
-                    }
-                    .abi_encode();
-                    let call = Call {
-                        to: Some(ctx.contracts.adjudicator),
-                        value: U256::ZERO,
-                        input: input.into(),
-                        gas_limit: ctx.gas.close,
-                    };
-                    self.send(idx, s.actor, call, Purpose::Close(key(s)));
+                    self.handle(Event::Closing(key(s)));
+                    self.send_close(idx, proposal[0].1, &own[0], &peer_sigs[0]);
                 } else {
                     let mut d = Done::new(idx, Status::Ok, "");
                     d.sent_ms = Some(started_ms);
                     d.latency_ms = Some(ctx.now_ms() - started_ms);
                     self.emit(d);
                     match s.kind {
-                        StepKind::CreateChannel => self.settle_open(key(s), Ok(()), false),
-                        StepKind::CloseChannel => {
-                            if let Some(ch) = self.channels.get_mut(&key(s)) {
-                                ch.status = St::Closed;
-                            }
-                        }
+                        StepKind::CreateChannel => self.handle(Event::OpenSettled {
+                            job: key(s),
+                            result: Ok(()),
+                            on_chain: false,
+                        }),
+                        StepKind::CloseChannel => self.handle(Event::ClosedOffChain(key(s))),
                         _ => {}
                     }
                 }
@@ -172,5 +151,29 @@ impl Running {
         for job in touched {
             self.release(job);
         }
+    }
+
+    /// Sends the on-chain close of step `idx`'s channel at state `st`, signed by both parties.
+    fn send_close(&mut self, idx: usize, st: State, own: &Bytes, peer: &Bytes) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let i_am_a = self.book.channels[&key(s)].a == s.actor;
+        let (sig_a, sig_b) = if i_am_a { (own, peer) } else { (peer, own) };
+        let input = Adjudicator::closeCall {
+            id: st.channel,
+            nonce: st.nonce,
+            balA: U256::from(st.bal_a),
+            balB: U256::from(st.bal_b),
+            sigA: sig_a.clone(),
+            sigB: sig_b.clone(),
+        }
+        .abi_encode();
+        let call = Call {
+            to: Some(ctx.contracts.adjudicator),
+            value: U256::ZERO,
+            input: input.into(),
+            gas_limit: ctx.gas.close,
+        };
+        self.send(idx, s.actor, call, Purpose::Close(key(s)));
     }
 }
