@@ -116,6 +116,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
                 expect: Expect::default(),
                 contracts: Vec::new(),
                 setup: Vec::new(),
+                capacity: Default::default(),
             };
             (scenario, seed)
         })

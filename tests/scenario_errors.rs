@@ -467,3 +467,58 @@ fn extreme_rates_are_bounded_by_the_step_cap_at_their_key() {
         &["t.toml:", "`workload[0].rate`", "more than 10^19 steps"],
     );
 }
+
+#[test]
+fn capacity_keys_out_of_range_are_located_with_their_fix() {
+    let with = |capacity: &str| format!("{BASE}{CHANNEL}\n[capacity]\n{capacity}\n");
+    assert_err(
+        &with("max_failed = 1.5"),
+        &[
+            "`capacity.max_failed`",
+            "1.5 is out of range",
+            "between 0 and 1",
+        ],
+    );
+    assert_err(
+        &with("start_scale = 8\nmax_scale = 4"),
+        &[
+            "`capacity.start_scale`",
+            "above max_scale 4",
+            "raise max_scale",
+        ],
+    );
+    assert_err(
+        &with("growth = 1"),
+        &["`capacity.growth`", "above 1 and at most 16"],
+    );
+    assert_err(
+        &with("step_duration = \"soon\""),
+        &["`capacity.step_duration`", "is not a duration"],
+    );
+    let ok = scenario::parse(
+        "t.toml",
+        &with("min_rate = 100\nprecision = 0.1"),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    assert_eq!(ok.capacity.min_rate, Some(100.0));
+    assert_eq!(ok.capacity.precision, 0.1);
+    assert_eq!(ok.capacity.max_p99_inclusion_ms, 5_000, "the default");
+}
+
+#[test]
+fn metrics_endpoints_must_be_http_urls() {
+    let s = BASE.replace(
+        "[scenario]",
+        "[chain]\nnode_metrics = \"10.0.0.5:9001\"\n\n[scenario]",
+    );
+    assert_ne!(s, BASE);
+    assert_err(
+        &format!("{s}{CHANNEL}"),
+        &[
+            "`chain.node_metrics`",
+            "not an http:// URL",
+            "http://127.0.0.1:9256/metrics",
+        ],
+    );
+}

@@ -8,6 +8,7 @@ use crate::error::{Error, ExitCode};
 use crate::plan::output;
 use crate::scenario::{self, DEFAULT_MAX_STEPS};
 
+mod capacity;
 mod chain;
 mod checks;
 mod finish;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Combine the runs of a plan's parts (--shard I/N, --role R) into one run directory:
     /// every plan step once, summary, expectations, sanity over the union, report.
     Merge(merge::MergeArgs),
+    /// Find how much load the node sustains and what stops it: the plan run at increasing rate
+    /// scales on one chain, searched for the highest within the [capacity] SLO.
+    Capacity(capacity::CapacityArgs),
     /// Print the JSON Schema of the scenario format.
     Schema(SchemaArgs),
 }
@@ -193,6 +197,7 @@ fn dispatch(command: Command) -> Result<u8, Error> {
         Command::Diff(args) => results::diff_cmd(&args),
         Command::Report(args) => results::report_cmd(&args),
         Command::Merge(args) => merge::merge_cmd(&args),
+        Command::Capacity(args) => capacity::capacity_cmd(&args),
         Command::Schema(args) => {
             write_output(args.out.as_deref(), |w| {
                 w.write_all(scenario::json_schema().as_bytes())

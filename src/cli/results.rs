@@ -21,9 +21,10 @@ pub struct ReportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// The baseline run directory (or its summary.csv).
+    /// The baseline run directory (or its summary.csv), or a `loadrun capacity` directory
+    /// (compared by found_rate, found_scale, found_p99_inclusion_ms, knee_rate, …).
     pub base: PathBuf,
-    /// The new run directory (or its summary.csv).
+    /// The new run directory (or its summary.csv), or capacity directory.
     pub new: PathBuf,
     /// Exit 1 when a change hits RULE: 'p99_latency_ms>+20%' (relative), 'failed>+5'
     /// (absolute change), 'p99_lateness_ms>50' (new value), '<' forms, 'metric[kind]>…'.
@@ -41,6 +42,17 @@ fn read(path: &Path) -> Result<String, Error> {
 }
 
 fn summary_of(p: &Path) -> Result<Vec<summary::Metric>, Error> {
+    // A `loadrun capacity` directory compares by its search's answer.
+    if p.is_dir() && p.join("capacity.csv").exists() {
+        let file = p.join("capacity.csv");
+        let steps = crate::report::capacity::read_csv(read(&file)?.as_bytes()).map_err(|e| {
+            Error::Usage(format!(
+                "{} is not a loadrun capacity.csv: {e}",
+                file.display()
+            ))
+        })?;
+        return Ok(crate::report::capacity::metrics(&steps));
+    }
     let file = if p.is_dir() {
         p.join("summary.csv")
     } else {

@@ -22,5 +22,6 @@ pub mod send_path;
 pub mod setup;
 pub mod setup_calls;
 pub mod states;
+pub mod telemetry;
 pub mod watched;
 pub mod watcher;

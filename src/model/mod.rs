@@ -9,5 +9,6 @@ pub mod observed;
 pub mod order;
 pub mod rows;
 mod step;
+pub mod telemetry;
 
 pub use step::{Amount, JobId, JobPrefix, RoleId, StepKind, WalletRef};

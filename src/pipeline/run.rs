@@ -13,8 +13,10 @@ use crate::exec::interrupt::Interrupt;
 use crate::exec::nodemon::Sampler;
 use crate::exec::setup::{self, Funded as FundedWallets};
 use crate::exec::setup_calls::SetupOutcome;
+use crate::exec::telemetry::{Endpoints, Scraper, Telemetry};
 use crate::model::node::{self, NodeSample};
 use crate::model::observed::{Observed, Snapshots};
+use crate::model::telemetry;
 use crate::plan::Plan;
 use crate::plan::shard::Part;
 use crate::report::blocks::BlockRow;
@@ -101,6 +103,23 @@ impl Planned {
         Ok(dir)
     }
 
+    /// The chain configuration to connect with: a spawned anvil's block gas limit sized for the
+    /// plan's busiest block times `headroom` (capacity's later steps run the plan faster), and
+    /// its log kept only with `node_log`.
+    pub fn chain_config(&self, rpc: Option<&str>, node_log: bool, headroom: f64) -> ChainConfig {
+        let mut cfg = super::fit::config_for(Some(&self.plan), &self.loaded.scenario.chain, rpc);
+        if headroom > 1.0
+            && self.loaded.scenario.chain.gas_limit.is_none()
+            && let Some(g) = cfg.gas_limit
+        {
+            cfg.gas_limit = Some((g as f64 * headroom) as u64);
+        }
+        if !node_log {
+            cfg.anvil_args.push("--quiet".into());
+        }
+        cfg
+    }
+
     /// Spawns the chain (sized for the plan) or connects to `rpc`; anvil's log goes to `dir`.
     pub async fn connect(
         self,
@@ -109,10 +128,7 @@ impl Planned {
         dir: &Path,
         interrupt: &Interrupt,
     ) -> Result<Connected, Error> {
-        let mut cfg = super::fit::config_for(Some(&self.plan), &self.loaded.scenario.chain, rpc);
-        if !node_log {
-            cfg.anvil_args.push("--quiet".into());
-        }
+        let cfg = self.chain_config(rpc, node_log, 1.0);
         let chain = tokio::select! {
             c = crate::chain::connect(&cfg, rpc, Some(dir)) => c?,
             () = interrupt.wait() => return Err(Error::Interrupted),
@@ -217,7 +233,18 @@ impl Funded {
         let before_block = crate::chain::read::block_number(chain).await;
         let before = observe(chain, &self.wallets.contracts, &addresses).await?;
         parts::check_start(spec.start_at, "after the set-up")?;
-        let sampler = chain.anvil.as_ref().map(|a| Sampler::start(a.pid));
+        let cfg = &self.connected.cfg;
+        let endpoints = Endpoints {
+            node: cfg.node_metrics.clone(),
+            host: cfg.host_metrics.clone(),
+            extra: cfg.metrics.clone(),
+        };
+        let scraper = (endpoints.node.is_some() || endpoints.host.is_some())
+            .then(|| Scraper::start(endpoints));
+        let sampler = match (&chain.anvil, &cfg.node_metrics) {
+            (Some(a), None) => Some(Sampler::start(a.pid)),
+            _ => None,
+        };
         let cpu_before = own_cpu_s();
         let node_before = node_cpu_s(chain);
         let mut tally = Tally::new(workload_windows(&p.loaded.scenario));
@@ -238,10 +265,18 @@ impl Funded {
         .await?;
         let exec_cpu_s = own_cpu_s().zip(cpu_before).map(|(a, b)| a - b);
         let node_exec_cpu_s = node_cpu_s(chain).zip(node_before).map(|(a, b)| a - b);
-        let samples = match sampler {
+        let telemetry = match scraper {
             Some(s) => Some(s.stop().await),
             None => None,
         };
+        let samples = match (sampler, &telemetry) {
+            (Some(s), _) => Some(s.stop().await),
+            (None, Some(t)) if t.endpoints.node.is_some() => {
+                Some(t.rows.iter().map(|r| r.sample).collect())
+            }
+            _ => None,
+        };
+        let local_cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let load = Load {
             block_ms: if chain.anvil.is_some() {
                 self.connected.cfg.block_time_ms
@@ -252,7 +287,12 @@ impl Funded {
             node_cpu_peak_pct: samples
                 .as_ref()
                 .and_then(|s| s.iter().map(|x| x.cpu_pct).reduce(f64::max)),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            cores: local_cores,
+            node_cores: match &chain.anvil {
+                Some(_) => Some(local_cores),
+                None => telemetry.as_ref().and_then(|t| t.host_cores),
+            },
+            node_shares_host: chain.anvil.is_some(),
         };
         let blocks = ex
             .span
@@ -282,6 +322,7 @@ impl Funded {
             load,
             blocks,
             samples,
+            telemetry,
             before: (before_block, before),
             exec_cpu_s,
             node_exec_cpu_s,
@@ -313,8 +354,11 @@ pub struct Executed {
     pub load: Load,
     /// Every block of the run, for blocks.csv.
     pub blocks: Vec<BlockRow>,
-    /// The spawned node's CPU and RSS once a second (none for a remote node).
+    /// The node's CPU and RSS once a second: the spawned node's from /proc, or scraped from
+    /// `[chain].node_metrics` (none for a remote node without it).
     pub samples: Option<Vec<NodeSample>>,
+    /// What `[chain].node_metrics` / `host_metrics` gave, when set.
+    pub telemetry: Option<Telemetry>,
     /// The chain before the run: the block number read just before, and what it held.
     pub before: (Option<u64>, Observed),
     /// loadrun's and the spawned node's CPU seconds while the plan ran.
@@ -332,13 +376,22 @@ impl Executed {
         &self.funded.connected.planned
     }
 
-    /// Writes blocks.csv and, for a spawned node, node.csv.
+    /// Writes blocks.csv and node.csv (a spawned node's, or the scraped telemetry).
     pub fn write_series(&self, dir: &Path) -> Result<(), Error> {
         write_output(Some(&dir.join("blocks.csv")), |w| {
             crate::report::blocks::write_csv(&self.blocks, w).map_err(std::io::Error::other)
         })?;
-        if let Some(samples) = &self.samples {
-            write_output(Some(&dir.join("node.csv")), |w| node::write_csv(samples, w))?;
+        match (&self.telemetry, &self.samples) {
+            (Some(t), _) if t.endpoints.node.is_some() => {
+                let host = t.endpoints.host.is_some();
+                write_output(Some(&dir.join("node.csv")), |w| {
+                    telemetry::write_csv(&t.rows, host, &t.endpoints.extra, w)
+                })?;
+            }
+            (_, Some(samples)) => {
+                write_output(Some(&dir.join("node.csv")), |w| node::write_csv(samples, w))?;
+            }
+            _ => {}
         }
         Ok(())
     }

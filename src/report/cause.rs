@@ -25,9 +25,28 @@ pub struct Load {
     pub block_ms: Option<u64>,
     /// loadrun's CPU while the plan ran, % of one core.
     pub loadrun_cpu_pct: Option<f64>,
-    /// The spawned node's peak CPU while the plan ran, % of one core (`None` for a remote node).
+    /// The node's peak CPU while the plan ran, % of one core: the spawned node's from /proc, a
+    /// remote node's from `[chain].node_metrics` (`None` when unknown).
     pub node_cpu_peak_pct: Option<f64>,
+    /// loadrun's machine's cores.
     pub cores: u32,
+    /// The node's machine's cores, when known (the spawned node's are loadrun's).
+    pub node_cores: Option<u32>,
+    /// The node runs on loadrun's machine (a spawned anvil): they share its cores.
+    pub node_shares_host: bool,
+}
+
+impl Load {
+    /// Whether the node's CPU was the limit: its peak at ≥ 90 % of its machine's cores, or — on
+    /// a machine shared with loadrun — the two together at ≥ 90 % with the node the larger.
+    pub fn node_cpu_saturated(&self) -> bool {
+        let (Some(node), Some(cores)) = (self.node_cpu_peak_pct, self.node_cores) else {
+            return false;
+        };
+        let full = CPU_SATURATED_SHARE * 100.0 * f64::from(cores.max(1));
+        let own = self.loadrun_cpu_pct.unwrap_or(0.0);
+        node >= full || (self.node_shares_host && node + own >= full && node >= own)
+    }
 }
 
 /// What happened besides the rows: the node going down, the blocks, a merge's missing parts.
@@ -60,6 +79,8 @@ pub enum Cause {
     LoadrunCpu,
     /// loadrun fell behind with CPU to spare: its sends waited for the node's answers.
     NodeRpcSlow,
+    /// The chain or the schedule fell behind while the node's CPU was saturated.
+    NodeCpu,
     /// The node stopped answering during the run.
     NodeDown,
     /// Nothing answered at the RPC when the run started (a set-up failure).
@@ -79,10 +100,11 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 11] = [
+    pub const ALL: [Cause; 12] = [
         Self::Ok,
         Self::LoadrunCpu,
         Self::NodeRpcSlow,
+        Self::NodeCpu,
         Self::NodeDown,
         Self::NodeUnreachable,
         Self::SetupFailed,
@@ -98,6 +120,7 @@ impl Cause {
             Self::Ok => "ok",
             Self::LoadrunCpu => "loadrun_cpu",
             Self::NodeRpcSlow => "node_rpc_slow",
+            Self::NodeCpu => "node_cpu",
             Self::NodeDown => "node_down",
             Self::NodeUnreachable => "node_unreachable",
             Self::SetupFailed => "setup_failed",
@@ -114,7 +137,11 @@ impl Cause {
         match self {
             Self::Ok => "none",
             Self::LoadrunCpu => "loadrun",
-            Self::NodeRpcSlow | Self::NodeDown | Self::NodeUnreachable | Self::TxStuck => "node",
+            Self::NodeRpcSlow
+            | Self::NodeCpu
+            | Self::NodeDown
+            | Self::NodeUnreachable
+            | Self::TxStuck => "node",
             Self::BlocksFull | Self::ChainSlow => "chain",
             Self::SetupFailed => "setup",
             Self::MergeIncomplete | Self::Interrupted => "incomplete",

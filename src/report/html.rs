@@ -37,7 +37,7 @@ pub struct HtmlInput<'a> {
     pub end_s: Option<f64>,
 }
 
-const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{background:#fde2e2}.good{background:#e6f4e6}pre{background:#f7f7f7;padding:10px;overflow:auto}.chart{width:100%;height:auto;margin:6px 0}.title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.bar{fill:#d62728}.nodata{fill:#999;font-size:14px}";
+pub const CSS: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{background:#fde2e2}.good{background:#e6f4e6}pre{background:#f7f7f7;padding:10px;overflow:auto}.chart{width:100%;height:auto;margin:6px 0}.title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.label{font-size:11px;fill:#333}.grid{stroke:#eee}.axis{stroke:#888}.bar{fill:#d62728}.nodata{fill:#999;font-size:14px}";
 
 /// A chart of the per-second p50 and p99 of a quantity in ms.
 fn p50_p99(
@@ -274,7 +274,7 @@ fn per_role_and_kind(h: &mut String, t: &Tally) {
 fn node(h: &mut String, i: &HtmlInput<'_>) {
     h.push_str("<h2>Node</h2>");
     if i.node.is_empty() {
-        h.push_str("<p>No node samples (the node was not spawned by loadrun, or /proc is unavailable).</p>");
+        h.push_str("<p>No node samples (a node loadrun did not spawn needs [chain].node_metrics; or /proc is unavailable).</p>");
     }
     h.push_str(&line_chart(
         "node CPU %",

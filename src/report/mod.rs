@@ -1,6 +1,8 @@
 //! Results: step rows, summary metrics, expectations, sanity, diff and the HTML report.
 
 pub mod blocks;
+pub mod capacity;
+pub mod capacity_html;
 pub mod cause;
 pub mod diff;
 pub mod expect;

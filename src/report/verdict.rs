@@ -71,6 +71,7 @@ struct Figures {
     timeouts: usize,
     cores: u32,
     cpu_saturated: bool,
+    node_cpu_saturated: bool,
     schedule_kept: bool,
     chain_kept_up: bool,
     blocks: Option<BlockFigures>,
@@ -96,6 +97,7 @@ fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
         timeouts,
         cores,
         cpu_saturated,
+        node_cpu_saturated: load.node_cpu_saturated(),
         schedule_kept,
         chain_kept_up,
         blocks: BlockFigures::of(&ev.blocks),
@@ -118,6 +120,8 @@ fn decide(f: &Figures, ev: &Events) -> Cause {
         Cause::LoadrunCpu
     } else if !f.chain_kept_up && f.blocks.is_some_and(|b| b.full()) {
         Cause::BlocksFull
+    } else if (!f.schedule_kept || !f.chain_kept_up) && f.node_cpu_saturated {
+        Cause::NodeCpu
     } else if !f.schedule_kept {
         Cause::NodeRpcSlow
     } else if f.timeouts > 0 {

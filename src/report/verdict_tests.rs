@@ -31,6 +31,8 @@ const LOAD: Load = Load {
     loadrun_cpu_pct: Some(20.0),
     node_cpu_peak_pct: None,
     cores: 2,
+    node_cores: None,
+    node_shares_host: false,
 };
 
 fn healthy() -> Vec<StepRow> {
@@ -87,6 +89,64 @@ fn late_sends_with_cpu_to_spare_name_the_nodes_rpc() {
     assert!(v.line.contains("LOADRUN FELL BEHIND"), "{}", v.line);
     assert!(v.line.contains("the node's RPC was slow"), "{}", v.line);
     assert!(v.help.unwrap().contains("machine of its own"));
+}
+
+#[test]
+fn a_lagging_chain_with_the_nodes_cpu_saturated_names_the_nodes_cpu() {
+    let rows = vec![row("transfer", 4_300.0, 900.0, Status::Ok); 100];
+    let behind = Rates {
+        achieved: 60.0,
+        ..ON_TARGET
+    };
+    // A remote node on 8 cores at 760 %: saturated; loadrun's own CPU plays no part.
+    let remote = Load {
+        node_cpu_peak_pct: Some(760.0),
+        node_cores: Some(8),
+        ..LOAD
+    };
+    let v = judged(&rows, behind, remote, &Events::default());
+    assert_eq!(v.cause, Cause::NodeCpu, "{v:?}");
+    assert!(
+        v.line
+            .contains("THE NODE'S CPU SATURATED: 760 % at its peak of 8 cores"),
+        "{}",
+        v.line
+    );
+    assert_eq!(v.bottleneck, "node");
+    // A spawned node sharing 2 cores: 150 % + loadrun's 40 % fills them, the node the larger.
+    let shared = Load {
+        node_cpu_peak_pct: Some(150.0),
+        loadrun_cpu_pct: Some(40.0),
+        node_cores: Some(2),
+        node_shares_host: true,
+        ..LOAD
+    };
+    let v = judged(&rows, behind, shared, &Events::default());
+    assert_eq!(v.cause, Cause::NodeCpu, "{v:?}");
+    assert!(v.line.contains("shared with loadrun's 40 %"), "{}", v.line);
+    // The same node with room (100 % of 8 cores), or unknown cores: not the node's CPU.
+    for load in [
+        Load {
+            node_cpu_peak_pct: Some(100.0),
+            node_cores: Some(8),
+            ..LOAD
+        },
+        Load {
+            node_cpu_peak_pct: Some(760.0),
+            node_cores: None,
+            ..LOAD
+        },
+    ] {
+        assert_eq!(
+            judged(&rows, behind, load, &Events::default()).cause,
+            Cause::NodeRpcSlow
+        );
+    }
+    // A healthy run is ok whatever the node's CPU.
+    assert_eq!(
+        judged(&healthy(), ON_TARGET, remote, &Events::default()).cause,
+        Cause::Ok
+    );
 }
 
 #[test]

@@ -141,6 +141,22 @@ fn line(cause: Cause, t: &Text) -> String {
                 " (the node's CPU {c:.0} % at its peak)"
             ))
         ),
+        Cause::NodeCpu => format!(
+            "{}; THE NODE'S CPU SATURATED: {:.0} % at its peak of {} cores{} (p99 inclusion {:.0} ms, {} timed out)",
+            loadrun_part(t, t.late <= LATE_P99_MS),
+            t.load.node_cpu_peak_pct.unwrap_or(0.0),
+            t.load.node_cores.unwrap_or(t.cores),
+            if t.load.node_shares_host {
+                format!(
+                    ", shared with loadrun's {:.0} %",
+                    t.load.loadrun_cpu_pct.unwrap_or(0.0)
+                )
+            } else {
+                String::new()
+            },
+            t.incl,
+            t.timeouts
+        ),
         Cause::BlocksFull => format!(
             "{}; {}",
             loadrun_part(t, t.late <= LATE_P99_MS),
@@ -214,6 +230,9 @@ fn help_for(cause: Cause) -> &'static str {
         }
         Cause::NodeRpcSlow => {
             "the node could not answer sends at this rate: give it a machine of its own (not shared with loadrun), or lower the rate (--rate-scale) to find its ceiling"
+        }
+        Cause::NodeCpu => {
+            "the node's CPU is the limit at this rate: give the node more cores or a machine of its own (a spawned anvil shares loadrun's), or lower the rate (--rate-scale); `loadrun capacity` finds the highest rate it sustains"
         }
         Cause::TxStuck => {
             "the node took them but did not include them: look at its pool (txpool_status / txpool_content: `queued` means a nonce gap, `pending` a fee below the base fee) and its log; a node that evicts transactions under load needs a larger pool or a lower rate"

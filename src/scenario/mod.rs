@@ -112,6 +112,26 @@ pub fn load_scaled(path: &Path, max_steps: u64, rate_scale: f64) -> Result<Loade
     })
 }
 
+/// `load_scaled` for a step of `loadrun capacity`: `[capacity].step_duration`, when set,
+/// replaces `[scenario].duration` (the workloads that run over it run that long).
+pub fn load_capacity_step(
+    path: &Path,
+    max_steps: u64,
+    rate_scale: f64,
+) -> Result<Loaded, ScenarioError> {
+    let mut loaded = load_scaled(path, max_steps, rate_scale)?;
+    let map = SourceMap::new(&loaded.file, &loaded.text);
+    let mut raw: RawScenario = toml::from_str(&loaded.text).map_err(|e| {
+        ScenarioError::Invalid(Diagnostics(vec![map.at_span(e.span(), e.message())]))
+    })?;
+    if let Some(d) = raw.capacity.as_ref().and_then(|c| c.step_duration.clone()) {
+        raw.scenario.duration = d;
+        loaded.scenario = validate::validate(&raw, &map, (max_steps, rate_scale), None)
+            .map_err(|d| ScenarioError::Invalid(Diagnostics(d)))?;
+    }
+    Ok(loaded)
+}
+
 /// Parses and validates scenario text; `file` is used only in messages.
 pub fn parse(file: &str, text: &str, max_steps: u64) -> Result<Scenario, ScenarioError> {
     parse_scaled(file, text, max_steps, 1.0)

@@ -20,6 +20,39 @@ pub struct Scenario {
     pub contracts: Vec<ContractSpec>,
     /// `[[setup]]`, in file order.
     pub setup: Vec<SetupCall>,
+    /// `[capacity]` (defaults when omitted).
+    pub capacity: Capacity,
+}
+
+/// `[capacity]`: the SLO a step of `loadrun capacity` must meet, and how the search goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub max_p99_inclusion_ms: u64,
+    /// A share, 0 to 1.
+    pub max_failed: f64,
+    /// A share of the target rate, 0 to 1.
+    pub min_included: f64,
+    pub start_scale: f64,
+    pub max_scale: f64,
+    pub growth: f64,
+    pub precision: f64,
+    /// Included transactions per second the found capacity must reach (CI gate).
+    pub min_rate: Option<f64>,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Self {
+            max_p99_inclusion_ms: 5_000,
+            max_failed: 0.01,
+            min_included: 0.9,
+            start_scale: 1.0,
+            max_scale: 64.0,
+            growth: 2.0,
+            precision: 0.05,
+            min_rate: None,
+        }
+    }
 }
 
 /// One `[[setup]]`: a call each wallet of `call.from` makes once, after funding.
@@ -116,6 +149,12 @@ pub struct ChainConfig {
     pub anvil_args: Vec<String>,
     pub retry_for_ms: u64,
     pub max_rps: Option<f64>,
+    /// The node's Prometheus endpoint, scraped into node.csv.
+    pub node_metrics: Option<String>,
+    /// The node host's node_exporter endpoint.
+    pub host_metrics: Option<String>,
+    /// Further series of `node_metrics` to record, by name.
+    pub metrics: Vec<String>,
 }
 
 /// Block interval of the spawned anvil when `[chain].block_time` is omitted.
@@ -140,6 +179,9 @@ impl Default for ChainConfig {
             anvil_args: Vec::new(),
             retry_for_ms: DEFAULT_RETRY_FOR_MS,
             max_rps: None,
+            node_metrics: None,
+            host_metrics: None,
+            metrics: Vec::new(),
         }
     }
 }

@@ -36,6 +36,37 @@ pub struct RawScenario {
     /// `[[setup]]`: calls made once per wallet of a role after funding, before the schedule.
     #[serde(default)]
     pub setup: Vec<RawSetup>,
+    /// `loadrun capacity`: the SLO each step must meet and how the search goes.
+    #[serde(default)]
+    pub capacity: Option<RawCapacity>,
+}
+
+/// `[capacity]`: what `loadrun capacity` counts as sustained, and how it searches. Every key is
+/// optional; the defaults are in the README.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    /// Highest p99 inclusion latency a step may have, e.g. "5s" (default "5s").
+    pub max_p99_inclusion: Option<String>,
+    /// Largest share of a step's steps that may end other than ok, 0 to 1 (default 0.01).
+    pub max_failed: Option<f64>,
+    /// Lowest included rate as a share of the step's target rate, 0 to 1 (default 0.9).
+    pub min_included: Option<f64>,
+    /// Each step's length, e.g. "20s": replaces [scenario].duration in the steps (default: the
+    /// scenario's duration).
+    pub step_duration: Option<String>,
+    /// The first rate scale tried (default 1).
+    pub start_scale: Option<f64>,
+    /// The highest rate scale tried (default 64).
+    pub max_scale: Option<f64>,
+    /// Each step up multiplies the scale by this until a step fails (default 2).
+    pub growth: Option<f64>,
+    /// The search stops when the first failure is within this share above the last pass
+    /// (default 0.05).
+    pub precision: Option<f64>,
+    /// CI gate: exit 1 when the found capacity (included transactions per second) is below
+    /// this (also `--expect-min-rate`).
+    pub min_rate: Option<f64>,
 }
 
 /// `[[setup]]`: one call per wallet of `from` (e.g. an approve or a deposit), not a step.
@@ -127,6 +158,14 @@ pub struct RawChain {
     pub retry_for: Option<String>,
     /// Client-side cap on JSON-RPC calls per second (hosted RPCs with quotas); default none.
     pub max_rps: Option<f64>,
+    /// The node's Prometheus endpoint (reth, geth, Nethermind… serve one; or a process
+    /// exporter's), e.g. "http://10.0.0.5:9001/metrics": scraped every second into node.csv.
+    pub node_metrics: Option<String>,
+    /// The node host's node_exporter, e.g. "http://10.0.0.5:9100/metrics": host CPU in node.csv.
+    pub host_metrics: Option<String>,
+    /// Further series of the node's endpoint to record in node.csv, by metric name (e.g.
+    /// "txpool_pending"); summed over their labels.
+    pub metrics: Option<Vec<String>>,
 }
 
 /// `[roles.<NAME>]`: a role and how many wallets it owns.

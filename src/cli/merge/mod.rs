@@ -107,6 +107,8 @@ pub fn merge_cmd(args: &MergeArgs) -> Result<u8, Error> {
         loadrun_cpu_pct: largest(&sums, "loadrun_cpu_pct"),
         node_cpu_peak_pct: None,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        node_cores: None,
+        node_shares_host: false,
     };
     say!(
         "merged {} runs into {} ({} steps) in {:.2} s",

@@ -32,6 +32,12 @@ pub(super) fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
         .and_then(|t| cx.duration(path.key("retry_for"), t, false))
         .unwrap_or(DEFAULT_RETRY_FOR_MS);
     check_max_rps(cx, &path, raw.max_rps);
+    for (key, url) in [
+        ("node_metrics", &raw.node_metrics),
+        ("host_metrics", &raw.host_metrics),
+    ] {
+        check_metrics_url(cx, &path, key, url.as_deref());
+    }
     ChainConfig {
         rpc: raw.rpc,
         funder_key_env: raw.funder_key_env,
@@ -42,6 +48,22 @@ pub(super) fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
         anvil_args: raw.anvil_args.unwrap_or_default(),
         retry_for_ms,
         max_rps: raw.max_rps,
+        node_metrics: raw.node_metrics,
+        host_metrics: raw.host_metrics,
+        metrics: raw.metrics.unwrap_or_default(),
+    }
+}
+
+/// A Prometheus endpoint must be an http URL (the exposition format over plain HTTP).
+fn check_metrics_url(cx: &mut Ctx, path: &KeyPath, key: &str, url: Option<&str>) {
+    if let Some(u) = url
+        && !u.starts_with("http://")
+    {
+        cx.err(
+            path.key(key),
+            format!("\"{u}\" is not an http:// URL of a Prometheus endpoint"),
+            Some("write e.g. \"http://127.0.0.1:9256/metrics\"".into()),
+        );
     }
 }
 

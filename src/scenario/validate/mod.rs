@@ -1,5 +1,6 @@
 //! Validation: raw serde types → typed `Scenario`, collecting every located error at once.
 
+mod capacity;
 mod chain;
 mod contracts;
 mod counts;
@@ -258,6 +259,7 @@ pub fn validate(
         expect,
         setup: setup::validate(&mut cx, &raw.setup, duration_ms),
         contracts: std::mem::take(&mut cx.contracts),
+        capacity: capacity::validate(&mut cx, raw.capacity.clone().unwrap_or_default()),
     };
     if rate_scale != 1.0 {
         scenario.scale_rates(rate_scale);
