@@ -83,3 +83,58 @@ fn capacity_finds_the_knee_of_full_blocks_and_gates_on_min_rate() {
     assert!(html.contains(&format!("{}/report.html", knee.dir)));
     assert!(html.contains("knee"));
 }
+
+/// A capacity directory holding `capacity.csv` with one passing step at `rate`/s and the knee
+/// above it.
+fn capacity_dir(root: &std::path::Path, name: &str, rate: f64) -> std::path::PathBuf {
+    use loadrun::report::capacity::{StepFigures, write_csv};
+    let step = |n: u32, scale: f64, pass: bool| StepFigures {
+        step: n,
+        scale,
+        target_rate: 100.0 * scale,
+        achieved_rate: 100.0 * scale,
+        included_rate: 95.0 * scale,
+        included_share: if pass { 1.0 } else { 0.6 },
+        p50_inclusion_ms: 500.0,
+        p99_inclusion_ms: if pass { 1_000.0 } else { 6_000.0 },
+        failed_share: 0.0,
+        cause: if pass { "ok" } else { "node_cpu" }.into(),
+        full_blocks_share: 0.0,
+        pass,
+        node_cpu_peak_pct: Some(150.0),
+        node_rss_peak_mb: Some(200.0),
+        dir: format!("step-0{n}"),
+    };
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let steps = vec![step(1, rate / 100.0, true), step(2, rate / 50.0, false)];
+    write_csv(
+        &steps,
+        std::fs::File::create(dir.join("capacity.csv")).unwrap(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn diff_of_two_capacity_searches_fails_a_release_that_lost_ten_percent() {
+    let root = tempfile::tempdir().unwrap();
+    let base = capacity_dir(root.path(), "base", 4_000.0);
+    let same = capacity_dir(root.path(), "same", 3_900.0);
+    let worse = capacity_dir(root.path(), "worse", 3_500.0);
+    let diff = |new: &std::path::Path| {
+        loadrun()
+            .arg("diff")
+            .arg(&base)
+            .arg(new)
+            .args(["--fail-on", "found_rate<-10%"])
+            .output()
+            .unwrap()
+    };
+    let o = diff(&same);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("found_rate"), "{}", text(&o));
+    let o = diff(&worse);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("FAIL: found_rate"), "{}", text(&o));
+}

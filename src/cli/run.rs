@@ -158,15 +158,7 @@ pub(super) async fn run_on(
         &dir,
         args.json,
     )?;
-    if let Some(m) = metrics {
-        m.finish(
-            &e.tallied.tally,
-            e.chain().rpc_stats.retries(),
-            args.metrics_linger,
-            interrupt,
-        )
-        .await;
-    }
+    final_metrics(metrics, e, args, interrupt).await;
     let connected = checked.executed.funded.connected;
     Ok((code, (connected.chain, connected.cfg)))
 }
@@ -252,6 +244,24 @@ async fn through(
     Ok(Through::Checked(Box::new(executed.check(dir).await?)))
 }
 
+/// With `--metrics`: the final counts served, lingering for the last scrape.
+async fn final_metrics(
+    metrics: Option<super::metrics::Served>,
+    e: &Executed,
+    args: &RunArgs,
+    interrupt: &crate::exec::interrupt::Interrupt,
+) {
+    if let Some(m) = metrics {
+        m.finish(
+            &e.tallied.tally,
+            e.chain().rpc_stats.retries(),
+            args.metrics_linger,
+            interrupt,
+        )
+        .await;
+    }
+}
+
 /// What `finish` reports of an executed run.
 fn outcome<'a>(
     e: &'a Executed,
@@ -298,14 +308,6 @@ async fn node_down(
     ) {
         return failed;
     }
-    if let Some(m) = metrics {
-        m.finish(
-            &e.tallied.tally,
-            e.chain().rpc_stats.retries(),
-            args.metrics_linger,
-            interrupt,
-        )
-        .await;
-    }
+    final_metrics(metrics, &e, args, interrupt).await;
     err().into()
 }

@@ -233,18 +233,7 @@ impl Funded {
         let before_block = crate::chain::read::block_number(chain).await;
         let before = observe(chain, &self.wallets.contracts, &addresses).await?;
         parts::check_start(spec.start_at, "after the set-up")?;
-        let cfg = &self.connected.cfg;
-        let endpoints = Endpoints {
-            node: cfg.node_metrics.clone(),
-            host: cfg.host_metrics.clone(),
-            extra: cfg.metrics.clone(),
-        };
-        let scraper = (endpoints.node.is_some() || endpoints.host.is_some())
-            .then(|| Scraper::start(endpoints));
-        let sampler = match (&chain.anvil, &cfg.node_metrics) {
-            (Some(a), None) => Some(Sampler::start(a.pid)),
-            _ => None,
-        };
+        let monitors = Monitors::start(chain, &self.connected.cfg);
         let cpu_before = own_cpu_s();
         let node_before = node_cpu_s(chain);
         let mut tally = Tally::new(workload_windows(&p.loaded.scenario));
@@ -265,17 +254,7 @@ impl Funded {
         .await?;
         let exec_cpu_s = own_cpu_s().zip(cpu_before).map(|(a, b)| a - b);
         let node_exec_cpu_s = node_cpu_s(chain).zip(node_before).map(|(a, b)| a - b);
-        let telemetry = match scraper {
-            Some(s) => Some(s.stop().await),
-            None => None,
-        };
-        let samples = match (sampler, &telemetry) {
-            (Some(s), _) => Some(s.stop().await),
-            (None, Some(t)) if t.endpoints.node.is_some() => {
-                Some(t.rows.iter().map(|r| r.sample).collect())
-            }
-            _ => None,
-        };
+        let (samples, telemetry) = monitors.stop().await;
         let local_cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let load = Load {
             block_ms: if chain.anvil.is_some() {
@@ -327,6 +306,46 @@ impl Funded {
             exec_cpu_s,
             node_exec_cpu_s,
         })
+    }
+}
+
+/// What watches the node while the plan runs: /proc for a spawned node, or the Prometheus
+/// endpoints of `[chain].node_metrics` / `host_metrics` for any node.
+struct Monitors {
+    sampler: Option<Sampler>,
+    scraper: Option<Scraper>,
+}
+
+impl Monitors {
+    fn start(chain: &Chain, cfg: &ChainConfig) -> Self {
+        let endpoints = Endpoints {
+            node: cfg.node_metrics.clone(),
+            host: cfg.host_metrics.clone(),
+            extra: cfg.metrics.clone(),
+        };
+        let scraper = (endpoints.node.is_some() || endpoints.host.is_some())
+            .then(|| Scraper::start(endpoints));
+        let sampler = match (&chain.anvil, &cfg.node_metrics) {
+            (Some(a), None) => Some(Sampler::start(a.pid)),
+            _ => None,
+        };
+        Self { sampler, scraper }
+    }
+
+    /// The node's samples (from /proc, or scraped) and the scraped telemetry.
+    async fn stop(self) -> (Option<Vec<NodeSample>>, Option<Telemetry>) {
+        let telemetry = match self.scraper {
+            Some(s) => Some(s.stop().await),
+            None => None,
+        };
+        let samples = match (self.sampler, &telemetry) {
+            (Some(s), _) => Some(s.stop().await),
+            (None, Some(t)) if t.endpoints.node.is_some() => {
+                Some(t.rows.iter().map(|r| r.sample).collect())
+            }
+            _ => None,
+        };
+        (samples, telemetry)
     }
 }
 

@@ -10,13 +10,31 @@ use super::svg::{Series, esc, line_chart};
 use crate::scenario::Capacity;
 
 /// The page.
-pub fn render(steps: &[StepFigures], a: &Answer<'_>, line: &str, slo: &Capacity) -> String {
+pub fn render(steps: &[StepFigures], answer: &Answer<'_>, line: &str, slo: &Capacity) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>capacity</title><style>{CSS}</style></head><body><h1>Capacity</h1><p><b>{}</b></p>",
         esc(line)
     );
+    charts(&mut out, steps, answer, slo);
+    table(&mut out, steps);
+    let _ = write!(
+        out,
+        "</table><h2>SLO</h2><table><tr><td>max_p99_inclusion</td><td>{} ms</td></tr><tr><td>max_failed</td><td>{:.1} %</td></tr><tr><td>min_included</td><td>{:.0} % of target</td></tr><tr><td>scales</td><td>{} … {}, ×{} then bisection to {:.0} %</td></tr></table></body></html>",
+        slo.max_p99_inclusion_ms,
+        100.0 * slo.max_failed,
+        100.0 * slo.min_included,
+        slo.start_scale,
+        slo.max_scale,
+        slo.growth,
+        100.0 * slo.precision
+    );
+    out
+}
+
+/// Offered vs included rate and p99 inclusion vs offered rate, the knee marked.
+fn charts(out: &mut String, steps: &[StepFigures], a: &Answer<'_>, slo: &Capacity) {
     let mut by_rate: Vec<&StepFigures> = steps.iter().collect();
     by_rate.sort_by(|x, y| x.target_rate.total_cmp(&y.target_rate));
     let offered: Vec<(f64, f64)> = by_rate
@@ -94,11 +112,15 @@ pub fn render(steps: &[StepFigures], a: &Answer<'_>, line: &str, slo: &Capacity)
         &lat,
         None,
     ));
+}
+
+/// One row per step, linked to its run's report.
+fn table(out: &mut String, steps: &[StepFigures]) {
     out.push_str("<h2>Steps</h2><table><tr><th>step</th><th>scale</th><th>target/s</th><th>achieved/s</th><th>included/s</th><th>p50 incl. s</th><th>p99 incl. s</th><th>not ok</th><th>cause</th><th>node CPU peak %</th><th>node RSS peak MB</th><th>SLO</th><th>report</th></tr>");
     for s in steps {
         let opt = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.0}"));
         let _ = write!(
-            out,
+            *out,
             "<tr class=\"{cls}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1} %</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{d}/report.html\">{d}</a></td></tr>",
             s.step,
             s.scale,
@@ -116,16 +138,4 @@ pub fn render(steps: &[StepFigures], a: &Answer<'_>, line: &str, slo: &Capacity)
             d = esc(&s.dir),
         );
     }
-    let _ = write!(
-        out,
-        "</table><h2>SLO</h2><table><tr><td>max_p99_inclusion</td><td>{} ms</td></tr><tr><td>max_failed</td><td>{:.1} %</td></tr><tr><td>min_included</td><td>{:.0} % of target</td></tr><tr><td>scales</td><td>{} … {}, ×{} then bisection to {:.0} %</td></tr></table></body></html>",
-        slo.max_p99_inclusion_ms,
-        100.0 * slo.max_failed,
-        100.0 * slo.min_included,
-        slo.start_scale,
-        slo.max_scale,
-        slo.growth,
-        100.0 * slo.precision
-    );
-    out
 }

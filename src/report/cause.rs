@@ -177,6 +177,9 @@ pub struct BlockFigures {
     pub base_fee_max_gwei: Option<f64>,
     /// Gas the chain carried per second, millions, from the first block to the last.
     pub mgas_per_s: f64,
+    /// The mean time between the blocks as loadrun saw them, s (0 with one block).
+    #[serde(default)]
+    pub interval_s: f64,
 }
 
 impl BlockFigures {
@@ -216,7 +219,14 @@ impl BlockFigures {
             } else {
                 0.0
             },
+            interval_s: per_block_s,
         })
+    }
+
+    /// Whether the blocks came late: their mean interval over 1.5 × `block_ms` (a node short of
+    /// CPU mines late, and full late blocks are its limit, not the gas limit's).
+    pub fn late(&self, block_ms: Option<u64>) -> bool {
+        block_ms.is_some_and(|ms| self.interval_s > 1.5 * ms as f64 / 1000.0)
     }
 
     /// Whether full blocks were common enough to be the limit.

@@ -72,6 +72,8 @@ struct Figures {
     cores: u32,
     cpu_saturated: bool,
     node_cpu_saturated: bool,
+    /// Blocks came more slowly than the chain's block time.
+    blocks_late: bool,
     schedule_kept: bool,
     chain_kept_up: bool,
     blocks: Option<BlockFigures>,
@@ -98,6 +100,7 @@ fn figures(t: &Tally, all: Rates, load: Load, ev: &Events) -> Figures {
         cores,
         cpu_saturated,
         node_cpu_saturated: load.node_cpu_saturated(),
+        blocks_late: BlockFigures::of(&ev.blocks).is_some_and(|b| b.late(load.block_ms)),
         schedule_kept,
         chain_kept_up,
         blocks: BlockFigures::of(&ev.blocks),
@@ -118,7 +121,10 @@ fn decide(f: &Figures, ev: &Events) -> Cause {
         Cause::Interrupted
     } else if !f.schedule_kept && f.cpu_saturated {
         Cause::LoadrunCpu
-    } else if !f.chain_kept_up && f.blocks.is_some_and(|b| b.full()) {
+    } else if !f.chain_kept_up
+        && f.blocks.is_some_and(|b| b.full())
+        && !(f.node_cpu_saturated && f.blocks_late)
+    {
         Cause::BlocksFull
     } else if (!f.schedule_kept || !f.chain_kept_up) && f.node_cpu_saturated {
         Cause::NodeCpu

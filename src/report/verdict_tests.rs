@@ -225,6 +225,49 @@ fn timeouts_beside_full_blocks_name_the_gas_limit() {
 }
 
 #[test]
+fn full_blocks_mined_late_by_a_saturated_node_name_its_cpu_not_the_gas_limit() {
+    // The same full blocks, but 2.5 s apart on a 1-s chain, the node's CPU saturated.
+    let late: Vec<BlockRow> = blocks(20, 12)
+        .into_iter()
+        .map(|b| BlockRow {
+            t_s: b.t_s * 2.5,
+            ..b
+        })
+        .collect();
+    let ev = Events {
+        blocks: late.clone(),
+        ..Events::default()
+    };
+    let busy = Load {
+        node_cpu_peak_pct: Some(195.0),
+        node_cores: Some(2),
+        node_shares_host: true,
+        ..LOAD
+    };
+    let v = judged(&with_timeouts(50), ON_TARGET, busy, &ev);
+    assert_eq!(v.cause, Cause::NodeCpu, "{v:?}");
+    assert!(
+        v.line.contains("blocks came every 2.5 s instead of 1 s"),
+        "{}",
+        v.line
+    );
+    // On time they stay the gas limit's, whatever the node's CPU.
+    let on_time = Events {
+        blocks: blocks(20, 12),
+        ..Events::default()
+    };
+    assert_eq!(
+        judged(&with_timeouts(50), ON_TARGET, busy, &on_time).cause,
+        Cause::BlocksFull
+    );
+    // Late, with the node's CPU unknown: loadrun cannot tell, and names the full blocks.
+    assert_eq!(
+        judged(&with_timeouts(50), ON_TARGET, LOAD, &ev).cause,
+        Cause::BlocksFull
+    );
+}
+
+#[test]
 fn timeouts_while_blocks_had_room_name_stuck_transactions() {
     let ev = Events {
         blocks: blocks(20, 1),

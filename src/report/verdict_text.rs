@@ -109,6 +109,18 @@ fn blocks_full(t: &Text) -> String {
     )
 }
 
+/// "; blocks came every 2.1 s instead of 1 s" when the node mined late (else nothing).
+fn late_blocks(t: &Text) -> String {
+    match t.blocks {
+        Some(b) if b.late(t.load.block_ms) => format!(
+            "; blocks came every {:.1} s instead of {} s",
+            b.interval_s,
+            t.load.block_ms.unwrap_or(0) as f64 / 1000.0
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The verdict line and the help of `cause`.
 pub fn describe(cause: Cause, t: &Text) -> (String, Option<String>) {
     let help = match cause {
@@ -141,22 +153,24 @@ fn line(cause: Cause, t: &Text) -> String {
                 " (the node's CPU {c:.0} % at its peak)"
             ))
         ),
-        Cause::NodeCpu => format!(
-            "{}; THE NODE'S CPU SATURATED: {:.0} % at its peak of {} cores{} (p99 inclusion {:.0} ms, {} timed out)",
-            loadrun_part(t, t.late <= LATE_P99_MS),
-            t.load.node_cpu_peak_pct.unwrap_or(0.0),
-            t.load.node_cores.unwrap_or(t.cores),
-            if t.load.node_shares_host {
-                format!(
-                    ", shared with loadrun's {:.0} %",
-                    t.load.loadrun_cpu_pct.unwrap_or(0.0)
-                )
-            } else {
-                String::new()
-            },
-            t.incl,
-            t.timeouts
-        ),
+        Cause::NodeCpu => {
+            format!(
+                "{}; THE NODE'S CPU SATURATED: {:.0} % at its peak of {} cores{} (p99 inclusion {:.0} ms, {} timed out)",
+                loadrun_part(t, t.late <= LATE_P99_MS),
+                t.load.node_cpu_peak_pct.unwrap_or(0.0),
+                t.load.node_cores.unwrap_or(t.cores),
+                if t.load.node_shares_host {
+                    format!(
+                        ", shared with loadrun's {:.0} %",
+                        t.load.loadrun_cpu_pct.unwrap_or(0.0)
+                    )
+                } else {
+                    String::new()
+                },
+                t.incl,
+                t.timeouts
+            ) + &late_blocks(t)
+        }
         Cause::BlocksFull => format!(
             "{}; {}",
             loadrun_part(t, t.late <= LATE_P99_MS),
