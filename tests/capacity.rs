@@ -138,3 +138,39 @@ fn diff_of_two_capacity_searches_fails_a_release_that_lost_ten_percent() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("FAIL: found_rate"), "{}", text(&o));
 }
+
+#[test]
+fn ctrl_c_keeps_what_the_search_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "capacity",
+        &fixture(
+            "capacity",
+            &[("gas_limit", "2100000"), ("per_block", "100")],
+        ),
+    );
+    let out = dir.path().join("cap");
+    let mut cmd = loadrun();
+    cmd.arg("capacity").arg(&path).arg("--out").arg(&out);
+    let mut run = common::Watched::spawn(cmd);
+    run.until(|l| l.starts_with("capacity step 1: scale 1:"))
+        .expect("the first step is judged");
+    // Interrupt the second step while it sends.
+    run.until(|l| l.starts_with("capacity step 2: rate scale 2"))
+        .expect("the second step starts");
+    run.until(|l| l.starts_with("funded:"))
+        .expect("the second step is funded");
+    run.interrupt();
+    assert_eq!(run.finish(), Some(130), "{}", run.seen);
+    let csv = std::fs::read(out.join("capacity.csv")).unwrap();
+    let steps = loadrun::report::capacity::read_csv(&csv[..]).unwrap();
+    assert!(steps[0].pass, "{}", run.seen);
+    assert!(steps.len() <= 2, "the search stopped: {}", run.seen);
+    assert!(
+        run.seen.contains("capacity: sustains 40.0 tx/s"),
+        "{}",
+        run.seen
+    );
+    assert!(out.join("capacity.html").exists());
+}

@@ -83,7 +83,7 @@ pub fn capacity_cmd(args: &CapacityArgs) -> Result<u8, Error> {
     let rt = runtime()?;
     let searched = rt.block_on(async {
         let interrupt = install_interrupt()?;
-        search(args, &slo, (loaded, seed), &dir, &interrupt).await
+        search(args, &slo, seed, &dir, &interrupt).await
     })?;
     conclude(&searched, &slo, min_rate, &dir)
 }
@@ -92,7 +92,7 @@ pub fn capacity_cmd(args: &CapacityArgs) -> Result<u8, Error> {
 async fn search(
     args: &CapacityArgs,
     slo: &Capacity,
-    (loaded, seed): (scenario::Loaded, u64),
+    seed: u64,
     dir: &Path,
     interrupt: &crate::exec::interrupt::Interrupt,
 ) -> Result<Searched, Error> {
@@ -105,7 +105,6 @@ async fn search(
         )?,
         seed,
     )?;
-    drop(loaded);
     let rpc = args.chain.rpc.as_deref();
     let mut cfg = planned.chain_config(rpc, args.node_log, slo.max_scale / slo.start_scale);
     args.chain.apply(&mut cfg)?;

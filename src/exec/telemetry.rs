@@ -48,13 +48,16 @@ impl Scraper {
                 ..Telemetry::default()
             };
             loop {
-                let t_s = start.elapsed().as_secs_f64();
                 let node = match &endpoints.node {
                     Some(url) => fetch(&client, url, &mut out.failed)
                         .await
                         .and_then(|t| node_reading(&t, &endpoints.extra)),
                     None => None,
                 };
+                // When the answer came: the exporter read the counters just before sending it
+                // (the time before the request would add the connection and the read to the
+                // interval, and a slow scrape then shows as CPU above the cores).
+                let t_s = start.elapsed().as_secs_f64();
                 let host = match &endpoints.host {
                     Some(url) => fetch(&client, url, &mut out.failed)
                         .await

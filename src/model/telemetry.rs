@@ -139,10 +139,14 @@ impl Differ {
         let prev = self.last_node.replace((t_s, cpu_s));
         let (t0, c0) = prev?;
         let dt = (t_s - t0).max(1e-3);
+        // Scrape timing jitters by a few ms: never more than the host's cores, when known.
+        let most = self
+            .host_cores
+            .map_or(f64::INFINITY, |c| 100.0 * f64::from(c));
         Some(Scraped {
             sample: NodeSample {
                 t_s,
-                cpu_pct: (100.0 * (cpu_s - c0) / dt).max(0.0),
+                cpu_pct: (100.0 * (cpu_s - c0) / dt).clamp(0.0, most),
                 rss_kb: (rss / 1024.0) as u64,
             },
             host_cpu_pct,
@@ -235,6 +239,9 @@ mod tests {
         let s = d.push(4.0, Some(at(14.0)), None).unwrap();
         assert_eq!(s.sample.cpu_pct, 50.0);
         assert_eq!(s.host_cpu_pct, None);
+        // A late scrape cannot make the node use more than the host's 2 cores.
+        let s = d.push(4.5, Some(at(15.5)), None).unwrap();
+        assert_eq!(s.sample.cpu_pct, 200.0);
     }
 
     #[test]
