@@ -180,3 +180,27 @@ fn a_remote_nodes_cpu_and_memory_come_from_its_exporters_into_node_csv() {
         "the report charts the scraped node series"
     );
 }
+
+#[test]
+fn a_scrape_that_fails_is_a_warning_and_a_gap_never_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: every scrape fails.
+    let dead = format!("http://127.0.0.1:{}/metrics", free_port());
+    let text_of = fixture("small", &[("chain", &format!("node_metrics = \"{dead}\""))]);
+    let path = scenario(dir.path(), "small", &text_of);
+    let out = dir.path().join("out");
+    let o = loadrun()
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let log = std::fs::read_to_string(out.join("loadrun.log")).unwrap();
+    assert!(log.contains("telemetry: cannot scrape"), "{log}");
+    // The spawned node's own samples give way to the endpoint asked for: node.csv holds only
+    // its header, a gap rather than made-up values.
+    let csv = std::fs::read_to_string(out.join("node.csv")).unwrap();
+    assert_eq!(csv, "t_s,cpu_pct,rss_kb\n", "{csv}");
+}
