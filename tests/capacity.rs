@@ -102,6 +102,7 @@ fn capacity_dir(root: &std::path::Path, name: &str, rate: f64) -> std::path::Pat
         full_blocks_share: 0.0,
         pass,
         node_cpu_peak_pct: Some(150.0),
+        node_cores: Some(2),
         node_rss_peak_mb: Some(200.0),
         dir: format!("step-0{n}"),
     };

@@ -43,6 +43,8 @@ impl Scraper {
             let client = reqwest::Client::new();
             let start = Instant::now();
             let mut differ = Differ::default();
+            // The endpoint lacks what a row needs: said once.
+            let mut warned = false;
             let mut out = Telemetry {
                 endpoints: endpoints.clone(),
                 ..Telemetry::default()
@@ -54,6 +56,17 @@ impl Scraper {
                         .and_then(|t| node_reading(&t, &endpoints.extra)),
                     None => None,
                 };
+                if let Some(r) = &node
+                    && !warned
+                    && !r.missing().is_empty()
+                {
+                    warned = true;
+                    tracing::warn!(
+                        "telemetry: {} serves no {}: node.csv stays empty; point node_metrics at a process exporter watching the node",
+                        crate::chain::redact_url(endpoints.node.as_deref().unwrap_or("")),
+                        r.missing().join(" and no ")
+                    );
+                }
                 // When the answer came: the exporter read the counters just before sending it
                 // (the time before the request would add the connection and the read to the
                 // interval, and a slow scrape then shows as CPU above the cores).
@@ -95,7 +108,11 @@ async fn fetch(client: &reqwest::Client, url: &str, failed: &mut u64) -> Option<
         Ok(t) => Some(t),
         Err(e) => {
             *failed += 1;
-            tracing::warn!("telemetry: cannot scrape {url}: {e}; node.csv has a gap there");
+            tracing::warn!(
+                "telemetry: cannot scrape {}: {}; node.csv has a gap there",
+                crate::chain::redact_url(url),
+                e.without_url()
+            );
             None
         }
     }

@@ -64,13 +64,29 @@ pub fn node_reading(text: &str, extra: &[String]) -> Option<NodeReading> {
         "namedprocess_namegroup_memory_bytes",
         &[("memtype", "resident")],
     )
-    .or_else(|| sum(&s, "process_resident_memory_bytes", &[]));
+    .or_else(|| sum(&s, "process_resident_memory_bytes", &[]))
+    // prometheus-net (.NET nodes) serves the working set instead.
+    .or_else(|| sum(&s, "process_working_set_bytes", &[]));
     let extra = extra.iter().map(|name| sum(&s, name, &[])).collect();
     Some(NodeReading {
         cpu_s,
         rss_bytes,
         extra,
     })
+}
+
+impl NodeReading {
+    /// The series a node.csv row needs that this scrape lacks (empty when it has both).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.cpu_s.is_none() {
+            out.push("process_cpu_seconds_total (or namedprocess_namegroup_cpu_seconds_total)");
+        }
+        if self.rss_bytes.is_none() {
+            out.push("process_resident_memory_bytes (or namedprocess_namegroup_memory_bytes)");
+        }
+        out
+    }
 }
 
 /// Reads a node_exporter's `node_cpu_seconds_total{cpu, mode}`.

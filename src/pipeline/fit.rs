@@ -11,6 +11,17 @@ use crate::scenario::ChainConfig;
 /// The chain configuration a command connects with: `cfg`, plus for a spawned anvil with
 /// interval mining and no `gas_limit` a block gas limit sized for the plan.
 pub fn config_for(plan: Option<&Plan>, cfg: &ChainConfig, rpc_flag: Option<&str>) -> ChainConfig {
+    config_with_headroom(plan, cfg, rpc_flag, 1.0)
+}
+
+/// `config_for` with the plan's busiest block's gas times `headroom` (capacity's later steps run
+/// the plan faster): the headroom scales the plan's gas, before anvil's 30 M floor applies.
+pub fn config_with_headroom(
+    plan: Option<&Plan>,
+    cfg: &ChainConfig,
+    rpc_flag: Option<&str>,
+    headroom: f64,
+) -> ChainConfig {
     let mut cfg = cfg.clone();
     let spawned = crate::chain::rpc_url(&cfg, rpc_flag).is_none();
     let Some(plan) = plan.filter(|_| spawned) else {
@@ -20,7 +31,8 @@ pub fn config_for(plan: Option<&Plan>, cfg: &ChainConfig, rpc_flag: Option<&str>
         Some(block_ms) => {
             if cfg.gas_limit.is_none() {
                 let peak = load::peak(plan, &GasTable::FALLBACK, block_ms);
-                cfg.gas_limit = Some(load::sized_gas_limit(peak.gas));
+                let gas = (peak.gas as f64 * headroom.max(1.0)) as u64;
+                cfg.gas_limit = Some(load::sized_gas_limit(gas));
             }
         }
         None => {

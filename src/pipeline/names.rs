@@ -18,7 +18,14 @@ pub fn redacted_scenario(text: &str) -> String {
     text.lines()
         .map(|line| {
             let t = line.trim_start();
-            match t.strip_prefix("rpc").map(str::trim_start) {
+            // Every URL key: the RPC and the Prometheus endpoints.
+            let key = ["rpc", "node_metrics", "host_metrics"]
+                .into_iter()
+                .find(|k| {
+                    t.strip_prefix(k)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                });
+            match key.and_then(|k| t.strip_prefix(k)).map(str::trim_start) {
                 Some(rest) if rest.starts_with('=') => {
                     let value = rest[1..].trim().trim_matches(|c| c == '"' || c == '\'');
                     let value = value
@@ -32,7 +39,8 @@ pub fn redacted_scenario(text: &str) -> String {
                     let host = crate::chain::redact_url(value);
                     let host = host.split(' ').next().unwrap_or("");
                     format!(
-                        "rpc = \"{scheme}://{host}\"  # path, query and user redacted by loadrun"
+                        "{} = \"{scheme}://{host}\"  # path, query and user redacted by loadrun",
+                        key.unwrap_or("rpc")
                     )
                 }
                 _ => line.to_string(),
@@ -73,5 +81,14 @@ mod tests {
         assert!(!r.contains("SECRETKEY") && !r.contains("pw@"), "{r}");
         assert!(r.contains("rpc = \"https://rpc.example.org:8443\""), "{r}");
         assert!(r.contains("block_time = \"1s\""));
+    }
+
+    #[test]
+    fn metrics_endpoints_lose_theirs_too() {
+        let t = "[chain]\nnode_metrics = \"http://u:TOKEN@10.0.0.5:9001/metrics\"\nhost_metrics = \"http://10.0.0.5:9100/metrics?k=KEY\"";
+        let r = redacted_scenario(t);
+        assert!(!r.contains("TOKEN") && !r.contains("KEY"), "{r}");
+        assert!(r.contains("node_metrics = \"http://10.0.0.5:9001\""), "{r}");
+        assert!(r.contains("host_metrics = \"http://10.0.0.5:9100\""), "{r}");
     }
 }

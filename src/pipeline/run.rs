@@ -107,13 +107,8 @@ impl Planned {
     /// plan's busiest block times `headroom` (capacity's later steps run the plan faster), and
     /// its log kept only with `node_log`.
     pub fn chain_config(&self, rpc: Option<&str>, node_log: bool, headroom: f64) -> ChainConfig {
-        let mut cfg = super::fit::config_for(Some(&self.plan), &self.loaded.scenario.chain, rpc);
-        if headroom > 1.0
-            && self.loaded.scenario.chain.gas_limit.is_none()
-            && let Some(g) = cfg.gas_limit
-        {
-            cfg.gas_limit = Some((g as f64 * headroom) as u64);
-        }
+        let chain = &self.loaded.scenario.chain;
+        let mut cfg = super::fit::config_with_headroom(Some(&self.plan), chain, rpc, headroom);
         if !node_log {
             cfg.anvil_args.push("--quiet".into());
         }

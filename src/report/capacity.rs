@@ -33,12 +33,24 @@ pub struct StepFigures {
     pub pass: bool,
     /// The node's peak CPU (% of one core) and peak RSS (MB), when loadrun could read them.
     pub node_cpu_peak_pct: Option<f64>,
+    /// The node's machine's cores, when known (a spawned node's are loadrun's).
+    pub node_cores: Option<u32>,
     pub node_rss_peak_mb: Option<f64>,
     /// The step's run directory, relative to the capacity directory.
     pub dir: String,
 }
 
 impl StepFigures {
+    /// Whether the step missed the SLO on the node's or the chain's account: not a pass, and
+    /// neither loadrun's own limit nor a step cut short.
+    pub fn missed_slo(&self) -> bool {
+        !self.pass
+            && !matches!(
+                self.cause.as_str(),
+                "loadrun_cpu" | "interrupted" | "merge_incomplete"
+            )
+    }
+
     /// The rate the step sustained: its target times its included share.
     pub fn sustained_rate(&self) -> f64 {
         self.target_rate * self.included_share
@@ -254,20 +266,32 @@ pub fn included_share(
 
 /// Picks the answer out of the steps run.
 pub fn answer(steps: &[StepFigures], stop: Stop) -> Answer<'_> {
+    // The best is what the node sustained most of, not the highest scale that passed: a pass
+    // at a higher target with fewer included can sustain less.
     let best = steps
         .iter()
         .filter(|s| s.pass)
-        .max_by(|a, b| a.scale.total_cmp(&b.scale));
+        .max_by(|a, b| a.sustained_rate().total_cmp(&b.sustained_rate()));
+    let top_pass = steps
+        .iter()
+        .filter(|s| s.pass)
+        .map(|s| s.scale)
+        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+    // The knee: the lowest step above every pass that missed the SLO on the node's or the
+    // chain's account (not one loadrun could not drive, nor one cut short).
     let knee = steps
         .iter()
-        .filter(|s| !s.pass && best.is_none_or(|b| s.scale > b.scale))
+        .filter(|s| s.missed_slo() && top_pass.is_none_or(|p| s.scale > p))
         .min_by(|a, b| a.scale.total_cmp(&b.scale));
     Answer { best, knee, stop }
 }
 
 /// What limited the node at the knee, from the knee step's verdict cause and figures.
-pub fn limit(knee: &StepFigures, why: &[String], cores: u32) -> String {
-    let cpu = |c: f64| format!("{:.0} % of {cores} cores", c);
+pub fn limit(knee: &StepFigures, why: &[String]) -> String {
+    let cpu = |c: f64| match knee.node_cores {
+        Some(n) => format!("{c:.0} % of {n} cores"),
+        None => format!("{c:.0} % at its peak"),
+    };
     let side = match knee.cause.as_str() {
         "node_cpu" => format!(
             "the node's CPU saturated: {}",
@@ -358,7 +382,7 @@ pub fn metrics(steps: &[StepFigures]) -> Vec<crate::report::summary::Metric> {
 }
 
 /// The columns of capacity.csv.
-pub const CSV_HEADER: &str = "step,scale,target_rate,achieved_rate,included_rate,included_share,p50_inclusion_ms,p99_inclusion_ms,failed_share,cause,full_blocks_share,pass,node_cpu_peak_pct,node_rss_peak_mb,dir";
+pub const CSV_HEADER: &str = "step,scale,target_rate,achieved_rate,included_rate,included_share,p50_inclusion_ms,p99_inclusion_ms,failed_share,cause,full_blocks_share,pass,node_cpu_peak_pct,node_cores,node_rss_peak_mb,dir";
 
 /// Writes capacity.csv.
 pub fn write_csv<W: std::io::Write>(steps: &[StepFigures], w: W) -> csv::Result<()> {

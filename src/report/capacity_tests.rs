@@ -21,6 +21,7 @@ fn step(scale: f64, pass: bool, cause: &str) -> StepFigures {
         full_blocks_share: 0.0,
         pass,
         node_cpu_peak_pct: Some(150.0),
+        node_cores: Some(2),
         node_rss_peak_mb: Some(300.0),
         dir: format!("step-{scale}"),
     }
@@ -51,14 +52,29 @@ fn loadrun_saturating_stops_the_search_and_is_never_the_nodes_limit() {
     assert_eq!(search.next(), None);
     assert_eq!(search.stop(), Some(Stop::LoadrunBound));
     let steps = [step(1.0, true, "ok"), step(2.0, false, "loadrun_cpu")];
-    // The saturated step is below no pass: it is the knee only in the table, and the words
-    // say it is loadrun's limit.
+    // The saturated step is no knee: the words say loadrun's limit came first.
     let a = answer(&steps, Stop::LoadrunBound);
-    let line = describe(&a, &limit(a.knee.unwrap(), &[], 2));
-    assert!(
-        line.contains("loadrun's own CPU saturated (not the node's limit)"),
-        "{line}"
-    );
+    assert!(a.knee.is_none());
+    let line = describe(&a, "");
+    assert!(line.contains("then loadrun's own CPU saturated"), "{line}");
+    assert!(line.contains("the node's limit is higher"), "{line}");
+    // Nor is an interrupted step, and a knee below it still counts.
+    let steps = [
+        step(1.0, true, "ok"),
+        step(4.0, false, "node_cpu"),
+        step(3.0, false, "interrupted"),
+    ];
+    assert_eq!(answer(&steps, Stop::Incomplete).knee.unwrap().scale, 4.0);
+}
+
+#[test]
+fn the_best_is_the_pass_that_sustained_most_not_the_highest_scale() {
+    let mut high = step(7.25, true, "node_cpu");
+    high.included_share = 0.92;
+    let steps = [step(7.0, true, "ok"), high, step(7.5, false, "node_cpu")];
+    let a = answer(&steps, Stop::Precise);
+    assert_eq!(a.best.unwrap().scale, 7.0, "700/s sustained beats 667/s");
+    assert_eq!(a.knee.unwrap().scale, 7.5);
 }
 
 #[test]
@@ -98,7 +114,7 @@ fn the_answer_names_the_best_pass_and_the_knee_above_it() {
     let a = answer(&steps, Stop::Precise);
     assert_eq!(a.best.unwrap().scale, 4.18);
     assert_eq!(a.knee.unwrap().scale, 4.4);
-    let line = describe(&a, &limit(a.knee.unwrap(), &[], 2));
+    let line = describe(&a, &limit(a.knee.unwrap(), &[]));
     assert_eq!(
         line,
         "capacity: sustains 418 tx/s (scale 4.18, target 418/s, p99 inclusion 1.10 s); at 440 tx/s offered (scale 4.4): the node's CPU saturated: 198 % of 2 cores"

@@ -40,6 +40,9 @@ pub struct Verdict {
     /// A merge: the shards no run was given for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_parts: Vec<String>,
+    /// The node's machine's cores, when known (for "198 % of 2 cores").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_cores: Option<u32>,
 }
 
 impl Verdict {
@@ -60,6 +63,7 @@ impl Verdict {
             blocks: None,
             resigned: 0,
             missing_parts: Vec::new(),
+            node_cores: None,
         }
     }
 }
@@ -159,6 +163,7 @@ pub fn judge(t: &Tally, all: Rates, load: Load, ev: &Events) -> Verdict {
         blocks: f.blocks,
         resigned: ev.resigned,
         missing_parts: ev.missing_parts.clone(),
+        node_cores: load.node_cores,
     }
 }
 

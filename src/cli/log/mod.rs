@@ -123,7 +123,20 @@ pub fn init(verbose: bool) {
 
 /// From now on the log goes to `path` (what was logged so far included).
 pub fn to_file(path: &Path) -> io::Result<()> {
-    let mut f = std::fs::File::create(path)?;
+    sink_to(std::fs::File::create(path)?)
+}
+
+/// `to_file`, appending to what the file holds (a capacity search's log around its steps').
+pub fn to_file_appending(path: &Path) -> io::Result<()> {
+    sink_to(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?,
+    )
+}
+
+fn sink_to(mut f: std::fs::File) -> io::Result<()> {
     let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
     if let Sink::Buffer(v) = &*sink {
         f.write_all(v)?;

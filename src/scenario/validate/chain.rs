@@ -38,6 +38,13 @@ pub(super) fn validate_chain(cx: &mut Ctx, raw: RawChain) -> ChainConfig {
     ] {
         check_metrics_url(cx, &path, key, url.as_deref());
     }
+    if raw.host_metrics.is_some() && raw.node_metrics.is_none() {
+        cx.err(
+            path.key("host_metrics"),
+            "host_metrics without node_metrics: node.csv's rows are the node's CPU and memory",
+            Some("add node_metrics (the node's own /metrics or a process exporter's), or remove host_metrics".into()),
+        );
+    }
     ChainConfig {
         rpc: raw.rpc,
         funder_key_env: raw.funder_key_env,
