@@ -5,10 +5,10 @@ mod common;
 
 use common::{fixture, loadrun, scenario, text};
 
-#[test]
-fn capacity_finds_the_knee_of_full_blocks_and_gates_on_min_rate() {
+/// The capacity fixture in a temporary directory: 21,000 gas a transfer and a 2.1 M gas limit,
+/// so 100 transfers fit a block and ~100/s is the chain's capacity.
+fn small_blocks() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    // 21,000 gas a transfer: 100 transfers fit a block, so ~100/s is the chain's capacity.
     let path = scenario(
         dir.path(),
         "capacity",
@@ -17,6 +17,12 @@ fn capacity_finds_the_knee_of_full_blocks_and_gates_on_min_rate() {
             &[("gas_limit", "2100000"), ("per_block", "100")],
         ),
     );
+    (dir, path)
+}
+
+#[test]
+fn capacity_finds_the_knee_of_full_blocks_and_gates_on_min_rate() {
+    let (dir, path) = small_blocks();
     let out = dir.path().join("cap");
     let o = loadrun()
         .arg("capacity")
@@ -142,15 +148,7 @@ fn diff_of_two_capacity_searches_fails_a_release_that_lost_ten_percent() {
 
 #[test]
 fn ctrl_c_keeps_what_the_search_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = scenario(
-        dir.path(),
-        "capacity",
-        &fixture(
-            "capacity",
-            &[("gas_limit", "2100000"), ("per_block", "100")],
-        ),
-    );
+    let (dir, path) = small_blocks();
     let out = dir.path().join("cap");
     let mut cmd = loadrun();
     cmd.arg("capacity").arg(&path).arg("--out").arg(&out);

@@ -179,6 +179,14 @@ fn a_remote_nodes_cpu_and_memory_come_from_its_exporters_into_node_csv() {
         !report.contains("No node samples"),
         "the report charts the scraped node series"
     );
+    assert!(
+        report.contains("host cpu % (node_exporter)"),
+        "the host's CPU is charted"
+    );
+    assert!(
+        report.contains("node metric namedprocess_namegroup_num_procs"),
+        "each [chain].metrics series is charted"
+    );
 }
 
 #[test]

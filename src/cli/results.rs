@@ -143,9 +143,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
         .get("wall_ms")
         .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
         .map(|ms| ms / 1000.0);
-    let samples: Vec<NodeSample> = std::fs::read_to_string(dir.join("node.csv"))
-        .map(|t| node::read_csv(&t))
-        .unwrap_or_default();
+    let node_csv = std::fs::read_to_string(dir.join("node.csv")).unwrap_or_default();
+    let samples: Vec<NodeSample> = node::read_csv(&node_csv);
+    let node_extra = crate::model::telemetry::read_extra_columns(&node_csv);
     let facts = run_facts(&run);
     let title = format!(
         "loadrun: {} ({})",
@@ -162,6 +162,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
             .as_ref()
             .map_or(&[][..], |s| s.wallet_mismatches.as_slice()),
         node: &samples,
+        node_extra: &node_extra,
         scenario_toml: &scenario_toml,
         facts: &facts,
         blocks: &blocks,

@@ -206,6 +206,32 @@ pub fn write_csv<W: std::io::Write>(
     w.flush()
 }
 
+/// The columns of a node.csv after `t_s,cpu_pct,rss_kb` (`host_cpu_pct`, the extra series),
+/// each as (name, (t_s, value) points); empty cells are gaps.
+pub fn read_extra_columns(text: &str) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = header
+        .split(',')
+        .skip(3)
+        .map(|n| (n.to_string(), Vec::new()))
+        .collect();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let Some(t) = cells.first().and_then(|c| c.parse::<f64>().ok()) else {
+            continue;
+        };
+        for (i, (_, points)) in out.iter_mut().enumerate() {
+            if let Some(v) = cells.get(3 + i).and_then(|c| c.parse::<f64>().ok()) {
+                points.push((t, v));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,8 +310,17 @@ mod tests {
             text,
             "t_s,cpu_pct,rss_kb,host_cpu_pct,txpool_pending,gas\n1.000,50.0,10,120.0,7,\n"
         );
-        // The first three columns read back as the spawned node's do.
+        // The first three columns read back as the spawned node's do, the others by name.
         assert_eq!(crate::model::node::read_csv(&text).len(), 1);
+        let extra = read_extra_columns(&text);
+        assert_eq!(extra.len(), 3);
+        assert_eq!(extra[0], ("host_cpu_pct".to_string(), vec![(1.0, 120.0)]));
+        assert_eq!(extra[1], ("txpool_pending".to_string(), vec![(1.0, 7.0)]));
+        assert_eq!(
+            extra[2],
+            ("gas".to_string(), vec![]),
+            "an empty cell is a gap"
+        );
     }
 
     #[test]

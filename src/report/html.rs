@@ -26,6 +26,8 @@ pub struct HtmlInput<'a> {
     pub sanity: Option<&'a [Line]>,
     pub wallet_mismatches: &'a [String],
     pub node: &'a [NodeSample],
+    /// node.csv's further columns (`host_cpu_pct`, `[chain].metrics` series) by name.
+    pub node_extra: &'a [(String, Vec<(f64, f64)>)],
     pub scenario_toml: &'a str,
     /// (name, value) facts: seed, chain, blocks…
     pub facts: &'a [(String, String)],
@@ -276,15 +278,24 @@ fn node(h: &mut String, i: &HtmlInput<'_>) {
     if i.node.is_empty() {
         h.push_str("<p>No node samples (a node loadrun did not spawn needs [chain].node_metrics; or /proc is unavailable).</p>");
     }
+    let mut cpu = vec![Series {
+        name: "cpu %",
+        color: "#9467bd",
+        points: i.node.iter().map(|s| (s.t_s, s.cpu_pct)).collect(),
+    }];
+    let host = i.node_extra.iter().find(|(n, _)| n == "host_cpu_pct");
+    if let Some((_, points)) = host {
+        cpu.push(Series {
+            name: "host cpu % (node_exporter)",
+            color: "#7f7f7f",
+            points: points.clone(),
+        });
+    }
     h.push_str(&line_chart(
         "node CPU %",
         "seconds since start",
         "%",
-        &[Series {
-            name: "cpu %",
-            color: "#9467bd",
-            points: i.node.iter().map(|s| (s.t_s, s.cpu_pct)).collect(),
-        }],
+        &cpu,
         i.end_s,
     ));
     h.push_str(&line_chart(
@@ -302,6 +313,20 @@ fn node(h: &mut String, i: &HtmlInput<'_>) {
         }],
         i.end_s,
     ));
+    // The `[chain].metrics` series scraped from the node, one chart each.
+    for (name, points) in i.node_extra.iter().filter(|(n, _)| n != "host_cpu_pct") {
+        h.push_str(&line_chart(
+            &format!("node metric {name}"),
+            "seconds since start",
+            name,
+            &[Series {
+                name,
+                color: "#17becf",
+                points: points.clone(),
+            }],
+            i.end_s,
+        ));
+    }
 }
 
 /// The sanity table (expected vs on chain), then the wallets that differ.
@@ -385,6 +410,7 @@ mod tests {
             sanity: None,
             wallet_mismatches: &[],
             node: &[],
+            node_extra: &[],
             scenario_toml: "name = \"<script>alert(1)</script>\"",
             facts: &[("seed".into(), "42".into())],
             blocks: &[],
@@ -403,6 +429,7 @@ mod tests {
             sanity: None,
             wallet_mismatches: &[],
             node: &[],
+            node_extra: &[],
             scenario_toml: "",
             facts: &[],
             blocks: &[],
