@@ -41,9 +41,10 @@ fn charts(out: &mut String, steps: &[StepFigures], a: &Answer<'_>, slo: &Capacit
         .iter()
         .map(|s| (s.target_rate, s.target_rate))
         .collect();
+    // What the SLO reads: the included rate without the last block's tail.
     let included: Vec<(f64, f64)> = by_rate
         .iter()
-        .map(|s| (s.target_rate, s.included_rate))
+        .map(|s| (s.target_rate, s.sustained_rate()))
         .collect();
     let p99: Vec<(f64, f64)> = by_rate
         .iter()
@@ -65,7 +66,7 @@ fn charts(out: &mut String, steps: &[StepFigures], a: &Answer<'_>, slo: &Capacit
             points: offered,
         },
         Series {
-            name: "included",
+            name: "sustained",
             color: "#1f77b4",
             points: included,
         },
@@ -116,17 +117,18 @@ fn charts(out: &mut String, steps: &[StepFigures], a: &Answer<'_>, slo: &Capacit
 
 /// One row per step, linked to its run's report.
 fn table(out: &mut String, steps: &[StepFigures]) {
-    out.push_str("<h2>Steps</h2><table><tr><th>step</th><th>scale</th><th>target/s</th><th>achieved/s</th><th>included/s</th><th>p50 incl. s</th><th>p99 incl. s</th><th>not ok</th><th>cause</th><th>node CPU peak %</th><th>node RSS peak MB</th><th>SLO</th><th>report</th></tr>");
+    out.push_str("<h2>Steps</h2><table><tr><th>step</th><th>scale</th><th>target/s</th><th>achieved/s</th><th>included/s</th><th>included share</th><th>p50 incl. s</th><th>p99 incl. s</th><th>not ok</th><th>cause</th><th>node CPU peak %</th><th>node RSS peak MB</th><th>SLO</th><th>report</th></tr>");
     for s in steps {
         let opt = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.0}"));
         let _ = write!(
             *out,
-            "<tr class=\"{cls}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1} %</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{d}/report.html\">{d}</a></td></tr>",
+            "<tr class=\"{cls}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} %</td><td>{:.2}</td><td>{:.2}</td><td>{:.1} %</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{d}/report.html\">{d}</a></td></tr>",
             s.step,
             s.scale,
             rate(s.target_rate),
             rate(s.achieved_rate),
             rate(s.included_rate),
+            100.0 * s.included_share,
             s.p50_inclusion_ms / 1000.0,
             s.p99_inclusion_ms / 1000.0,
             100.0 * s.failed_share,
