@@ -404,3 +404,74 @@ fn calls_to_loadruns_own_token_are_checked_against_its_abi() {
         ],
     );
 }
+
+/// A read workload's keys: each misuse is located at its key with what to write instead.
+#[test]
+fn read_workloads_are_checked_and_located() {
+    let read = |body: &str| {
+        format!("{BASE}\n[[workload]]\ntype = \"read\"\nfrom = \"A\"\nrate = 10.0\n{body}\n")
+    };
+    assert_err(
+        &read("method = \"eth_getBalance\"\nargs = [\"{sender}\", \"latest\"]"),
+        &[
+            "`workload[0].args`",
+            "eth_getBalance takes 1 parameter(s) but args has 2",
+            "help: eth_getBalance takes [address]",
+        ],
+    );
+    assert_err(
+        &read("method = \"eth_getBalance\"\nargs = [\"0x12\"]"),
+        &["`workload[0].args[0]`", "\"0x12\" is not a valid address"],
+    );
+    assert_err(
+        &read("method = \"eth_getBlockByNumber\"\nargs = [\"newest\"]"),
+        &[
+            "`workload[0].args[0]`",
+            "a block is a number",
+            "latest, earliest",
+        ],
+    );
+    assert_err(
+        &read("method = \"eth_blockNumber\"\nto = \"token\""),
+        &[
+            "`workload[0].to`",
+            "`to` is for eth_call and eth_getLogs, not eth_blockNumber",
+        ],
+    );
+    assert_err(
+        &read("method = \"eth_getLogs\"\nsignature = \"f()\""),
+        &[
+            "`workload[0].signature`",
+            "`signature` is for method = \"eth_call\"",
+        ],
+    );
+    assert_err(
+        &read("method = \"eth_call\"\nsignature = \"count()\""),
+        &["`workload[0].to`", "method = \"eth_call\" needs `to`"],
+    );
+    assert_err(
+        &read(
+            "method = \"eth_call\"\nto = \"token\"\nsignature = \"balanceOf(address)(uint256)\"\nargs = [\"{peer}\"]",
+        ),
+        &["`workload[0].args[0]`", "which this workload does not set"],
+    );
+    assert_err(
+        &read("method = \"eth_getStorageAt\""),
+        &["`workload[0].method`", "eth_getStorageAt"],
+    );
+    assert_err(
+        &read("method = \"eth_blockNumber\"\ntimeout = \"0s\""),
+        &["`workload[0].timeout`", "is zero"],
+    );
+    // Valid: a default `{sender}` parameter and a batch of block numbers.
+    let ok = read("method = \"eth_getBalance\"\nbatch = true");
+    let s = scenario::parse("t.toml", &ok, DEFAULT_MAX_STEPS).unwrap();
+    let WorkloadKind::Read(r) = &s.workloads[0].kind else {
+        panic!("a read workload")
+    };
+    assert!(r.batch);
+    assert_eq!(r.call.args, ["{sender}"]);
+    let plan = loadrun::plan::expand(&s, 1).unwrap();
+    assert_eq!(plan.steps.len(), 100);
+    assert!(plan.call_args(0).unwrap()[0].starts_with("0x"));
+}

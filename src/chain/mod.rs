@@ -9,6 +9,7 @@ pub use crate::model::gas;
 pub mod guard;
 pub mod observe;
 pub mod read;
+pub mod reads;
 pub mod receipts;
 pub mod rpc;
 pub mod tx;

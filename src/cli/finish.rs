@@ -51,7 +51,7 @@ pub(super) fn finish(
             (Some(a), Some(b)) => b - a + 1,
             _ => 0,
         },
-        kinds: plan_kinds(plan),
+        kinds: [plan_kinds(plan), ex.tally.read_kinds()].concat(),
         rpc_retries: o.rpc.0,
         rpc_errors_transient: o.rpc.1,
         resent: ex.resent,

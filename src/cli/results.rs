@@ -110,10 +110,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
     let text = |k: &str| run_text(&run, k);
     let scenario_toml = text("scenario_toml").unwrap_or_default();
     let parsed = scenario_of(dir, &run, &scenario_toml);
-    let windows = parsed
-        .as_ref()
-        .map(crate::report::rates::workload_windows)
-        .unwrap_or_default();
+
     // steps.csv is streamed into the aggregates: a report of a million-step run holds no rows.
     let path = dir.join("steps.csv");
     let file = std::fs::File::open(&path).map_err(|e| {
@@ -122,7 +119,9 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, Error> {
             path.display()
         ))
     })?;
-    let mut tally = Tally::new(windows);
+    let mut tally = parsed
+        .as_ref()
+        .map_or_else(|| Tally::new(Vec::new()), Tally::for_scenario);
     rows::each_step(std::io::BufReader::new(file), |r| tally.add(&r))
         .map_err(|e| Error::Usage(format!("{}/steps.csv is malformed: {e}", dir.display())))?;
     let verdicts = parsed

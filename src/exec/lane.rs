@@ -79,6 +79,8 @@ pub fn single_tx_steps(
                 .entry(s.actor.index)
                 .or_default();
             *n = n.saturating_add(1);
+        } else if s.kind == crate::plan::StepKind::Read {
+            // A read sends no transaction: it neither counts nor keeps a lane.
         } else {
             for w in std::iter::once(s.actor).chain(s.peer) {
                 counts[usize::from(w.role)].insert(w.index, u32::MAX);

@@ -15,6 +15,7 @@ pub mod live;
 pub mod msg;
 pub mod nodemon;
 pub mod progress;
+pub mod reads;
 pub mod recover;
 pub mod reorg;
 pub mod run;

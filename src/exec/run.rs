@@ -206,6 +206,8 @@ struct Prepared {
     ctx: Arc<Ctx>,
     /// Each `call` workload encoded.
     calls: Arc<Vec<Option<super::calls::EncodedCall>>>,
+    /// The read workloads, if any.
+    reads: Option<Arc<super::reads::Reads>>,
     /// Each wallet's next nonce on chain.
     nonces: Vec<u64>,
     /// The plan's instant 0, UNIX ms (read when it is set).
@@ -252,6 +254,7 @@ async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainErro
         start_unix_ms: unix_ms_of(ctx.start),
         ctx,
         calls,
+        reads: super::reads::Reads::new(run.scenario, run.contracts, chain).map(Arc::new),
         nonces: accounts.iter().map(|a| a.nonce).collect(),
     })
 }
@@ -274,7 +277,11 @@ struct Tasks {
 fn spawn(
     run: &Inputs<'_>,
     Prepared {
-        ctx, calls, nonces, ..
+        ctx,
+        calls,
+        reads,
+        nonces,
+        ..
     }: Prepared,
     subset: &Steps,
     opts: &Options,
@@ -340,6 +347,7 @@ fn spawn(
             mailboxes: mailboxes.clone(),
             done: done_tx.clone(),
             calls: calls.clone(),
+            reads: reads.clone(),
             lane_ends: std::mem::take(&mut lane_ends[r]),
         };
         actors.push(tokio::spawn(actor.run(steps_rx, rx)));

@@ -58,7 +58,7 @@ impl GasTable {
     }
 
     /// On-chain gas limit of a plan step; 0 for steps that stay off chain (ledger-funded
-    /// channel creates and closes, updates).
+    /// channel creates and closes, updates, reads).
     pub fn step_limit(&self, kind: StepKind, ledger_funded: bool) -> u64 {
         match kind {
             StepKind::Transfer => self.transfer,
@@ -68,7 +68,10 @@ impl GasTable {
             StepKind::CloseLedgerChannel => self.close,
             StepKind::CreateChannel if !ledger_funded => self.open,
             StepKind::CloseChannel if !ledger_funded => self.close,
-            StepKind::CreateChannel | StepKind::CloseChannel | StepKind::UpdateChannel => 0,
+            StepKind::CreateChannel
+            | StepKind::CloseChannel
+            | StepKind::UpdateChannel
+            | StepKind::Read => 0,
         }
     }
 

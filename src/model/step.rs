@@ -17,10 +17,12 @@ pub enum StepKind {
     Transfer,
     TokenTransfer,
     Call,
+    /// An RPC read (no transaction): `type = "read"`.
+    Read,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 8] = [
+    pub const ALL: [StepKind; 9] = [
         Self::CreateLedgerChannel,
         Self::CreateChannel,
         Self::UpdateChannel,
@@ -29,6 +31,7 @@ impl StepKind {
         Self::Transfer,
         Self::TokenTransfer,
         Self::Call,
+        Self::Read,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl StepKind {
             Self::Transfer => "transfer",
             Self::TokenTransfer => "token_transfer",
             Self::Call => "call",
+            Self::Read => "read",
         }
     }
 }
@@ -60,13 +64,15 @@ pub enum JobPrefix {
     Cl,
     /// A ledger channel.
     Lg,
+    /// An RPC read.
+    Rd,
     /// A token transfer.
     Tk,
     /// An ETH transfer.
     Tx,
 }
 
-/// A job: the unit that a channel's steps share; transfers and calls are one-step jobs.
+/// A job: the unit that a channel's steps share; transfers, calls and reads are one-step jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId {
     pub prefix: JobPrefix,
@@ -79,6 +85,7 @@ impl fmt::Display for JobId {
             JobPrefix::Ch => "ch",
             JobPrefix::Cl => "cl",
             JobPrefix::Lg => "lg",
+            JobPrefix::Rd => "rd",
             JobPrefix::Tk => "tk",
             JobPrefix::Tx => "tx",
         };

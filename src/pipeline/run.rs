@@ -20,7 +20,6 @@ use crate::model::telemetry;
 use crate::plan::Plan;
 use crate::plan::shard::Part;
 use crate::report::blocks::BlockRow;
-use crate::report::rates::workload_windows;
 use crate::report::sanity::{self, Books, Sanity};
 use crate::report::tally::Tally;
 use crate::report::verdict::{Events, Load, NodeDown};
@@ -231,7 +230,7 @@ impl Funded {
         let monitors = Monitors::start(chain, &self.connected.cfg);
         let cpu_before = own_cpu_s();
         let node_before = node_cpu_s(chain);
-        let mut tally = Tally::new(workload_windows(&p.loaded.scenario));
+        let mut tally = Tally::for_scenario(&p.loaded.scenario);
         let mut books = Books::new(p.wallets.len());
         let dir_of = Directory::new(&p.loaded.scenario);
         let inputs = crate::exec::run::Inputs {

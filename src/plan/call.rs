@@ -1,4 +1,5 @@
-//! Expansion of `call` workloads: one contract call per arrival, from a random wallet of `from`.
+//! Expansion of `call` and `read` workloads: one contract call (or RPC read) per arrival, for a
+//! random wallet of `from`.
 
 use super::args::{Args, Resolver};
 use super::arrival::schedule;
@@ -6,13 +7,20 @@ use super::rng::{Purpose, stream};
 use super::{Cx, JobId, JobPrefix, Step, StepKind, WalletRef, offset};
 use crate::scenario::CallWorkload;
 
-/// Returns the calls' arguments when some are templates.
+/// Returns the calls' arguments when some are templates. `kind` is `Call` or `Read` (whose
+/// jobs are `rd-…`).
 pub(crate) fn expand(
     cx: &Cx,
     c: &CallWorkload,
+    kind: StepKind,
     out: &mut Vec<Step>,
     resolver: &mut Resolver<'_>,
 ) -> Option<Args> {
+    let prefix = if kind == StepKind::Read {
+        JobPrefix::Rd
+    } else {
+        JobPrefix::Cl
+    };
     let mut times = stream(cx.seed, cx.workload, Purpose::Times);
     let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
     let mut draw = stream(cx.seed, cx.workload, Purpose::Args);
@@ -37,10 +45,10 @@ pub(crate) fn expand(
         }
         out.push(Step {
             at_ms: offset(at_ms),
-            kind: StepKind::Call,
+            kind,
             workload: cx.workload as u16,
             job: JobId {
-                prefix: JobPrefix::Cl,
+                prefix,
                 n: n as u32,
             },
             actor,

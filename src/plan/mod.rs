@@ -149,7 +149,11 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
                 transfer::expand(&cx, t, StepKind::TokenTransfer, &mut steps)
             }
             WorkloadKind::Call(c) => {
-                all_args[w.index] = call::expand(&cx, c, &mut steps, &mut resolver);
+                all_args[w.index] = call::expand(&cx, c, StepKind::Call, &mut steps, &mut resolver);
+            }
+            WorkloadKind::Read(r) => {
+                all_args[w.index] =
+                    call::expand(&cx, &r.call, StepKind::Read, &mut steps, &mut resolver);
             }
         }
     }

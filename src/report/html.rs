@@ -102,6 +102,7 @@ pub fn render(i: &HtmlInput<'_>) -> String {
     blocks(&mut h, i);
     failures(&mut h, i.tally);
     per_role_and_kind(&mut h, i.tally);
+    reads(&mut h, i.tally);
     node(&mut h, i);
     if let Some(lines) = i.sanity {
         sanity(&mut h, lines, i.wallet_mismatches);
@@ -268,6 +269,47 @@ fn per_role_and_kind(h: &mut String, t: &Tally) {
             let _ = write!(h, "<td>{n}</td>");
         }
         h.push_str("</tr>");
+    }
+    h.push_str("</table>");
+}
+
+/// Per read method: how many, how they ended, and their latency (request to answer).
+fn reads(h: &mut String, t: &Tally) {
+    let methods: Vec<_> = t
+        .kinds
+        .iter()
+        .filter_map(|(k, g)| Some((k.strip_prefix("read:")?, g)))
+        .collect();
+    if methods.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Reads per method</h2><p>Latency from the request leaving to its answer; error share = not ok / reads.</p><table><tr><th>method</th><th>reads</th><th>ok</th><th>failed</th><th>timeout</th><th>error share</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>achieved /s</th></tr>");
+    for (method, g) in methods {
+        let bad = g.steps - g.ok();
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} %</td>",
+            if bad > 0 { "bad" } else { "" },
+            esc(method),
+            g.steps,
+            g.ok(),
+            g.count(Status::Failed),
+            g.count(Status::Timeout),
+            100.0 * bad as f64 / g.steps.max(1) as f64
+        );
+        for q in [0.5, 0.9, 0.99] {
+            let _ = write!(h, "<td>{:.2}</td>", super::num::quantile(&g.latency, q));
+        }
+        let whole = super::rates::Window {
+            start_ms: 0,
+            stop_ms: 1,
+        };
+        let _ = write!(
+            h,
+            "<td>{:.2}</td><td>{:.1}</td></tr>",
+            g.max_latency_ms,
+            g.rates(whole).achieved
+        );
     }
     h.push_str("</table>");
 }

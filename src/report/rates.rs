@@ -4,7 +4,7 @@
 //! send to the last inclusion — each span at least the window, so a run that keeps its schedule
 //! reports its target as achieved and one that falls behind reports what it really did.
 
-use crate::scenario::{Scenario, WorkloadKind};
+use crate::scenario::{ReadWorkload, Scenario, WorkloadKind};
 
 use super::rows::{Status, StepRow};
 
@@ -44,11 +44,23 @@ pub fn workload_windows(s: &Scenario) -> Vec<Window> {
                 start_ms: t.start_ms,
                 stop_ms: t.stop_ms,
             },
-            WorkloadKind::Call(c) => Window {
+            WorkloadKind::Call(c) | WorkloadKind::Read(ReadWorkload { call: c, .. }) => Window {
                 start_ms: c.start_ms,
                 stop_ms: c.stop_ms,
             },
         };
+    }
+    out
+}
+
+/// By workload index: the JSON-RPC method of each read workload.
+pub fn read_methods(s: &Scenario) -> Vec<Option<&'static str>> {
+    let n = s.workloads.iter().map(|w| w.index + 1).max().unwrap_or(0);
+    let mut out = vec![None; n];
+    for w in &s.workloads {
+        if let WorkloadKind::Read(r) = &w.kind {
+            out[w.index] = Some(r.method.as_str());
+        }
     }
     out
 }

@@ -86,6 +86,11 @@ pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
             }
             push(&format!("max_{name}_ms"), max);
         }
+        if kind.starts_with("read") {
+            // Reads not ok (failed, timed out, not sent) per read.
+            let bad = g.steps.saturating_sub(g.ok());
+            push("error_share", bad as f64 / g.steps.max(1) as f64);
+        }
         push("gas_used", g.gas_used as f64);
         push("fee_wei", g.fee_wei as f64);
         if kind == "all" {

@@ -14,7 +14,12 @@ use super::rows::{ERROR_CLASSES, Status, StepRow};
 pub fn independent(kind: &str) -> bool {
     matches!(
         kind,
-        "transfer" | "token_transfer" | "call" | "create_channel" | "create_ledger_channel"
+        "transfer"
+            | "token_transfer"
+            | "call"
+            | "read"
+            | "create_channel"
+            | "create_ledger_channel"
     )
 }
 
@@ -169,6 +174,14 @@ pub struct Tally {
     pub by_role_kind: BTreeMap<(String, String), [u64; Status::ALL.len()]>,
     /// By second since the start.
     pub seconds: Vec<Second>,
+    /// By workload: the method of a read workload, whose rows also go to the group
+    /// `read:<method>` (per-method latency and errors).
+    pub reads: Vec<Option<&'static str>>,
+}
+
+/// The per-method group name of a read workload's rows.
+pub fn read_kind(method: &str) -> String {
+    format!("read:{method}")
 }
 
 impl Tally {
@@ -184,7 +197,24 @@ impl Tally {
             error_classes: [0; ERROR_CLASSES.len()],
             by_role_kind: BTreeMap::new(),
             seconds: Vec::new(),
+            reads: Vec::new(),
         }
+    }
+
+    /// A tally of a run of `s`: its workloads' windows and read methods.
+    pub fn for_scenario(s: &crate::scenario::Scenario) -> Self {
+        let mut t = Self::new(super::rates::workload_windows(s));
+        t.reads = super::rates::read_methods(s);
+        t
+    }
+
+    /// The per-method groups the read workloads give, in method order (from the scenario,
+    /// never from outcomes).
+    pub fn read_kinds(&self) -> Vec<String> {
+        let mut methods: Vec<&str> = self.reads.iter().flatten().copied().collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods.into_iter().map(read_kind).collect()
     }
 
     /// A tally of `rows` (tests and small inputs).
@@ -199,13 +229,11 @@ impl Tally {
     pub fn add(&mut self, r: &StepRow) {
         let window = self.windows.get(r.workload as usize).copied();
         self.all.add(r, window);
-        match self.kinds.get_mut(&r.kind) {
-            Some(g) => g.add(r, window),
-            None => {
-                let mut g = Group::default();
-                g.add(r, window);
-                self.kinds.insert(r.kind.clone(), g);
-            }
+        self.group(&r.kind).add(r, window);
+        if r.kind == "read"
+            && let Some(Some(method)) = self.reads.get(r.workload as usize)
+        {
+            self.group(&read_kind(method)).add(r, window);
         }
         let w = r.workload as usize;
         if w >= self.workloads.len() && w < MAX_WORKLOADS {
@@ -253,6 +281,13 @@ impl Tally {
                 s.included += 1;
             }
         }
+    }
+
+    fn group(&mut self, kind: &str) -> &mut Group {
+        if !self.kinds.contains_key(kind) {
+            self.kinds.insert(kind.to_string(), Group::default());
+        }
+        self.kinds.get_mut(kind).expect("inserted above")
     }
 
     fn second(&mut self, ms: f64) -> Option<&mut Second> {

@@ -110,7 +110,7 @@ impl Scenario {
                     t.rate *= f;
                     stages(&mut t.stages);
                 }
-                WorkloadKind::Call(c) => {
+                WorkloadKind::Call(c) | WorkloadKind::Read(ReadWorkload { call: c, .. }) => {
                     c.rate *= f;
                     stages(&mut c.stages);
                 }
@@ -214,6 +214,7 @@ pub enum WorkloadKind {
     Transfer(RateWorkload),
     TokenTransfer(RateWorkload),
     Call(CallWorkload),
+    Read(ReadWorkload),
 }
 
 impl WorkloadKind {
@@ -223,8 +224,60 @@ impl WorkloadKind {
             Self::Transfer(_) => "transfer",
             Self::TokenTransfer(_) => "token_transfer",
             Self::Call(_) => "call",
+            Self::Read(_) => "read",
         }
     }
+}
+
+/// The JSON-RPC method of a read workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReadMethod {
+    Call,
+    GetBalance,
+    GetLogs,
+    GetBlockByNumber,
+    BlockNumber,
+}
+
+impl ReadMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "eth_call",
+            Self::GetBalance => "eth_getBalance",
+            Self::GetLogs => "eth_getLogs",
+            Self::GetBlockByNumber => "eth_getBlockByNumber",
+            Self::BlockNumber => "eth_blockNumber",
+        }
+    }
+
+    /// The parameter types its `args` are checked and resolved as (`block` is a number or a
+    /// tag), and their defaults.
+    pub fn params(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Self::Call => (&[], &[]),
+            Self::GetBalance => (&["address"], &["{sender}"]),
+            Self::GetLogs => (&["block", "block"], &["latest", "latest"]),
+            Self::GetBlockByNumber => (&["block"], &["latest"]),
+            Self::BlockNumber => (&[], &[]),
+        }
+    }
+}
+
+/// Block tags a `block` parameter of a read may be instead of a number.
+pub const BLOCK_TAGS: [&str; 5] = ["latest", "earliest", "pending", "safe", "finalized"];
+
+/// A `read` workload: `call` holds what it shares with a call workload (the role, the target,
+/// the function of an eth_call, the templated arguments, the rate and window); its `value` is 0
+/// and, for methods other than eth_call, its `signature` is `METHOD(TYPES)` of `params`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadWorkload {
+    pub method: ReadMethod,
+    pub call: CallWorkload,
+    /// eth_call / eth_getLogs: whether `to` was given (eth_getLogs filters on it only then).
+    pub has_to: bool,
+    /// Reads due together leave as one JSON-RPC batch.
+    pub batch: bool,
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -210,6 +210,8 @@ pub enum RawWorkload {
     TokenTransfer(RawTransfer),
     /// Calls of any contract function.
     Call(RawCall),
+    /// RPC reads at a rate (no transaction): eth_call, eth_getBalance, eth_getLogs, …
+    Read(RawRead),
 }
 
 /// `type = "channel"`.
@@ -316,6 +318,57 @@ pub struct RawCall {
     pub arrival: Option<RawArrival>,
     pub start: Option<String>,
     pub stop: Option<String>,
+}
+
+/// `type = "read"`: one JSON-RPC read per arrival, made for a random wallet of `from` (as a
+/// dapp's users would), timed from the request to its answer.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRead {
+    /// The role whose wallets the reads are made for (`{sender}` is the wallet).
+    pub from: String,
+    /// "eth_call", "eth_getBalance", "eth_getLogs", "eth_getBlockByNumber", "eth_blockNumber".
+    pub method: RawReadMethod,
+    /// eth_call: the contract (a [contracts.NAME], "token", "adjudicator" or a 0x address);
+    /// eth_getLogs: the emitting address to filter on (optional: all logs).
+    pub to: Option<String>,
+    /// eth_call only: the function, as for a `call` workload.
+    pub signature: Option<String>,
+    /// Templated parameters, resolved at plan time as a call's args. eth_call: the function's
+    /// arguments. eth_getBalance: [address] (default ["{sender}"]). eth_getBlockByNumber:
+    /// [block] (default ["latest"]). eth_getLogs: [from_block, to_block] (default
+    /// ["latest", "latest"]). A block is a number, a template such as "{uint:0..100}", or a tag
+    /// ("latest", "earliest", "pending", "safe", "finalized").
+    pub args: Option<Vec<String>>,
+    /// The role `{peer}` draws a random wallet from.
+    pub peers: Option<String>,
+    /// Reads per second (or `stages`).
+    pub rate: Option<f64>,
+    /// A ramped rate instead of `rate`, as for transfers.
+    pub stages: Option<Vec<RawStage>>,
+    pub arrival: Option<RawArrival>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+    /// Send the reads that fall due together as one JSON-RPC batch (default false: one request
+    /// per read, as a dapp's frontend does).
+    pub batch: Option<bool>,
+    /// A read not answered within this is a timeout (default "10s").
+    pub timeout: Option<String>,
+}
+
+/// The JSON-RPC method of a read workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum RawReadMethod {
+    #[serde(rename = "eth_call")]
+    Call,
+    #[serde(rename = "eth_getBalance")]
+    GetBalance,
+    #[serde(rename = "eth_getLogs")]
+    GetLogs,
+    #[serde(rename = "eth_getBlockByNumber")]
+    GetBlockByNumber,
+    #[serde(rename = "eth_blockNumber")]
+    BlockNumber,
 }
 
 /// `[expect]`: thresholds checked after the run.

@@ -53,6 +53,11 @@ impl Framing {
         let body_len: usize = txs.iter().map(|(_, raw)| 80 + 2 * raw.len()).sum();
         let mut json = Vec::with_capacity(body_len);
         body(txs, first_id, &mut json);
+        self.wrap(json)
+    }
+
+    /// Any JSON-RPC body (a call or a batch) framed for this endpoint, in one buffer.
+    pub fn wrap(&self, json: Vec<u8>) -> Vec<u8> {
         let Self::Http { head } = self else {
             return json;
         };

@@ -187,6 +187,29 @@ impl Wire {
         }
     }
 
+    /// One JSON-RPC request of the caller's (`json`: a call or a batch, any method) on this
+    /// path's connections: the answer's body, or why there is none (the caller decides what a
+    /// failure means; nothing is sent again here).
+    pub async fn request(&self, json: Vec<u8>) -> Result<Vec<u8>, String> {
+        let request = self.framing.wrap(json);
+        let text = |f: Fault| match f {
+            Fault::Transient(e) | Fault::Unreadable(e) => e,
+        };
+        let conn = self.connection().await.map_err(text)?;
+        let no_wake: Option<std::future::Ready<()>> = None;
+        let (body, keep, conn) = self
+            .round_trip(conn, &request, no_wake)
+            .await
+            .map_err(text)?;
+        if keep
+            && let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push((conn, Instant::now()));
+        }
+        Ok(body)
+    }
+
     async fn exchange(
         &self,
         request: &[u8],

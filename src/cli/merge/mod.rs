@@ -12,7 +12,6 @@ use crate::model::order::{self, Steps};
 use crate::model::rows::Status;
 use crate::pipeline::run::Tallied;
 use crate::plan::shard::Shard;
-use crate::report::rates::workload_windows;
 use crate::report::sanity::{self, Books};
 use crate::report::tally::Tally;
 use crate::report::verdict::{Events, Load};
@@ -251,7 +250,7 @@ impl Merging {
         let shard_of = first
             .shard
             .map(|s| crate::plan::shard::assign(plan, dir_of.offsets(), total, s.count));
-        let mut tally = Tally::new(workload_windows(&loaded.scenario));
+        let mut tally = Tally::for_scenario(&loaded.scenario);
         let mut books = Books::new(total);
         let inputs: Vec<PathBuf> = parts.iter().map(|p| p.dir.join("steps.csv")).collect();
         let steps_csv = out.join("steps.csv");

@@ -61,6 +61,8 @@ pub struct Actor {
     pub done: std::sync::mpsc::Sender<Done>,
     /// Pre-encoded `call` workloads by workload index.
     pub calls: Arc<Vec<Option<EncodedCall>>>,
+    /// The read workloads (`None`: the plan has none).
+    pub reads: Option<Arc<super::reads::Reads>>,
     /// Wallets (by index in the role) whose steps in this run are all single transactions, and
     /// how many: after the last, the wallet's lane ends (`lane::single_tx_steps`).
     pub lane_ends: HashMap<u32, u32>,
@@ -257,6 +259,15 @@ impl Running {
 
     /// Takes step `idx`; after a wallet's last one its lane ends (`Actor::lane_ends`).
     fn step(&mut self, idx: usize) {
+        let s = &self.a.ctx.plan.steps[idx];
+        if s.kind == StepKind::Read {
+            // A read sends no transaction: no lane, no nonce (`lane::single_tx_steps`).
+            match &self.a.reads {
+                Some(r) => r.fire(&self.a.ctx, idx, &self.a.done),
+                None => self.fail(idx, self.a.ctx.now_ms(), "other: no read workload".into()),
+            }
+            return;
+        }
         self.take(idx);
         let from = self.a.ctx.plan.steps[idx].actor;
         if let Some(left) = self.a.lane_ends.get_mut(&from.index) {
@@ -342,6 +353,12 @@ impl Running {
             StepKind::CreateChannel => self.fund_from_ledger(idx),
             StepKind::UpdateChannel => self.update(idx),
             StepKind::CloseChannel | StepKind::CloseLedgerChannel => self.close(idx),
+            // Fired in `step`, never taken here.
+            StepKind::Read => self.fail(
+                idx,
+                ctx.now_ms(),
+                "other: a read taken as a transaction".into(),
+            ),
         }
     }
 

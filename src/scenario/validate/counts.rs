@@ -1,7 +1,7 @@
 //! Step counts of a validated scenario without expanding it: the step cap's check, the plan's
 //! capacity, stage counts.
 
-use crate::scenario::{Arrival, Scenario, Workload, WorkloadKind, count_for};
+use crate::scenario::{Arrival, ReadWorkload, Scenario, Workload, WorkloadKind, count_for};
 
 /// Events over a sequence of stages: the sum of each stage's rounded integral.
 pub fn staged_count(stages: &[crate::scenario::Stage]) -> u64 {
@@ -75,8 +75,11 @@ pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
                 rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
             })
         }
-        WorkloadKind::Call(c) => staged_steps(&c.stages, c.arrival)
-            .unwrap_or_else(|| rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))),
+        WorkloadKind::Call(c) | WorkloadKind::Read(ReadWorkload { call: c, .. }) => {
+            staged_steps(&c.stages, c.arrival).unwrap_or_else(|| {
+                rate_steps(c.rate, c.arrival, c.stop_ms.saturating_sub(c.start_ms))
+            })
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Validation: raw serde types → typed `Scenario`, collecting every located error at once.
 
+mod call;
 mod capacity;
 mod chain;
 mod contracts;
 mod counts;
 mod expect;
+mod read;
 mod setup;
 mod workload;
 

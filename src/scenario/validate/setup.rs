@@ -4,9 +4,9 @@
 use alloy::json_abi::{Function, JsonAbi};
 
 use super::Ctx;
+use super::call::validate_call;
 use super::expect::view_function;
 use super::target_abi;
-use super::workload::validate_call;
 use crate::scenario::diag::KeyPath;
 use crate::scenario::raw::{RawCall, RawSetup, RawUnless};
 use crate::scenario::template::{self, ArgSpec};
