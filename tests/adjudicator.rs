@@ -57,6 +57,7 @@ impl Env {
         gas_limit: u64,
     ) -> Result<u128, ChainError> {
         let call = Call {
+            access_list: None,
             to,
             value: U256::from(value),
             input,

@@ -475,3 +475,40 @@ fn read_workloads_are_checked_and_located() {
     assert_eq!(plan.steps.len(), 100);
     assert!(plan.call_args(0).unwrap()[0].starts_with("0x"));
 }
+
+/// `access_list` belongs to calls: on a transfer it is an unknown key; on a call it is "auto"
+/// or entries of an address and 32-byte slots, each error at its key.
+#[test]
+fn access_lists_are_checked_and_located() {
+    assert_err(
+        &format!("{BASE}{UNRATED}rate = 1.0\naccess_list = \"auto\"\n"),
+        &["`workload[0].access_list`", "unknown key `access_list`"],
+    );
+    let call = |list: &str| {
+        format!(
+            "{BASE}\n[[workload]]\ntype = \"call\"\nfrom = \"A\"\nto = \"token\"\nsignature = \"approve(address,uint256)\"\nargs = [\"0x000000000000000000000000000000000000dEaD\", \"1\"]\nrate = 1.0\naccess_list = {list}\n"
+        )
+    };
+    assert_err(
+        &call("\"manual\""),
+        &[
+            "`workload[0].access_list`",
+            "\"manual\" is not an access list",
+            "write \"auto\"",
+        ],
+    );
+    assert_err(
+        &call("[{ address = \"tokn\", storage_keys = [\"0x01\"] }]"),
+        &[
+            "`workload[0].access_list[0].address`",
+            "\"tokn\" is not a 0x address",
+            "`workload[0].access_list[0].storage_keys[0]`",
+            "\"0x01\" is not a storage slot",
+        ],
+    );
+    let s = scenario::parse("t.toml", &call("\"auto\""), DEFAULT_MAX_STEPS).unwrap();
+    let WorkloadKind::Call(c) = &s.workloads[0].kind else {
+        panic!("a call workload")
+    };
+    assert_eq!(c.access_list, scenario::AccessListSpec::Auto);
+}

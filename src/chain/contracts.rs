@@ -167,6 +167,7 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
     let held = u128::try_from(held).unwrap_or(u128::MAX);
     if held < CREATE2_DEPLOYER_FUNDING {
         let call = Call {
+            access_list: None,
             to: Some(CREATE2_DEPLOYER_SIGNER),
             value: U256::from(CREATE2_DEPLOYER_FUNDING - held),
             input: Bytes::new(),
@@ -224,6 +225,7 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         let mut input = salt(funder).to_vec();
         input.extend_from_slice(code);
         let call = Call {
+            access_list: None,
             to: Some(CREATE2_DEPLOYER),
             value: U256::ZERO,
             input: input.into(),
@@ -304,6 +306,7 @@ pub async fn ensure_user(
                 why: e.to_string(),
             })?;
         let call = Call {
+            access_list: None,
             to: Some(CREATE2_DEPLOYER),
             value: U256::from(s.value),
             input: input.into(),

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -92,6 +92,9 @@ pub struct Call {
     pub value: U256,
     pub input: Bytes,
     pub gas_limit: u64,
+    /// An EIP-2930 access list (a `call` workload's `access_list`): type 2 with it, or type 1
+    /// on a chain without a base fee.
+    pub access_list: Option<std::sync::Arc<alloy::eips::eip2930::AccessList>>,
 }
 
 /// libsecp256k1's signing context, made once (making one costs milliseconds).
@@ -123,6 +126,24 @@ pub fn sign(
     call: &Call,
 ) -> Result<(B256, Bytes), ChainError> {
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
+    if fees.legacy
+        && let Some(list) = &call.access_list
+    {
+        let tx = TxEip2930 {
+            chain_id,
+            nonce,
+            gas_price: fees.max_fee_per_gas,
+            gas_limit: call.gas_limit,
+            to,
+            value: call.value,
+            access_list: (**list).clone(),
+            input: call.input.clone(),
+        };
+        let sig = sign_hash(signer, tx.signature_hash())?;
+        let signed = tx.into_signed(sig);
+        let hash = *signed.hash();
+        return Ok((hash, TxEnvelope::from(signed).encoded_2718().into()));
+    }
     if fees.legacy {
         let tx = TxLegacy {
             chain_id: Some(chain_id),
@@ -146,7 +167,7 @@ pub fn sign(
         max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
         to,
         value: call.value,
-        access_list: Default::default(),
+        access_list: call.access_list.as_deref().cloned().unwrap_or_default(),
         input: call.input.clone(),
     };
     let sig = sign_hash(signer, tx.signature_hash())?;
@@ -502,6 +523,7 @@ mod tests {
                 legacy: i % 2 == 0,
             };
             let call = Call {
+                access_list: None,
                 to: Some(Address::repeat_byte(i as u8)),
                 value: U256::from(i),
                 input: Bytes::from(vec![i as u8; i as usize]),

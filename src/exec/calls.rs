@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::{Address, Bytes};
+use alloy::eips::eip2930::{AccessList, AccessListItem};
+use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 
 use crate::chain::Chain;
 use crate::chain::contracts::Contracts;
 use crate::plan::Plan;
-use crate::scenario::{Scenario, WorkloadKind};
+use crate::scenario::{AccessListSpec, Scenario, WorkloadKind};
 use crate::wallets::Wallet;
 
 /// A `call` workload ready to send.
@@ -23,6 +24,8 @@ pub struct EncodedCall {
     /// A templated workload: each step's input is encoded from its planned arguments.
     /// (parsed once: it is used for every step).
     pub per_step: Option<Arc<alloy::json_abi::Function>>,
+    /// The workload's access list (given, or the node's for its first call).
+    pub access_list: Option<Arc<AccessList>>,
 }
 
 /// Each `call` workload encoded (validated at load time, so encoding cannot fail here except for
@@ -62,11 +65,15 @@ pub async fn encode_calls(
             .find(|x| sender.map_or(x.at.role == c.from, |a| x.at == a))
             .map(|x| x.address)
             .unwrap_or_default();
-        let request = alloy::rpc::types::TransactionRequest::default()
+        let mut request = alloy::rpc::types::TransactionRequest::default()
             .from(from)
             .to(to)
             .value(alloy::primitives::U256::from(c.value))
             .input(input.clone().into());
+        let access_list = access_list(scenario, contracts, chain, w.index, c, &request).await;
+        if let Some(list) = &access_list {
+            request = request.access_list((**list).clone());
+        }
         let gas_limit = match chain.provider.estimate_gas(request).await {
             Ok(g) => g + g / 5,
             Err(e) => {
@@ -84,7 +91,65 @@ pub async fn encode_calls(
             input,
             gas_limit,
             per_step: c.templated().then(|| c.function().map(Arc::new)).flatten(),
+            access_list,
         }));
     }
     out
+}
+
+/// A call workload's access list: the given entries, or (`"auto"`) the node's answer to
+/// eth_createAccessList for its first call; `None` (with a warning) when the node gives none.
+async fn access_list(
+    scenario: &Scenario,
+    contracts: Contracts,
+    chain: &Chain,
+    workload: usize,
+    c: &crate::scenario::CallWorkload,
+    request: &alloy::rpc::types::TransactionRequest,
+) -> Option<Arc<AccessList>> {
+    match &c.access_list {
+        AccessListSpec::None => None,
+        AccessListSpec::Given(items) => Some(Arc::new(AccessList(
+            items
+                .iter()
+                .map(|(t, slots)| AccessListItem {
+                    address: contracts.resolve(scenario, t),
+                    storage_keys: slots.iter().map(|k| B256::from(*k)).collect(),
+                })
+                .collect(),
+        ))),
+        AccessListSpec::Auto => match chain.provider.create_access_list(request).await {
+            Ok(r) if r.error.is_none() => {
+                tracing::info!(
+                    workload,
+                    "access list of {} from the node: {} address(es), {} slot(s)",
+                    c.signature,
+                    r.access_list.0.len(),
+                    r.access_list
+                        .0
+                        .iter()
+                        .map(|i| i.storage_keys.len())
+                        .sum::<usize>()
+                );
+                Some(Arc::new(r.access_list))
+            }
+            Ok(r) => {
+                let e = r.error.unwrap_or_default();
+                tracing::warn!(
+                    workload,
+                    "eth_createAccessList for {} failed ({e}); its calls carry no access list",
+                    c.signature
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(
+                    workload,
+                    "eth_createAccessList for {} failed ({e}); its calls carry no access list",
+                    c.signature
+                );
+                None
+            }
+        },
+    }
 }

@@ -205,6 +205,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
             what: format!("approve by {payer}"),
             signer: signer.clone(),
             call: Call {
+                access_list: None,
                 to: Some(contracts.token),
                 value: U256::ZERO,
                 input: input.into(),
@@ -238,6 +239,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                 what: format!("disperse by {payer} to {} wallets", p.recipients.len()),
                 signer: signer.clone(),
                 call: Call {
+                    access_list: None,
                     to: Some(contracts.disperse),
                     value: U256::from(p.eth()),
                     input: input.into(),
@@ -253,6 +255,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                     what: format!("transfer to {to}"),
                     signer: signer.clone(),
                     call: Call {
+                        access_list: None,
                         to: Some(to),
                         value: U256::from(eth),
                         input: Bytes::new(),
@@ -270,6 +273,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                     what: format!("token transfer to {to}"),
                     signer: signer.clone(),
                     call: Call {
+                        access_list: None,
                         to: Some(contracts.token),
                         value: U256::ZERO,
                         input: input.into(),
@@ -381,6 +385,7 @@ pub async fn sweep(
                 what: format!("token sweep from {}", w.address),
                 signer: w.signer().clone(),
                 call: Call {
+                    access_list: None,
                     to: Some(contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
@@ -406,6 +411,7 @@ pub async fn sweep(
                 what: format!("sweep from {}", w.address),
                 signer: w.signer().clone(),
                 call: Call {
+                    access_list: None,
                     to: Some(funder),
                     value: U256::from(left),
                     input: Bytes::new(),

@@ -225,6 +225,7 @@ async fn approve_disperse(
         value: U256::MAX,
     };
     let call = tx::Call {
+        access_list: None,
         to: Some(contracts.token),
         value: U256::ZERO,
         input: alloy::sol_types::SolCall::abi_encode(&input).into(),

@@ -119,6 +119,7 @@ pub async fn run(
                 }
             })?;
             let tx = Call {
+                access_list: None,
                 to: Some(to),
                 value: U256::from(c.value),
                 input: input.into(),

@@ -105,6 +105,7 @@ pub(crate) fn for_test(
             signer: signer.clone(),
             nonce,
             call: Call {
+                access_list: None,
                 to: None,
                 value: Default::default(),
                 input: Bytes::new(),

@@ -409,6 +409,18 @@ pub struct CallWorkload {
     pub arrival: Arrival,
     pub start_ms: u64,
     pub stop_ms: u64,
+    pub access_list: AccessListSpec,
+}
+
+/// A call workload's `access_list`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AccessListSpec {
+    #[default]
+    None,
+    /// Asked from the node (eth_createAccessList) for the workload's first call.
+    Auto,
+    /// (address, storage slots) entries.
+    Given(Vec<(CallTarget, Vec<[u8; 32]>)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -318,6 +318,31 @@ pub struct RawCall {
     pub arrival: Option<RawArrival>,
     pub start: Option<String>,
     pub stop: Option<String>,
+    /// An EIP-2930 access list for every call: "auto" (asked once from the node with
+    /// eth_createAccessList for the workload's first call, as its gas is estimated) or entries
+    /// `[{ address = "token", storage_keys = ["0x…"] }]`. Type-2 transactions carry it; a chain
+    /// without a base fee gets type-1 (EIP-2930) transactions.
+    pub access_list: Option<RawAccessList>,
+}
+
+/// `access_list`: "auto" or explicit entries.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawAccessList {
+    /// "auto".
+    Auto(String),
+    Given(Vec<RawAccessItem>),
+}
+
+/// One entry of an explicit `access_list`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessItem {
+    /// A 0x address, "token", "adjudicator" or a [contracts.NAME].
+    pub address: String,
+    /// Storage slots, each 0x and 64 hex digits.
+    #[serde(default)]
+    pub storage_keys: Vec<String>,
 }
 
 /// `type = "read"`: one JSON-RPC read per arrival, made for a random wallet of `from` (as a

@@ -286,6 +286,7 @@ impl Running {
         match s.kind {
             StepKind::Transfer => {
                 let call = Call {
+                    access_list: None,
                     to: Some(ctx.address(peer)),
                     value: U256::from(s.amount.get()),
                     input: Bytes::new(),
@@ -300,6 +301,7 @@ impl Running {
                 }
                 .abi_encode();
                 let call = Call {
+                    access_list: None,
                     to: Some(ctx.contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
@@ -313,6 +315,7 @@ impl Running {
                     input,
                     gas_limit,
                     per_step,
+                    access_list,
                 }) = self.a.calls[s.workload as usize].clone()
                 else {
                     self.fail(idx, ctx.now_ms(), "other: no encoded call".into());
@@ -341,6 +344,7 @@ impl Running {
                     _ => input,
                 };
                 let call = Call {
+                    access_list,
                     to: Some(to),
                     value: U256::from(s.amount.get()),
                     input,

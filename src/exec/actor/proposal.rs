@@ -169,6 +169,7 @@ impl Running {
         }
         .abi_encode();
         let call = Call {
+            access_list: None,
             to: Some(ctx.contracts.adjudicator),
             value: U256::ZERO,
             input: input.into(),

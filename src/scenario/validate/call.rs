@@ -25,7 +25,8 @@ pub(super) fn validate_call(
         Some(v) => cx.wei(path.key("value"), v),
         None => Some(0),
     };
-    let to = call_target(cx, path, &c.to);
+    let to = call_target(cx, path.key("to"), &c.to);
+    let access_list = access_list(cx, path, c.access_list.as_ref());
     // A [contracts.NAME]'s ABI, or loadrun's own Token's / Adjudicator's.
     let abi = super::target_abi(cx, &c.to);
     let signature = resolve_signature(cx, path, c, abi.as_ref())?;
@@ -49,11 +50,72 @@ pub(super) fn validate_call(
         arrival: Ctx::arrival(c.arrival),
         start_ms,
         stop_ms,
+        access_list: access_list?,
     })
 }
 
+/// `access_list`: "auto" or entries of an address and its storage slots.
+fn access_list(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    raw: Option<&RawAccessList>,
+) -> Option<AccessListSpec> {
+    let at = path.key("access_list");
+    match raw {
+        None => Some(AccessListSpec::None),
+        Some(RawAccessList::Auto(a)) if a == "auto" => Some(AccessListSpec::Auto),
+        Some(RawAccessList::Auto(other)) => {
+            cx.err(
+                at,
+                format!("\"{other}\" is not an access list"),
+                Some("write \"auto\" (asked from the node) or [{ address = \"token\", storage_keys = [\"0x…\"] }]".into()),
+            );
+            None
+        }
+        Some(RawAccessList::Given(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            let mut ok = true;
+            for (i, item) in items.iter().enumerate() {
+                let entry = at.index(i);
+                let target = call_target(cx, entry.key("address"), &item.address);
+                let mut slots = Vec::with_capacity(item.storage_keys.len());
+                for (j, k) in item.storage_keys.iter().enumerate() {
+                    match k
+                        .strip_prefix("0x")
+                        .filter(|h| h.len() == 64)
+                        .and_then(decode_hex32)
+                    {
+                        Some(slot) => slots.push(slot),
+                        None => {
+                            cx.err(
+                                entry.key("storage_keys").index(j),
+                                format!("\"{k}\" is not a storage slot"),
+                                Some("write 0x and 64 hex digits".into()),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                match target {
+                    Some(t) => out.push((t, slots)),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(AccessListSpec::Given(out))
+        }
+    }
+}
+
+fn decode_hex32(h: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// `to`: a `[contracts.NAME]`, loadrun's "token" or "adjudicator", or a 0x address.
-pub(super) fn call_target(cx: &mut Ctx, path: &KeyPath, to: &str) -> Option<CallTarget> {
+pub(super) fn call_target(cx: &mut Ctx, at: KeyPath, to: &str) -> Option<CallTarget> {
     let named = cx.contracts.iter().position(|k| k.name == to);
     match to {
         _ if named.is_some() => named.map(CallTarget::Named),
@@ -67,7 +129,7 @@ pub(super) fn call_target(cx: &mut Ctx, path: &KeyPath, to: &str) -> Option<Call
             Some(a) => Some(CallTarget::Address(a)),
             None => {
                 let names: Vec<&str> = cx.contracts.iter().map(|k| k.name.as_str()).collect();
-                cx.err(path.key("to"), format!("\"{other}\" is not a 0x address (40 hex digits), \"token\", \"adjudicator\" or a [contracts.NAME]{}", if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }), None);
+                cx.err(at, format!("\"{other}\" is not a 0x address (40 hex digits), \"token\", \"adjudicator\" or a [contracts.NAME]{}", if names.is_empty() { String::new() } else { format!(" ({})", names.join(", ")) }), None);
                 None
             }
         },

@@ -65,6 +65,7 @@ fn eth_call(cx: &mut Ctx, path: &KeyPath, r: &RawRead, duration: u64) -> Option<
         arrival: r.arrival,
         start: r.start.clone(),
         stop: r.stop.clone(),
+        access_list: None,
     };
     validate_call(cx, path, &raw, duration)
 }
@@ -95,7 +96,7 @@ fn other_method(
         );
     }
     let to = match (&r.to, method) {
-        (Some(t), ReadMethod::GetLogs) => call_target(cx, path, t),
+        (Some(t), ReadMethod::GetLogs) => call_target(cx, path.key("to"), t),
         (Some(_), _) => {
             cx.err(
                 path.key("to"),
@@ -151,6 +152,7 @@ fn other_method(
         arrival: Ctx::arrival(r.arrival),
         start_ms,
         stop_ms,
+        access_list: AccessListSpec::None,
     })
 }
 

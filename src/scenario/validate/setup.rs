@@ -89,6 +89,7 @@ fn as_call(s: &RawSetup) -> RawCall {
         arrival: None,
         start: None,
         stop: None,
+        access_list: None,
     }
 }
 
