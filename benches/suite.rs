@@ -266,6 +266,7 @@ async fn raw_async(rate: f64, secs: u64) -> serde_json::Value {
     let n = (rate * secs as f64) as usize;
     let to = Address::repeat_byte(0x42);
     let call = Call {
+        access_list: None,
         to: Some(to),
         value: U256::from(1),
         input: Bytes::new(),
