@@ -267,6 +267,7 @@ async fn raw_async(rate: f64, secs: u64) -> serde_json::Value {
     let to = Address::repeat_byte(0x42);
     let call = Call {
         access_list: None,
+        blob: None,
         to: Some(to),
         value: U256::from(1),
         input: Bytes::new(),

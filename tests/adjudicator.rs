@@ -58,6 +58,7 @@ impl Env {
     ) -> Result<u128, ChainError> {
         let call = Call {
             access_list: None,
+            blob: None,
             to,
             value: U256::from(value),
             input,

@@ -512,3 +512,39 @@ fn access_lists_are_checked_and_located() {
     };
     assert_eq!(c.access_list, scenario::AccessListSpec::Auto);
 }
+
+/// A blob workload's count is bounded by the chain's per-transaction maximum, located.
+#[test]
+fn blob_counts_are_checked_and_located() {
+    let blob = |n: &str| {
+        format!(
+            "{BASE}\n[[workload]]\ntype = \"blob\"\nfrom = \"A\"\nto = \"B\"\nrate = 1.0\nblobs = {n}\n"
+        )
+    };
+    assert_err(
+        &blob("7"),
+        &[
+            "`workload[0].blobs`",
+            "7 blobs per transaction; a transaction carries 1 to 6",
+            "help: set blobs between 1 and 6",
+        ],
+    );
+    assert_err(
+        &blob("0"),
+        &["`workload[0].blobs`", "0 blobs per transaction"],
+    );
+    assert_err(
+        &format!("{}max_fee_per_blob_gas = \"3\"\n", blob("1")),
+        &["`workload[0].max_fee_per_blob_gas`", "unit"],
+    );
+    let s = scenario::parse("t.toml", &blob("3"), DEFAULT_MAX_STEPS).unwrap();
+    let plan = loadrun::plan::expand(&s, 1).unwrap();
+    assert_eq!(plan.steps.len(), 10);
+    let picks = plan.call_args(0).unwrap();
+    assert_eq!(
+        picks.len(),
+        3,
+        "the pool blobs a step carries are in its args"
+    );
+    assert_eq!(plan, loadrun::plan::expand(&s, 1).unwrap());
+}

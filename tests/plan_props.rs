@@ -169,7 +169,7 @@ fn check_invariants(s: &Scenario, plan: &Plan) {
                 }
             }
             WorkloadKind::Channel(c) => check_channel(plan, i, c, d),
-            WorkloadKind::Call(_) | WorkloadKind::Read(_) => {}
+            WorkloadKind::Call(_) | WorkloadKind::Read(_) | WorkloadKind::Blob(_) => {}
         }
     }
 }

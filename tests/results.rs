@@ -55,6 +55,7 @@ async fn a_tampered_chain_fails_the_sanity_check_naming_the_wallet() {
     let b1 = loadrun::wallets::derive(9, "B", 1);
     let call = Call {
         access_list: None,
+        blob: None,
         to: Some(Address::repeat_byte(0xdd)),
         value: U256::from(1_000_000_000u64),
         input: Default::default(),

@@ -168,6 +168,7 @@ pub async fn ensure_deployer(chain: &Chain, nonces: &mut Nonces) -> Result<bool,
     if held < CREATE2_DEPLOYER_FUNDING {
         let call = Call {
             access_list: None,
+            blob: None,
             to: Some(CREATE2_DEPLOYER_SIGNER),
             value: U256::from(CREATE2_DEPLOYER_FUNDING - held),
             input: Bytes::new(),
@@ -226,6 +227,7 @@ pub async fn ensure_deployed(chain: &Chain, nonces: &mut Nonces) -> Result<Deplo
         input.extend_from_slice(code);
         let call = Call {
             access_list: None,
+            blob: None,
             to: Some(CREATE2_DEPLOYER),
             value: U256::ZERO,
             input: input.into(),
@@ -307,6 +309,7 @@ pub async fn ensure_user(
             })?;
         let call = Call {
             access_list: None,
+            blob: None,
             to: Some(CREATE2_DEPLOYER),
             value: U256::from(s.value),
             input: input.into(),

@@ -95,6 +95,17 @@ pub struct Call {
     /// An EIP-2930 access list (a `call` workload's `access_list`): type 2 with it, or type 1
     /// on a chain without a base fee.
     pub access_list: Option<std::sync::Arc<alloy::eips::eip2930::AccessList>>,
+    /// The blobs of a blob transaction (type 3).
+    pub blob: Option<std::sync::Arc<BlobCarry>>,
+}
+
+/// What a blob transaction carries: its sidecar (blobs, KZG commitments and proofs), their
+/// versioned hashes, and its cap per unit of blob gas.
+#[derive(Debug, Clone)]
+pub struct BlobCarry {
+    pub sidecar: alloy::consensus::BlobTransactionSidecar,
+    pub hashes: Vec<B256>,
+    pub max_fee_per_blob_gas: u128,
 }
 
 /// libsecp256k1's signing context, made once (making one costs milliseconds).
@@ -126,6 +137,9 @@ pub fn sign(
     call: &Call,
 ) -> Result<(B256, Bytes), ChainError> {
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
+    if let Some(b) = &call.blob {
+        return sign_blob(signer, chain_id, nonce, fees, call, b);
+    }
     if fees.legacy
         && let Some(list) = &call.access_list
     {
@@ -172,6 +186,36 @@ pub fn sign(
     };
     let sig = sign_hash(signer, tx.signature_hash())?;
     let signed = tx.into_signed(sig);
+    let hash = *signed.hash();
+    Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
+}
+
+/// A blob transaction (EIP-4844) and its network form: the 2718 encoding with the sidecar.
+/// Its hash is the transaction's without the sidecar.
+fn sign_blob(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    fees: Fees,
+    call: &Call,
+    b: &BlobCarry,
+) -> Result<(B256, Bytes), ChainError> {
+    let tx = alloy::consensus::TxEip4844 {
+        chain_id,
+        nonce,
+        gas_limit: call.gas_limit,
+        max_fee_per_gas: fees.max_fee_per_gas,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        to: call.to.unwrap_or_default(),
+        value: call.value,
+        access_list: call.access_list.as_deref().cloned().unwrap_or_default(),
+        blob_versioned_hashes: b.hashes.clone(),
+        max_fee_per_blob_gas: b.max_fee_per_blob_gas,
+        input: call.input.clone(),
+    };
+    let sig = sign_hash(signer, tx.signature_hash())?;
+    let sidecar = alloy::consensus::BlobTransactionSidecarVariant::from(b.sidecar.clone());
+    let signed = tx.with_sidecar(sidecar).into_signed(sig);
     let hash = *signed.hash();
     Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
 }
@@ -524,6 +568,7 @@ mod tests {
             };
             let call = Call {
                 access_list: None,
+                blob: None,
                 to: Some(Address::repeat_byte(i as u8)),
                 value: U256::from(i),
                 input: Bytes::from(vec![i as u8; i as usize]),

@@ -20,7 +20,7 @@ pub fn check(loaded: &Loaded, plan: &Plan) -> Vec<ScenarioError> {
 fn funding_covers_values(loaded: &Loaded, plan: &Plan) -> Option<ScenarioError> {
     let f = &loaded.scenario.funding;
     // At 0 per gas the spend is the planned values alone.
-    let spend = wallet_spend(plan, 0, &GasTable::FALLBACK);
+    let spend = wallet_spend(plan, 0, &GasTable::FALLBACK, &[]);
     let (w, s) = shortest(&spend, f.eth, f.tokens)?;
     let role = &plan.roles[usize::from(w.role)];
     let key = if s.eth > f.eth { "eth" } else { "tokens" };

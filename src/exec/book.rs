@@ -334,10 +334,14 @@ async fn yield_every(i: usize) {
 }
 
 pub fn facts_of(r: &alloy::rpc::types::TransactionReceipt) -> Facts {
+    let blob = r
+        .blob_gas_used
+        .map(|g| (g, u128::from(g) * r.blob_gas_price.unwrap_or(0)));
     Facts {
         success: r.status(),
         gas_used: r.gas_used,
-        fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
+        fee_wei: u128::from(r.gas_used) * r.effective_gas_price + blob.map_or(0, |b| b.1),
+        blob,
     }
 }
 
@@ -363,6 +367,7 @@ pub fn report(w: &Watched, landed: B256, block: u64, seen_ms: f64, f: Facts) {
                 latency_ms: (seen_ms - w.sent_ms).max(0.0),
                 gas_used: f.gas_used,
                 fee_wei: f.fee_wei,
+                blob: f.blob,
             },
         },
     );

@@ -46,6 +46,8 @@ pub fn row_of(plan: &crate::plan::Plan, d: &Done) -> StepRow {
         latency_ms: d.latency_ms,
         gas_used: d.gas_used,
         fee_wei: d.fee_wei,
+        blob_gas_used: d.blob.map(|b| b.0),
+        blob_fee_wei: d.blob.map(|b| b.1),
         ..plan.blank_row(d.idx, d.status, d.error.clone())
     }
 }

@@ -206,6 +206,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
             signer: signer.clone(),
             call: Call {
                 access_list: None,
+                blob: None,
                 to: Some(contracts.token),
                 value: U256::ZERO,
                 input: input.into(),
@@ -240,6 +241,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                 signer: signer.clone(),
                 call: Call {
                     access_list: None,
+                    blob: None,
                     to: Some(contracts.disperse),
                     value: U256::from(p.eth()),
                     input: input.into(),
@@ -256,6 +258,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                     signer: signer.clone(),
                     call: Call {
                         access_list: None,
+                        blob: None,
                         to: Some(to),
                         value: U256::from(eth),
                         input: Bytes::new(),
@@ -274,6 +277,7 @@ fn payment_txs(p: &crate::fund::Payment, contracts: &Contracts, n: &Nodes<'_>) -
                     signer: signer.clone(),
                     call: Call {
                         access_list: None,
+                        blob: None,
                         to: Some(contracts.token),
                         value: U256::ZERO,
                         input: input.into(),
@@ -386,6 +390,7 @@ pub async fn sweep(
                 signer: w.signer().clone(),
                 call: Call {
                     access_list: None,
+                    blob: None,
                     to: Some(contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
@@ -412,6 +417,7 @@ pub async fn sweep(
                 signer: w.signer().clone(),
                 call: Call {
                     access_list: None,
+                    blob: None,
                     to: Some(funder),
                     value: U256::from(left),
                     input: Bytes::new(),

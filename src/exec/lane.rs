@@ -69,12 +69,12 @@ pub fn single_tx_steps(
     plan: &crate::plan::Plan,
     steps: impl Iterator<Item = usize>,
 ) -> Vec<std::collections::HashMap<u32, u32>> {
-    use crate::plan::StepKind::{Call, TokenTransfer, Transfer};
+    use crate::plan::StepKind::{Blob, Call, TokenTransfer, Transfer};
     let mut counts: Vec<std::collections::HashMap<u32, u32>> =
         vec![Default::default(); plan.roles.len()];
     for i in steps {
         let s = &plan.steps[i];
-        if matches!(s.kind, Transfer | TokenTransfer | Call) {
+        if matches!(s.kind, Transfer | TokenTransfer | Call | Blob) {
             let n = counts[usize::from(s.actor.role)]
                 .entry(s.actor.index)
                 .or_default();

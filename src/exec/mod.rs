@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod batch;
+pub mod blobs;
 pub mod book;
 pub mod cadence;
 pub mod calls;

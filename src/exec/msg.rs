@@ -65,6 +65,8 @@ pub enum TxResult {
         latency_ms: f64,
         gas_used: u64,
         fee_wei: u128,
+        /// A blob transaction's blob gas and blob fee (part of `fee_wei`).
+        blob: Option<(u64, u128)>,
     },
     SendFailed {
         class: ErrorClass,
@@ -174,6 +176,8 @@ pub struct Done {
     pub latency_ms: Option<f64>,
     pub gas_used: Option<u64>,
     pub fee_wei: Option<u128>,
+    /// A blob transaction's blob gas and blob fee.
+    pub blob: Option<(u64, u128)>,
     /// A second result that replaces the step's first (its block was replaced by a reorg).
     pub amend: bool,
 }
@@ -190,6 +194,7 @@ impl Done {
             latency_ms: None,
             gas_used: None,
             fee_wei: None,
+            blob: None,
             amend: false,
         }
     }
@@ -206,12 +211,14 @@ impl Done {
                 latency_ms,
                 gas_used,
                 fee_wei,
+                blob,
             } => {
                 d.tx_hash = Some(*hash);
                 d.block = Some(*block);
                 d.latency_ms = Some(*latency_ms);
                 d.gas_used = Some(*gas_used);
                 d.fee_wei = Some(*fee_wei);
+                d.blob = *blob;
                 if !success {
                     d.status = Status::Failed;
                     d.error = "reverted: the transaction was included but reverted".into();

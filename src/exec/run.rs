@@ -51,6 +51,8 @@ pub struct Inputs<'a> {
     pub chain: &'a Chain,
     pub contracts: Contracts,
     pub fees: Fees,
+    /// Blob workloads' pools by workload index (`blobs::prepare`, before the run's clock).
+    pub blobs: Arc<Vec<Option<Arc<super::blobs::BlobPool>>>>,
 }
 
 /// What the executor produced (its rows are in steps.csv, and were handed to `rows` in step
@@ -208,6 +210,8 @@ struct Prepared {
     calls: Arc<Vec<Option<super::calls::EncodedCall>>>,
     /// The read workloads, if any.
     reads: Option<Arc<super::reads::Reads>>,
+    /// Blob workloads' pools.
+    blobs: Arc<Vec<Option<Arc<super::blobs::BlobPool>>>>,
     /// Each wallet's next nonce on chain.
     nonces: Vec<u64>,
     /// The plan's instant 0, UNIX ms (read when it is set).
@@ -221,6 +225,7 @@ async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainErro
     let accounts = read::accounts(&chain.provider, &addresses, None).await?;
     let calls =
         Arc::new(encode_calls(run.scenario, &run.plan, run.contracts, chain, run.wallets).await);
+    let blobs = run.blobs.clone();
     let start = start_instant(opts.start_at);
     let ctx = Arc::new(Ctx {
         plan: run.plan.clone(),
@@ -255,6 +260,7 @@ async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainErro
         ctx,
         calls,
         reads: super::reads::Reads::new(run.scenario, run.contracts, chain).map(Arc::new),
+        blobs,
         nonces: accounts.iter().map(|a| a.nonce).collect(),
     })
 }
@@ -280,6 +286,7 @@ fn spawn(
         ctx,
         calls,
         reads,
+        blobs,
         nonces,
         ..
     }: Prepared,
@@ -348,6 +355,7 @@ fn spawn(
             done: done_tx.clone(),
             calls: calls.clone(),
             reads: reads.clone(),
+            blobs: blobs.clone(),
             lane_ends: std::mem::take(&mut lane_ends[r]),
         };
         actors.push(tokio::spawn(actor.run(steps_rx, rx)));

@@ -36,6 +36,7 @@ pub async fn fund(
     wallets: &[Wallet],
 ) -> Result<Funded, Error> {
     let fees = tx::fees(&chain.provider, chain.caps).await?;
+    let blob_caps = crate::exec::blobs::blob_fee_caps(scenario, chain).await?;
     let f = &scenario.funding;
     let contracts = contracts::addresses(chain.funder.address());
     // Contracts already on chain (an earlier run): estimate every shape's gas before any check.
@@ -44,7 +45,7 @@ pub async fn fund(
         chain.gas = estimate::table(chain, &contracts, true).await;
     }
     if let Some(plan) = plan {
-        check_spend(plan, f, fees, &chain.gas)?;
+        check_spend(plan, f, fees, &chain.gas, &blob_caps)?;
     }
     let need = Need {
         eth: f.eth,
@@ -95,7 +96,7 @@ pub async fn fund(
         // Now the contract shapes can be estimated; the funder's nonce moved too.
         chain.gas = estimate::table(chain, &contracts, true).await;
         if let Some(plan) = plan {
-            check_spend(plan, f, fees, &chain.gas)?;
+            check_spend(plan, f, fees, &chain.gas, &blob_caps)?;
         }
         let again = fund::prepare(chain, &contracts, wallets, need, f.fanout as usize).await?;
         (again.plan(need, flat, fees), again.accounts)
@@ -149,8 +150,9 @@ pub async fn check_funded(
     }
     chain.gas = estimate::table(chain, &contracts, true).await;
     // [funding] itself too small for the plan: funding again would not help (exit 2).
-    check_spend(plan, &scenario.funding, fees, &chain.gas)?;
-    let spend = wallet_spend(plan, fees.max_fee_per_gas, &chain.gas);
+    let blob_caps = crate::exec::blobs::blob_fee_caps(scenario, chain).await?;
+    check_spend(plan, &scenario.funding, fees, &chain.gas, &blob_caps)?;
+    let spend = wallet_spend(plan, fees.max_fee_per_gas, &chain.gas, &blob_caps);
     let mut acting: Vec<crate::plan::WalletRef> =
         steps.iter().map(|&i| plan.steps[i].actor).collect();
     acting.sort();
@@ -226,6 +228,7 @@ async fn approve_disperse(
     };
     let call = tx::Call {
         access_list: None,
+        blob: None,
         to: Some(contracts.token),
         value: U256::ZERO,
         input: alloy::sol_types::SolCall::abi_encode(&input).into(),
@@ -245,8 +248,14 @@ async fn approve_disperse(
 
 /// That each wallet's `[funding].eth` and `tokens` cover what the plan makes it spend (values +
 /// gas limits at the current max fee).
-fn check_spend(plan: &Plan, f: &Funding, fees: tx::Fees, gas: &GasTable) -> Result<(), Error> {
-    let spend = wallet_spend(plan, fees.max_fee_per_gas, gas);
+fn check_spend(
+    plan: &Plan,
+    f: &Funding,
+    fees: tx::Fees,
+    gas: &GasTable,
+    blob_caps: &[u128],
+) -> Result<(), Error> {
+    let spend = wallet_spend(plan, fees.max_fee_per_gas, gas, blob_caps);
     let Some((w, s)) = shortest(&spend, f.eth, f.tokens) else {
         return Ok(());
     };

@@ -120,6 +120,7 @@ pub async fn run(
             })?;
             let tx = Call {
                 access_list: None,
+                blob: None,
                 to: Some(to),
                 value: U256::from(c.value),
                 input: input.into(),

@@ -73,6 +73,7 @@ impl Watched {
             success: true,
             gas_used: 21_000,
             fee_wei: 21_000 * price,
+            blob: None,
         }
     }
 }
@@ -82,7 +83,10 @@ impl Watched {
 pub struct Facts {
     pub success: bool,
     pub gas_used: u64,
+    /// All the transaction cost its sender (the blob fee included).
     pub fee_wei: u128,
+    /// A blob transaction's blob gas and blob fee.
+    pub blob: Option<(u64, u128)>,
 }
 
 #[cfg(test)]
@@ -106,6 +110,7 @@ pub(crate) fn for_test(
             nonce,
             call: Call {
                 access_list: None,
+                blob: None,
                 to: None,
                 value: Default::default(),
                 input: Bytes::new(),

@@ -13,11 +13,13 @@ pub struct Spend {
     pub tokens: u128,
 }
 
-/// Spending per acting wallet: the value each on-chain step sends plus its gas limit × fee.
+/// Spending per acting wallet: the value each on-chain step sends plus its gas limit × fee,
+/// and a blob transaction's blob gas × its workload's cap in `blob_caps` (by workload index).
 pub fn wallet_spend(
     plan: &Plan,
     max_fee_per_gas: u128,
     gas: &GasTable,
+    blob_caps: &[u128],
 ) -> BTreeMap<WalletRef, Spend> {
     let mut out: BTreeMap<WalletRef, Spend> = BTreeMap::new();
     for s in &plan.steps {
@@ -31,6 +33,17 @@ pub fn wallet_spend(
             }
             StepKind::CreateChannel if !ledger_funded => e.eth += s.amount.get(),
             StepKind::TokenTransfer => e.tokens += s.amount.get(),
+            StepKind::Blob => {
+                let w = usize::from(s.workload);
+                let blobs = plan
+                    .args
+                    .get(w)
+                    .and_then(Option::as_ref)
+                    .map_or(0, |a| a.arity());
+                let cap = blob_caps.get(w).copied().unwrap_or(0);
+                e.eth += s.amount.get()
+                    + blobs as u128 * u128::from(crate::scenario::GAS_PER_BLOB) * cap;
+            }
             _ => {}
         }
     }

@@ -61,7 +61,7 @@ impl GasTable {
     /// channel creates and closes, updates, reads).
     pub fn step_limit(&self, kind: StepKind, ledger_funded: bool) -> u64 {
         match kind {
-            StepKind::Transfer => self.transfer,
+            StepKind::Transfer | StepKind::Blob => self.transfer,
             StepKind::TokenTransfer => self.token_transfer,
             StepKind::Call => self.call_default,
             StepKind::CreateLedgerChannel => self.open,

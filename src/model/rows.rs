@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The columns of `steps.csv`, in order (DESIGN.md "Results").
-pub const STEPS_COLUMNS: [&str; 16] = [
+pub const STEPS_COLUMNS: [&str; 18] = [
     "step",
     "at_ms",
     "kind",
@@ -21,6 +21,8 @@ pub const STEPS_COLUMNS: [&str; 16] = [
     "latency_ms",
     "gas_used",
     "fee_wei",
+    "blob_gas_used",
+    "blob_fee_wei",
 ];
 
 /// What became of a step.
@@ -105,8 +107,13 @@ pub struct StepRow {
     /// steps: the signing round trip between the two roles.
     pub latency_ms: Option<f64>,
     pub gas_used: Option<u64>,
-    /// gas_used × effective gas price, wei (decimal string in the CSV: may exceed u64).
+    /// What the wallet paid in all, wei: gas_used × effective gas price, plus a blob
+    /// transaction's blob fee (decimal string in the CSV: may exceed u64).
     pub fee_wei: Option<u128>,
+    /// A blob transaction's blob gas (from its receipt).
+    pub blob_gas_used: Option<u64>,
+    /// blob_gas_used × blob gas price, wei (part of `fee_wei`).
+    pub blob_fee_wei: Option<u128>,
 }
 
 impl StepRow {
@@ -130,6 +137,8 @@ impl StepRow {
             latency_ms: None,
             gas_used: None,
             fee_wei: None,
+            blob_gas_used: None,
+            blob_fee_wei: None,
         }
     }
 
@@ -207,6 +216,11 @@ struct CsvRow {
     latency_ms: Option<String>,
     gas_used: Option<u64>,
     fee_wei: Option<String>,
+    /// Absent from the steps.csv of an earlier release.
+    #[serde(default)]
+    blob_gas_used: Option<u64>,
+    #[serde(default)]
+    blob_fee_wei: Option<String>,
 }
 
 fn ms(v: Option<f64>) -> Option<String> {
@@ -232,6 +246,8 @@ impl From<&StepRow> for CsvRow {
             latency_ms: ms(r.latency_ms),
             gas_used: r.gas_used,
             fee_wei: r.fee_wei.map(|f| f.to_string()),
+            blob_gas_used: r.blob_gas_used,
+            blob_fee_wei: r.blob_fee_wei.map(|f| f.to_string()),
         }
     }
 }
@@ -256,6 +272,8 @@ impl From<CsvRow> for StepRow {
             latency_ms: f(r.latency_ms),
             gas_used: r.gas_used,
             fee_wei: r.fee_wei.and_then(|s| s.parse().ok()),
+            blob_gas_used: r.blob_gas_used,
+            blob_fee_wei: r.blob_fee_wei.and_then(|s| s.parse().ok()),
         }
     }
 }

@@ -19,10 +19,12 @@ pub enum StepKind {
     Call,
     /// An RPC read (no transaction): `type = "read"`.
     Read,
+    /// An EIP-4844 blob transaction: `type = "blob"`.
+    Blob,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 9] = [
+    pub const ALL: [StepKind; 10] = [
         Self::CreateLedgerChannel,
         Self::CreateChannel,
         Self::UpdateChannel,
@@ -32,6 +34,7 @@ impl StepKind {
         Self::TokenTransfer,
         Self::Call,
         Self::Read,
+        Self::Blob,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl StepKind {
             Self::TokenTransfer => "token_transfer",
             Self::Call => "call",
             Self::Read => "read",
+            Self::Blob => "blob",
         }
     }
 }
@@ -58,6 +62,8 @@ impl fmt::Display for StepKind {
 /// Job id prefix; variants are in the alphabetical order of their text so ids sort as strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum JobPrefix {
+    /// A blob transaction.
+    Bl,
     /// A payment channel (direct or ledger funded).
     Ch,
     /// A contract call.
@@ -82,6 +88,7 @@ pub struct JobId {
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = match self.prefix {
+            JobPrefix::Bl => "bl",
             JobPrefix::Ch => "ch",
             JobPrefix::Cl => "cl",
             JobPrefix::Lg => "lg",

@@ -228,6 +228,7 @@ impl Funded {
         let before = observe(chain, &self.wallets.contracts, &addresses).await?;
         parts::check_start(spec.start_at, "after the set-up")?;
         let monitors = Monitors::start(chain, &self.connected.cfg);
+        let blobs = crate::exec::blobs::prepare(&p.loaded.scenario, p.plan.seed, chain).await?;
         let cpu_before = own_cpu_s();
         let node_before = node_cpu_s(chain);
         let mut tally = Tally::for_scenario(&p.loaded.scenario);
@@ -240,6 +241,7 @@ impl Funded {
             chain,
             contracts: self.wallets.contracts,
             fees,
+            blobs,
         };
         let ex = crate::exec::run::execute(inputs, opts, interrupt, &mut |r| {
             tally.add(r);

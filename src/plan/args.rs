@@ -28,6 +28,17 @@ impl Args {
         }
     }
 
+    /// Values per job.
+    pub fn arity(&self) -> usize {
+        self.arity
+    }
+
+    /// Appends one job's values (as many as the arity).
+    pub fn push_values(&mut self, values: impl IntoIterator<Item = String>) {
+        self.values
+            .extend(values.into_iter().map(String::into_boxed_str));
+    }
+
     /// The arguments of job `n`, `{step}` filled in with `step`.
     pub fn of(&self, n: usize, step: usize) -> Vec<String> {
         self.values[n * self.arity..(n + 1) * self.arity]

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod arrival;
+pub mod blob;
 mod call;
 mod channel;
 pub mod load;
@@ -97,6 +98,8 @@ impl Plan {
             latency_ms: None,
             gas_used: None,
             fee_wei: None,
+            blob_gas_used: None,
+            blob_fee_wei: None,
         }
     }
 
@@ -150,6 +153,9 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
             }
             WorkloadKind::Call(c) => {
                 all_args[w.index] = call::expand(&cx, c, StepKind::Call, &mut steps, &mut resolver);
+            }
+            WorkloadKind::Blob(b) => {
+                all_args[w.index] = Some(blob::expand(&cx, b, &mut steps));
             }
             WorkloadKind::Read(r) => {
                 all_args[w.index] =

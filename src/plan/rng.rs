@@ -18,6 +18,10 @@ pub enum Purpose {
     Updates = 5,
     /// Templated call arguments.
     Args = 6,
+    /// Which pool blobs each blob transaction carries.
+    Blobs = 7,
+    /// The contents of a blob workload's pool of blobs.
+    BlobData = 8,
 }
 
 /// The stream for one workload and purpose. Key = seed; stream id = (workload << 8) | purpose.
@@ -63,6 +67,11 @@ impl Draw {
                 return v;
             }
         }
+    }
+
+    /// Fills `buf` with random bytes (ChaCha8's stream, in order).
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill_bytes(buf);
     }
 
     /// Uniform integer in `[lo, hi)`; `hi` must be > `lo`.

@@ -118,7 +118,11 @@ pub fn assign(plan: &Plan, offsets: &[usize], total: usize, count: u32) -> Vec<u
 fn is_channel(s: &Step) -> bool {
     !matches!(
         s.kind,
-        StepKind::Transfer | StepKind::TokenTransfer | StepKind::Call | StepKind::Read
+        StepKind::Transfer
+            | StepKind::TokenTransfer
+            | StepKind::Call
+            | StepKind::Read
+            | StepKind::Blob
     )
 }
 

@@ -1,4 +1,5 @@
-//! Expansion of `transfer` and `token_transfer` workloads: one step per arrival.
+//! Expansion of `transfer` and `token_transfer` workloads (and the transfers of `blob` ones):
+//! one step per arrival.
 
 use super::arrival::schedule;
 use super::rng::{Purpose, stream};
@@ -8,10 +9,10 @@ use crate::scenario::RateWorkload;
 pub(crate) fn expand(cx: &Cx, t: &RateWorkload, kind: StepKind, out: &mut Vec<Step>) {
     let mut times = stream(cx.seed, cx.workload, Purpose::Times);
     let mut parties = stream(cx.seed, cx.workload, Purpose::Parties);
-    let prefix = if kind == StepKind::Transfer {
-        JobPrefix::Tx
-    } else {
-        JobPrefix::Tk
+    let prefix = match kind {
+        StepKind::Transfer => JobPrefix::Tx,
+        StepKind::Blob => JobPrefix::Bl,
+        _ => JobPrefix::Tk,
     };
     for (n, at_ms) in schedule(
         &mut times,

@@ -98,6 +98,8 @@ mod tests {
             latency_ms: Some(latency),
             gas_used: Some(21_000),
             fee_wei: Some(1),
+            blob_gas_used: None,
+            blob_fee_wei: None,
         }
     }
 

@@ -4,7 +4,7 @@
 //! send to the last inclusion — each span at least the window, so a run that keeps its schedule
 //! reports its target as achieved and one that falls behind reports what it really did.
 
-use crate::scenario::{ReadWorkload, Scenario, WorkloadKind};
+use crate::scenario::{BlobWorkload, ReadWorkload, Scenario, WorkloadKind};
 
 use super::rows::{Status, StepRow};
 
@@ -40,7 +40,9 @@ pub fn workload_windows(s: &Scenario) -> Vec<Window> {
     for w in &s.workloads {
         out[w.index] = match &w.kind {
             WorkloadKind::Channel(_) => whole,
-            WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => Window {
+            WorkloadKind::Transfer(t)
+            | WorkloadKind::TokenTransfer(t)
+            | WorkloadKind::Blob(BlobWorkload { transfer: t, .. }) => Window {
                 start_ms: t.start_ms,
                 stop_ms: t.stop_ms,
             },

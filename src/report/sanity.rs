@@ -104,7 +104,7 @@ impl Books {
         let amount = s.amount.get() as i128;
         let on_chain_channel = s.ledger.is_none();
         match s.kind {
-            StepKind::Transfer => {
+            StepKind::Transfer | StepKind::Blob => {
                 self.eth[me] -= amount;
                 if let Some(p) = s.peer {
                     self.eth[index(p)] += amount;

@@ -93,6 +93,10 @@ pub fn summarize(t: &Tally, facts: &RunFacts) -> Vec<Metric> {
         }
         push("gas_used", g.gas_used as f64);
         push("fee_wei", g.fee_wei as f64);
+        if kind == "blob" {
+            push("blob_gas_used", g.blob_gas_used as f64);
+            push("blob_fee_wei", g.blob_fee_wei as f64);
+        }
         if kind == "all" {
             for class in ERROR_CLASSES {
                 push(&format!("failed_{class}"), t.failed(class) as f64);

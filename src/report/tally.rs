@@ -42,6 +42,9 @@ pub struct Group {
     pub max_lateness_ms: f64,
     pub gas_used: u64,
     pub fee_wei: u128,
+    /// Blob transactions' blob gas and blob fees (part of `fee_wei`).
+    pub blob_gas_used: u64,
+    pub blob_fee_wei: u128,
     /// The union of the windows of the workloads its steps came from.
     pub window: Option<Window>,
 }
@@ -63,6 +66,8 @@ impl Group {
         }
         self.gas_used += r.gas_used.unwrap_or(0);
         self.fee_wei += r.fee_wei.unwrap_or(0);
+        self.blob_gas_used += r.blob_gas_used.unwrap_or(0);
+        self.blob_fee_wei += r.blob_fee_wei.unwrap_or(0);
         if let Some(w) = window {
             self.window = Some(self.window.map_or(w, |x| x.union(w)));
         }

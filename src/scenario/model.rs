@@ -106,7 +106,9 @@ impl Scenario {
                         l.rate *= f;
                     }
                 }
-                WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
+                WorkloadKind::Transfer(t)
+                | WorkloadKind::TokenTransfer(t)
+                | WorkloadKind::Blob(BlobWorkload { transfer: t, .. }) => {
                     t.rate *= f;
                     stages(&mut t.stages);
                 }
@@ -215,6 +217,21 @@ pub enum WorkloadKind {
     TokenTransfer(RateWorkload),
     Call(CallWorkload),
     Read(ReadWorkload),
+    Blob(BlobWorkload),
+}
+
+/// Blob gas per blob (EIP-4844 `GAS_PER_BLOB`).
+pub const GAS_PER_BLOB: u64 = 131_072;
+/// Blobs a transaction may carry at most (EIP-7594's per-transaction cap since Osaka).
+pub const MAX_BLOBS_PER_TX: u32 = 6;
+
+/// A `blob` workload: transfers (`amount` the value) that carry `blobs` blobs each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlobWorkload {
+    pub transfer: RateWorkload,
+    pub blobs: u32,
+    /// Wei per unit of blob gas at most; `None`: from the chain at the start.
+    pub max_fee_per_blob_gas: Option<u128>,
 }
 
 impl WorkloadKind {
@@ -225,6 +242,7 @@ impl WorkloadKind {
             Self::TokenTransfer(_) => "token_transfer",
             Self::Call(_) => "call",
             Self::Read(_) => "read",
+            Self::Blob(_) => "blob",
         }
     }
 }

@@ -212,6 +212,33 @@ pub enum RawWorkload {
     Call(RawCall),
     /// RPC reads at a rate (no transaction): eth_call, eth_getBalance, eth_getLogs, …
     Read(RawRead),
+    /// EIP-4844 blob transactions from one role's wallets to another's.
+    Blob(RawBlob),
+}
+
+/// `type = "blob"`: one blob transaction per arrival, carrying `blobs` blobs whose contents come
+/// from the workload's seeded stream (the same versioned hashes every run).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBlob {
+    /// Sending role.
+    pub from: String,
+    /// Receiving role (may equal `from`; then sender and receiver are distinct wallets).
+    pub to: String,
+    /// Blobs per transaction, 1 to 6 (the per-transaction maximum since Osaka, EIP-7594).
+    pub blobs: u32,
+    /// ETH sent with each transaction (default "0 ether").
+    pub amount: Option<String>,
+    /// The most a transaction pays per unit of blob gas, e.g. "10 gwei"; default twice the
+    /// chain's blob base fee at the start, at least 1 gwei.
+    pub max_fee_per_blob_gas: Option<String>,
+    /// Transactions per second (or `stages`).
+    pub rate: Option<f64>,
+    /// A ramped rate instead of `rate`, as for transfers.
+    pub stages: Option<Vec<RawStage>>,
+    pub arrival: Option<RawArrival>,
+    pub start: Option<String>,
+    pub stop: Option<String>,
 }
 
 /// `type = "channel"`.

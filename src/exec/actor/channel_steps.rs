@@ -33,6 +33,7 @@ impl Running {
         .abi_encode();
         let call = Call {
             access_list: None,
+            blob: None,
             to: Some(ctx.contracts.adjudicator),
             value: U256::from(s.amount.get()),
             input: input.into(),

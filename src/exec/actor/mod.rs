@@ -61,6 +61,8 @@ pub struct Actor {
     pub done: std::sync::mpsc::Sender<Done>,
     /// Pre-encoded `call` workloads by workload index.
     pub calls: Arc<Vec<Option<EncodedCall>>>,
+    /// Blob workloads' pools by workload index.
+    pub blobs: Arc<Vec<Option<Arc<super::blobs::BlobPool>>>>,
     /// The read workloads (`None`: the plan has none).
     pub reads: Option<Arc<super::reads::Reads>>,
     /// Wallets (by index in the role) whose steps in this run are all single transactions, and
@@ -287,6 +289,26 @@ impl Running {
             StepKind::Transfer => {
                 let call = Call {
                     access_list: None,
+                    blob: None,
+                    to: Some(ctx.address(peer)),
+                    value: U256::from(s.amount.get()),
+                    input: Bytes::new(),
+                    gas_limit: ctx.gas.transfer,
+                };
+                self.send(idx, s.actor, call, Purpose::Plain);
+            }
+            StepKind::Blob => {
+                let carry = self.a.blobs[usize::from(s.workload)]
+                    .as_ref()
+                    .zip(ctx.plan.call_args(idx))
+                    .and_then(|(pool, picks)| pool.carry(&picks));
+                let Some(carry) = carry else {
+                    self.fail(idx, ctx.now_ms(), "other: no blobs for this step".into());
+                    return;
+                };
+                let call = Call {
+                    access_list: None,
+                    blob: Some(Arc::new(carry)),
                     to: Some(ctx.address(peer)),
                     value: U256::from(s.amount.get()),
                     input: Bytes::new(),
@@ -302,6 +324,7 @@ impl Running {
                 .abi_encode();
                 let call = Call {
                     access_list: None,
+                    blob: None,
                     to: Some(ctx.contracts.token),
                     value: U256::ZERO,
                     input: input.into(),
@@ -345,6 +368,7 @@ impl Running {
                 };
                 let call = Call {
                     access_list,
+                    blob: None,
                     to: Some(to),
                     value: U256::from(s.amount.get()),
                     input,

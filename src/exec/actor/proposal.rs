@@ -170,6 +170,7 @@ impl Running {
         .abi_encode();
         let call = Call {
             access_list: None,
+            blob: None,
             to: Some(ctx.contracts.adjudicator),
             value: U256::ZERO,
             input: input.into(),

@@ -1,7 +1,9 @@
 //! Step counts of a validated scenario without expanding it: the step cap's check, the plan's
 //! capacity, stage counts.
 
-use crate::scenario::{Arrival, ReadWorkload, Scenario, Workload, WorkloadKind, count_for};
+use crate::scenario::{
+    Arrival, BlobWorkload, ReadWorkload, Scenario, Workload, WorkloadKind, count_for,
+};
 
 /// Events over a sequence of stages: the sum of each stage's rounded integral.
 pub fn staged_count(stages: &[crate::scenario::Stage]) -> u64 {
@@ -70,7 +72,9 @@ pub fn workload_steps(w: &Workload, duration_ms: u64) -> u64 {
             .into_iter()
             .fold(0u64, u64::saturating_add)
         }
-        WorkloadKind::Transfer(t) | WorkloadKind::TokenTransfer(t) => {
+        WorkloadKind::Transfer(t)
+        | WorkloadKind::TokenTransfer(t)
+        | WorkloadKind::Blob(BlobWorkload { transfer: t, .. }) => {
             staged_steps(&t.stages, t.arrival).unwrap_or_else(|| {
                 rate_steps(t.rate, t.arrival, t.stop_ms.saturating_sub(t.start_ms))
             })

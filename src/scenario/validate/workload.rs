@@ -40,10 +40,55 @@ pub(super) fn validate_workload(
                 .map(WorkloadKind::TokenTransfer)
         }
         RawWorkload::Call(c) => validate_call(cx, path, c, duration).map(WorkloadKind::Call),
+        RawWorkload::Blob(b) => {
+            validate_blob(cx, path, b, duration, wallets).map(WorkloadKind::Blob)
+        }
         RawWorkload::Read(r) => {
             super::read::validate_read(cx, path, r, duration).map(WorkloadKind::Read)
         }
     }
+}
+
+/// A `blob` workload: a transfer's keys plus the blob count and the blob fee cap.
+fn validate_blob(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    b: &RawBlob,
+    duration: u64,
+    wallets: &[u32],
+) -> Option<BlobWorkload> {
+    let as_transfer = RawTransfer {
+        from: b.from.clone(),
+        to: b.to.clone(),
+        rate: b.rate,
+        stages: b.stages.clone(),
+        amount: b.amount.clone().unwrap_or_else(|| "0 ether".into()),
+        arrival: b.arrival,
+        start: b.start.clone(),
+        stop: b.stop.clone(),
+    };
+    let amount = cx.wei(path.key("amount"), &as_transfer.amount);
+    let transfer = validate_rate_workload(cx, path, &as_transfer, amount, duration, wallets);
+    if !(1..=MAX_BLOBS_PER_TX).contains(&b.blobs) {
+        cx.err(
+            path.key("blobs"),
+            format!(
+                "{} blobs per transaction; a transaction carries 1 to {MAX_BLOBS_PER_TX} (the chain's maximum since Osaka, EIP-7594)",
+                b.blobs
+            ),
+            Some(format!("set blobs between 1 and {MAX_BLOBS_PER_TX}, and raise the rate for more blobs per second")),
+        );
+    }
+    let max_fee = match &b.max_fee_per_blob_gas {
+        Some(v) => Some(Some(cx.wei(path.key("max_fee_per_blob_gas"), v)?)),
+        None => Some(None),
+    };
+    (1..=MAX_BLOBS_PER_TX).contains(&b.blobs).then_some(())?;
+    Some(BlobWorkload {
+        transfer: transfer?,
+        blobs: b.blobs,
+        max_fee_per_blob_gas: max_fee?,
+    })
 }
 
 fn validate_rate_workload(
