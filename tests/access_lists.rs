@@ -10,7 +10,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
-use common::{DEV_KEY, FUNDER_KEY_ENV, anvil, loadrun, scenario, steps_rows, text};
+use common::{DEV_KEY, FUNDER_KEY_ENV, anvil, run_on, scenario, steps_rows, text};
 use loadrun::chain::anvil::AnvilOptions;
 use loadrun::chain::contracts::{Token, addresses};
 use loadrun::report::rows::Status;
@@ -55,13 +55,7 @@ async fn run(access_list: &str, extra: &[&str]) -> (Vec<(u8, AccessList)>, Acces
         ..Default::default()
     });
     let out = dir.path().join("out");
-    let o = loadrun()
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
-        .args(["run", "--rpc", &node.url, "--out"])
-        .arg(&out)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = run_on(&node.url, &file, &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let rows = steps_rows(&out);
     assert_eq!(rows.len(), 12);

@@ -6,7 +6,7 @@ mod common;
 
 use alloy::primitives::B256;
 use alloy::providers::{Provider, ProviderBuilder};
-use common::{DEV_KEY, FUNDER_KEY_ENV, anvil_1s, loadrun, scenario, steps_rows, text};
+use common::{FUNDER_KEY_ENV, anvil_1s, run_on, scenario, steps_rows, text};
 use loadrun::report::rows::Status;
 
 const BLOBS: &str = r#"version = 1
@@ -50,13 +50,7 @@ async fn blob_transactions_land_with_their_planned_blobs_and_fees() {
     let mut runs = Vec::new();
     for run in ["one", "two"] {
         let out = dir.path().join(run);
-        let o = loadrun()
-            .env("LOADRUN_FUNDER_KEY", DEV_KEY)
-            .args(["run", "--rpc", &node.url, "--out"])
-            .arg(&out)
-            .arg(&file)
-            .output()
-            .unwrap();
+        let o = run_on(&node.url, &file, &out);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let rows = steps_rows(&out);
         assert_eq!(rows.len(), 12);

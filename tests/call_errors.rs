@@ -548,3 +548,35 @@ fn blob_counts_are_checked_and_located() {
     );
     assert_eq!(plan, loadrun::plan::expand(&s, 1).unwrap());
 }
+
+/// `[[delegate]]` and `to = "self"`: each misuse located at its key.
+#[test]
+fn delegations_are_checked_and_located() {
+    assert_err(
+        &format!("{BASE}\n[[delegate]]\nrole = \"C\"\nto = \"token\"\n"),
+        &["`delegate[0].role`", "unknown role \"C\""],
+    );
+    assert_err(
+        &format!("{BASE}\n[[delegate]]\nrole = \"A\"\nto = \"self\"\n"),
+        &["`delegate[0].to`", "cannot be delegated to itself"],
+    );
+    assert_err(
+        &format!(
+            "{BASE}\n[[delegate]]\nrole = \"A\"\nto = \"token\"\n[[delegate]]\nrole = \"A\"\nto = \"adjudicator\"\n"
+        ),
+        &["`delegate[1].role`", "delegated twice"],
+    );
+    assert_err(
+        &format!(
+            "{BASE}\n[[workload]]\ntype = \"call\"\nfrom = \"A\"\nto = \"self\"\nsignature = \"f()\"\nvalue = \"1 gwei\"\nrate = 1.0\n"
+        ),
+        &["`workload[0].value`", "sends its value to its own wallet"],
+    );
+    let s = scenario::parse(
+        "t.toml",
+        &format!("{BASE}\n[[delegate]]\nrole = \"B\"\nto = \"token\"\n"),
+        DEFAULT_MAX_STEPS,
+    )
+    .unwrap();
+    assert_eq!(s.delegations.len(), 1);
+}

@@ -117,6 +117,7 @@ fn scenario() -> impl Strategy<Value = (Scenario, u64)> {
                 contracts: Vec::new(),
                 setup: Vec::new(),
                 capacity: Default::default(),
+                delegations: Vec::new(),
             };
             (scenario, seed)
         })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::ProviderBuilder;
-use common::{DEV_KEY, anvil, fixture, loadrun, scenario, text};
+use common::{DEV_KEY, anvil, fixture, loadrun, run_on, scenario, text};
 use loadrun::chain::anvil::AnvilOptions;
 use loadrun::chain::contracts::{Token, addresses};
 
@@ -22,13 +22,7 @@ async fn templated_calls_send_their_planned_arguments() {
         ..Default::default()
     });
     let out = dir.path().join("out");
-    let o = loadrun()
-        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
-        .args(["run", "--rpc", &node.url, "--out"])
-        .arg(&out)
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = run_on(&node.url, &file, &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let l = loadrun::scenario::load(&file, 1_000_000).unwrap();

@@ -80,6 +80,8 @@ impl Contracts {
             CallTarget::Named(i) => Address::from(scenario.contracts[*i].address),
             CallTarget::Token => self.token,
             CallTarget::Adjudicator => self.adjudicator,
+            // The calling wallet: callers put its address in (no single address here).
+            CallTarget::Sender => Address::ZERO,
         }
     }
 }

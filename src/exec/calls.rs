@@ -26,6 +26,8 @@ pub struct EncodedCall {
     pub per_step: Option<Arc<alloy::json_abi::Function>>,
     /// The workload's access list (given, or the node's for its first call).
     pub access_list: Option<Arc<AccessList>>,
+    /// `to = "self"`: each call goes to its own sender (a delegated wallet), not `to`.
+    pub to_sender: bool,
 }
 
 /// Each `call` workload encoded (validated at load time, so encoding cannot fail here except for
@@ -65,6 +67,8 @@ pub async fn encode_calls(
             .find(|x| sender.map_or(x.at.role == c.from, |a| x.at == a))
             .map(|x| x.address)
             .unwrap_or_default();
+        let to_sender = c.to == crate::scenario::CallTarget::Sender;
+        let to = if to_sender { from } else { to };
         let mut request = alloy::rpc::types::TransactionRequest::default()
             .from(from)
             .to(to)
@@ -92,6 +96,7 @@ pub async fn encode_calls(
             gas_limit,
             per_step: c.templated().then(|| c.function().map(Arc::new)).flatten(),
             access_list,
+            to_sender,
         }));
     }
     out

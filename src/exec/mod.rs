@@ -9,6 +9,7 @@ pub mod cadence;
 pub mod calls;
 pub mod clock;
 pub mod collect;
+pub mod delegate;
 pub mod fund;
 pub mod interrupt;
 pub mod lane;

@@ -29,6 +29,8 @@ struct Spec {
     args: Vec<String>,
     batch: bool,
     timeout: Duration,
+    /// eth_call with `to = "self"`: the read's own wallet is `to`.
+    to_sender: bool,
 }
 
 /// A read waiting for its batch.
@@ -76,6 +78,7 @@ impl Reads {
                 args: r.call.args.clone(),
                 batch: r.batch,
                 timeout: Duration::from_millis(r.timeout_ms),
+                to_sender: r.call.to == crate::scenario::CallTarget::Sender,
             }));
         }
         specs.iter().any(Option::is_some).then(|| {
@@ -131,7 +134,16 @@ impl Reads {
             idx,
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             method: spec.shape.method,
-            params: params(&spec.shape, &args, &input, ctx.address(s.actor)),
+            params: if spec.to_sender {
+                let me = ctx.address(s.actor);
+                let shape = ReadShape {
+                    to: Some(me),
+                    ..spec.shape.clone()
+                };
+                params(&shape, &args, &input, me)
+            } else {
+                params(&spec.shape, &args, &input, ctx.address(s.actor))
+            },
             timeout: spec.timeout,
             done: done.clone(),
         };

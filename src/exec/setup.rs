@@ -39,6 +39,7 @@ pub async fn fund(
     let blob_caps = crate::exec::blobs::blob_fee_caps(scenario, chain).await?;
     let f = &scenario.funding;
     let contracts = contracts::addresses(chain.funder.address());
+    crate::exec::delegate::check_receivable(chain, scenario, wallets, &contracts).await?;
     // Contracts already on chain (an earlier run): estimate every shape's gas before any check.
     let deployed = contracts::deploy_cost(chain, fees.max_fee_per_gas).await? == 0;
     if deployed {

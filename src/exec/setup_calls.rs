@@ -85,6 +85,12 @@ pub async fn run(
                 continue;
             }
             let w = &wallets[dir.index(at)];
+            // `to = "self"`: the wallet calls itself (a delegated wallet's code).
+            let to = if c.to == crate::scenario::CallTarget::Sender {
+                w.address
+            } else {
+                to
+            };
             let label = format!("setup[{i}] from {}:{index}", roles[usize::from(c.from)]);
             if let Some(u) = unless
                 && done(chain, to, u, w.address)
@@ -145,7 +151,7 @@ pub async fn run(
 
 /// The gas the setup calls `sent` (labelled by `what`) used, once each has its receipt; an
 /// error for the first that reverted or has none within `timeout`.
-fn settled(
+pub(crate) fn settled(
     sent: &[(alloy::primitives::B256, alloy::primitives::Bytes)],
     what: &[String],
     receipts: &std::collections::HashMap<

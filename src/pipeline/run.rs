@@ -192,10 +192,27 @@ pub struct ExecSpec {
 }
 
 impl Funded {
-    /// Makes the scenario's `[[setup]]` calls (a part: from its own wallets only).
+    /// Makes the scenario's `[[delegate]]` delegations, then its `[[setup]]` calls (a part:
+    /// from its own wallets only).
     pub async fn run_setup(&mut self, interrupt: &Interrupt) -> Result<(), Error> {
         let p = &self.connected.planned;
         let dir_of = Directory::new(&p.loaded.scenario);
+        let delegated = tokio::select! {
+            d = crate::exec::delegate::run(&self.connected.chain, &p.loaded.scenario, &p.wallets, &self.wallets.contracts, |w| {
+                p.part.as_ref().is_none_or(|part| part.senders[dir_of.index(w)])
+            }) => d?,
+            () = interrupt.wait() => return Err(Error::Interrupted),
+        };
+        if delegated.sent + delegated.in_place > 0 {
+            tracing::info!(
+                sent = delegated.sent,
+                in_place = delegated.in_place,
+                gas = delegated.gas_used,
+                "[[delegate]]: {} wallet(s) delegated now, {} already in place",
+                delegated.sent,
+                delegated.in_place
+            );
+        }
         self.setup = tokio::select! {
             s = crate::exec::setup_calls::run(&self.connected.chain, &p.loaded.scenario, (p.seed, &p.wallets), &self.wallets.contracts, |w| {
                 p.part.as_ref().is_none_or(|part| part.senders[dir_of.index(w)])
@@ -478,6 +495,11 @@ impl Executed {
         if part.is_none() {
             sanity.views = check_views(&self, contracts).await;
         }
+        // Every delegated wallet's code designates its target.
+        for l in check_delegations(&self, contracts).await? {
+            sanity.ok &= l.ok;
+            sanity.lines.push(l);
+        }
         write_output(Some(&dir.join("sanity.md")), |w| {
             w.write_all(sanity::markdown(&sanity).as_bytes())
         })?;
@@ -489,6 +511,38 @@ impl Executed {
             sanity,
         })
     }
+}
+
+/// The sanity lines of the wallets `[[delegate]]` delegated (a part: its own wallets).
+async fn check_delegations(
+    e: &Executed,
+    contracts: &crate::chain::contracts::Contracts,
+) -> Result<Vec<sanity::Line>, Error> {
+    let (chain, p) = (e.chain(), e.planned());
+    let scenario = &p.loaded.scenario;
+    let dir = Directory::new(scenario);
+    let mut lines = Vec::new();
+    for d in &scenario.delegations {
+        let target = contracts.resolve(scenario, &d.to);
+        let role = &scenario.roles[usize::from(d.role)];
+        for index in 0..role.wallets {
+            let at = crate::plan::WalletRef {
+                role: d.role,
+                index,
+            };
+            let i = dir.index(at);
+            if p.part.as_ref().is_some_and(|part| !part.senders[i]) {
+                continue;
+            }
+            let code = crate::exec::delegate::code_of(chain, p.wallets[i].address).await?;
+            lines.push(sanity::delegation_line(
+                &format!("{}:{index}", role.name),
+                target.into(),
+                &code,
+            ));
+        }
+    }
+    Ok(lines)
 }
 
 /// Calls each `[[expect.view]]` and compares it with what it must return.

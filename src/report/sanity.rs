@@ -34,6 +34,29 @@ pub struct Sanity {
     pub views: Vec<Line>,
 }
 
+/// The sanity line of a wallet delegated (`[[delegate]]`) to `target`, from its code on chain
+/// (EIP-7702: `0xef0100 ++ target`).
+pub fn delegation_line(wallet: &str, target: [u8; 20], code: &[u8]) -> Line {
+    let hex = |b: &[u8]| format!("0x{}", alloy::primitives::hex::encode(b));
+    let observed = match code {
+        [] => "no code".to_string(),
+        [0xef, 0x01, 0x00, rest @ ..] if rest.len() == 20 => format!("delegated to {}", hex(rest)),
+        other => format!("code {}", hex(other)),
+    };
+    let expected = format!("delegated to {}", hex(&target));
+    Line {
+        check: format!("{wallet} code (EIP-7702)"),
+        ok: observed == expected,
+        difference: if observed == expected {
+            "0".into()
+        } else {
+            "differs".into()
+        },
+        expected,
+        observed,
+    }
+}
+
 fn signed(v: i128) -> String {
     if v > 0 {
         format!("+{v}")
@@ -374,4 +397,30 @@ pub fn markdown(s: &Sanity) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delegation_line;
+
+    #[test]
+    fn a_delegated_wallets_code_names_its_target() {
+        let target = [0x11u8; 20];
+        let mut code = vec![0xef, 0x01, 0x00];
+        code.extend_from_slice(&target);
+        let l = delegation_line("A:0", target, &code);
+        assert!(l.ok, "{l:?}");
+        assert_eq!(l.observed, format!("delegated to 0x{}", "11".repeat(20)));
+        let mut other = code.clone();
+        other[22] = 0x12;
+        assert!(!delegation_line("A:0", target, &other).ok);
+        let none = delegation_line("A:1", target, &[]);
+        assert!(!none.ok);
+        assert_eq!(none.observed, "no code");
+        assert!(
+            delegation_line("A:2", target, &[0x60, 0x80])
+                .observed
+                .starts_with("code 0x6080")
+        );
+    }
 }

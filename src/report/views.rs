@@ -37,6 +37,7 @@ pub fn expected(scenario: &Scenario, plan: &Plan, tally: &Tally) -> Vec<Expected
         CallTarget::Named(i) => scenario.contracts[*i].name.clone(),
         CallTarget::Token => "token".into(),
         CallTarget::Adjudicator => "adjudicator".into(),
+        CallTarget::Sender => "self".into(),
         CallTarget::Address(a) => Address::from(*a).to_checksum(None),
     };
     scenario

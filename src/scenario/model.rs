@@ -22,6 +22,15 @@ pub struct Scenario {
     pub setup: Vec<SetupCall>,
     /// `[capacity]` (defaults when omitted).
     pub capacity: Capacity,
+    /// `[[delegate]]`, in file order (one per role).
+    pub delegations: Vec<Delegation>,
+}
+
+/// One `[[delegate]]`: every wallet of `role` delegates its code to `to` (EIP-7702).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub role: RoleId,
+    pub to: CallTarget,
 }
 
 /// `[capacity]`: the SLO a step of `loadrun capacity` must meet, and how the search goes.
@@ -363,6 +372,8 @@ pub enum CallTarget {
     Named(usize),
     Token,
     Adjudicator,
+    /// "self": the calling wallet (delegated with `[[delegate]]`).
+    Sender,
 }
 
 /// One `args` value as the ABI type `ty` (e.g. `uint256`), if it is one.

@@ -36,6 +36,10 @@ pub struct RawScenario {
     /// `[[setup]]`: calls made once per wallet of a role after funding, before the schedule.
     #[serde(default)]
     pub setup: Vec<RawSetup>,
+    /// `[[delegate]]`: EIP-7702 delegations of a role's wallets to a contract, made once per
+    /// wallet after funding (before `[[setup]]` and the schedule).
+    #[serde(default)]
+    pub delegate: Vec<RawDelegate>,
     /// `loadrun capacity`: the SLO each step must meet and how the search goes.
     #[serde(default)]
     pub capacity: Option<RawCapacity>,
@@ -198,6 +202,18 @@ pub enum RawStrategy {
     Flat,
 }
 
+/// `[[delegate]]`: every wallet of `role` delegates its code to `to` (EIP-7702, a type-4
+/// transaction with its own authorization); calls with `to = "self"` then run that code in
+/// the wallet.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelegate {
+    /// The role whose wallets are delegated.
+    pub role: String,
+    /// The contract: a [contracts.NAME], "token", "adjudicator" or a 0x address.
+    pub to: String,
+}
+
 /// One `[[workload]]`, selected by `type`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -325,7 +341,8 @@ pub enum RawArrival {
 pub struct RawCall {
     /// Calling role.
     pub from: String,
-    /// A 0x address, or "token" / "adjudicator" for loadrun's own contracts.
+    /// A 0x address, "token" / "adjudicator" for loadrun's own contracts, a [contracts.NAME],
+    /// or "self": the calling wallet itself (a wallet delegated by `[[delegate]]`).
     pub to: String,
     /// Solidity function signature, e.g. "deposit(uint256)".
     pub signature: String,

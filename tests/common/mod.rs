@@ -52,6 +52,17 @@ pub fn spawn_funded(url: &str, path: &Path, out: &Path, extra: &[&str]) -> Watch
     run
 }
 
+/// `loadrun run --rpc URL --out OUT FILE` with the dev key as the funder, to its end.
+pub fn run_on(url: &str, file: &Path, out: &Path) -> Output {
+    loadrun()
+        .env("LOADRUN_FUNDER_KEY", DEV_KEY)
+        .args(["run", "--rpc", url, "--out"])
+        .arg(out)
+        .arg(file)
+        .output()
+        .expect("run loadrun")
+}
+
 /// The `all` row `name` of the summary.csv in `out` (NaN when absent).
 pub fn summary_metric(out: &Path, name: &str) -> f64 {
     let f = std::fs::File::open(out.join("summary.csv")).expect("summary.csv");

@@ -339,6 +339,7 @@ impl Running {
                     gas_limit,
                     per_step,
                     access_list,
+                    to_sender,
                 }) = self.a.calls[s.workload as usize].clone()
                 else {
                     self.fail(idx, ctx.now_ms(), "other: no encoded call".into());
@@ -369,7 +370,7 @@ impl Running {
                 let call = Call {
                     access_list,
                     blob: None,
-                    to: Some(to),
+                    to: Some(if to_sender { ctx.address(s.actor) } else { to }),
                     value: U256::from(s.amount.get()),
                     input,
                     gas_limit,

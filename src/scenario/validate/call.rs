@@ -26,6 +26,13 @@ pub(super) fn validate_call(
         None => Some(0),
     };
     let to = call_target(cx, path.key("to"), &c.to);
+    if to == Some(CallTarget::Sender) && value.is_some_and(|v| v > 0) {
+        cx.err(
+            path.key("value"),
+            "a call to \"self\" sends its value to its own wallet",
+            Some("remove `value` (or call another address)".into()),
+        );
+    }
     let access_list = access_list(cx, path, c.access_list.as_ref());
     // A [contracts.NAME]'s ABI, or loadrun's own Token's / Adjudicator's.
     let abi = super::target_abi(cx, &c.to);
@@ -77,7 +84,15 @@ fn access_list(
             let mut ok = true;
             for (i, item) in items.iter().enumerate() {
                 let entry = at.index(i);
-                let target = call_target(cx, entry.key("address"), &item.address);
+                let target = call_target(cx, entry.key("address"), &item.address)
+                    .filter(|t| *t != CallTarget::Sender);
+                if item.address == "self" {
+                    cx.err(
+                        entry.key("address"),
+                        "\"self\" is not one address; an access list names addresses",
+                        Some("write the contract or a 0x address".into()),
+                    );
+                }
                 let mut slots = Vec::with_capacity(item.storage_keys.len());
                 for (j, k) in item.storage_keys.iter().enumerate() {
                     match k
@@ -120,6 +135,7 @@ pub(super) fn call_target(cx: &mut Ctx, at: KeyPath, to: &str) -> Option<CallTar
     match to {
         _ if named.is_some() => named.map(CallTarget::Named),
         "token" => Some(CallTarget::Token),
+        "self" => Some(CallTarget::Sender),
         "adjudicator" => Some(CallTarget::Adjudicator),
         other => match other
             .strip_prefix("0x")
@@ -242,17 +258,35 @@ fn check_arity(cx: &mut Ctx, path: &KeyPath, c: &RawCall, function: &Function) -
 fn arg_specs(cx: &mut Ctx, path: &KeyPath, c: &RawCall, function: &Function) -> Vec<ArgSpec> {
     let mut arg_specs = Vec::with_capacity(c.args.len());
     for (i, (input, arg)) in function.inputs.iter().zip(&c.args).enumerate() {
-        match template::parse(&input.selector_type(), arg, &cx.contracts) {
-            Ok(ArgSpec::Peer) if c.peers.is_none() => cx.err(
-                path.key("args").index(i),
-                "{peer} draws from the role named by `peers`, which this workload does not set",
-                Some("add e.g. peers = \"B\"".into()),
-            ),
-            Ok(spec) => arg_specs.push(spec),
-            Err(e) => cx.err(path.key("args").index(i), e, None),
-        }
+        let parsed = template::parse(&input.selector_type(), arg, &cx.contracts);
+        keep_arg(
+            cx,
+            path.key("args").index(i),
+            parsed,
+            c.peers.is_some(),
+            &mut arg_specs,
+        );
     }
     arg_specs
+}
+
+/// Keeps a parsed argument, or reports why not (its error, or `{peer}` without `peers`).
+pub(super) fn keep_arg(
+    cx: &mut Ctx,
+    at: KeyPath,
+    parsed: Result<ArgSpec, String>,
+    has_peers: bool,
+    out: &mut Vec<ArgSpec>,
+) {
+    match parsed {
+        Ok(ArgSpec::Peer) if !has_peers => cx.err(
+            at,
+            "{peer} draws from the role named by `peers`, which this workload does not set",
+            Some("add e.g. peers = \"B\"".into()),
+        ),
+        Ok(spec) => out.push(spec),
+        Err(e) => cx.err(at, e, None),
+    }
 }
 
 /// The arguments as resolved at validation: a literal's value (`{contract:NAME}` is an address

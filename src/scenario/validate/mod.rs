@@ -5,6 +5,7 @@ mod capacity;
 mod chain;
 mod contracts;
 mod counts;
+mod delegate;
 mod expect;
 mod read;
 mod setup;
@@ -250,6 +251,8 @@ pub fn validate(
         raw.expect.clone().unwrap_or_default(),
         raw.workload.len(),
     );
+    // Before the contracts move into the scenario: a delegation names one.
+    let delegations = delegate::validate(&mut cx, &raw.delegate);
     let mut scenario = Scenario {
         name: raw.scenario.name.clone(),
         seed: raw.scenario.seed,
@@ -262,6 +265,7 @@ pub fn validate(
         setup: setup::validate(&mut cx, &raw.setup, duration_ms),
         contracts: std::mem::take(&mut cx.contracts),
         capacity: capacity::validate(&mut cx, raw.capacity.clone().unwrap_or_default()),
+        delegations,
     };
     if rate_scale != 1.0 {
         scenario.scale_rates(rate_scale);

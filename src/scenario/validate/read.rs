@@ -2,7 +2,7 @@
 //! `call` workload's; the others' against the method's own parameter types), rate and timeout.
 
 use super::Ctx;
-use super::call::{call_target, resolved_args, validate_call};
+use super::call::{call_target, keep_arg, resolved_args, validate_call};
 use crate::scenario::diag::KeyPath;
 use crate::scenario::model::*;
 use crate::scenario::raw::*;
@@ -96,7 +96,7 @@ fn other_method(
         );
     }
     let to = match (&r.to, method) {
-        (Some(t), ReadMethod::GetLogs) => call_target(cx, path.key("to"), t),
+        (Some(t), ReadMethod::GetLogs) if t != "self" => call_target(cx, path.key("to"), t),
         (Some(_), _) => {
             cx.err(
                 path.key("to"),
@@ -176,15 +176,13 @@ fn param_specs(
             }),
             ty => template::parse(ty, arg, &cx.contracts),
         };
-        match parsed {
-            Ok(ArgSpec::Peer) if r.peers.is_none() => cx.err(
-                path.key("args").index(i),
-                "{peer} draws from the role named by `peers`, which this workload does not set",
-                Some("add e.g. peers = \"B\"".into()),
-            ),
-            Ok(spec) => specs.push(spec),
-            Err(e) => cx.err(path.key("args").index(i), e, None),
-        }
+        keep_arg(
+            cx,
+            path.key("args").index(i),
+            parsed,
+            r.peers.is_some(),
+            &mut specs,
+        );
     }
     specs
 }

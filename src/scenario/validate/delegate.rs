@@ -1,0 +1,41 @@
+//! Validation of `[[delegate]]`: EIP-7702 delegations of a role's wallets to a contract, made
+//! once per wallet after funding and before the schedule.
+
+use super::Ctx;
+use super::call::call_target;
+use crate::scenario::diag::KeyPath;
+use crate::scenario::model::*;
+use crate::scenario::raw::*;
+
+pub(super) fn validate(cx: &mut Ctx, raw: &[RawDelegate]) -> Vec<Delegation> {
+    let mut out: Vec<Delegation> = Vec::with_capacity(raw.len());
+    for (i, d) in raw.iter().enumerate() {
+        let path = KeyPath::root().key("delegate").index(i);
+        let role = cx.role(path.key("role"), &d.role);
+        let to = call_target(cx, path.key("to"), &d.to);
+        let (Some(role), Some(to)) = (role, to) else {
+            continue;
+        };
+        if to == CallTarget::Sender {
+            cx.err(
+                path.key("to"),
+                "a wallet cannot be delegated to itself",
+                Some("name a contract: a [contracts.NAME], \"token\", \"adjudicator\" or a 0x address".into()),
+            );
+            continue;
+        }
+        if out.iter().any(|x| x.role == role) {
+            cx.err(
+                path.key("role"),
+                format!(
+                    "role \"{}\" is delegated twice; a wallet has one delegation",
+                    d.role
+                ),
+                Some("keep one [[delegate]] per role".into()),
+            );
+            continue;
+        }
+        out.push(Delegation { role, to });
+    }
+    out
+}
