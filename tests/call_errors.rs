@@ -460,6 +460,24 @@ fn read_workloads_are_checked_and_located() {
         &["`workload[0].method`", "eth_getStorageAt"],
     );
     assert_err(
+        &read("method = \"eth_getTransactionReceipt\""),
+        &["`workload[0].receipts_of`", "needs `receipts_of`"],
+    );
+    assert_err(
+        &read("method = \"eth_getTransactionReceipt\"\nreceipts_of = 0"),
+        &[
+            "`workload[0].receipts_of`",
+            "workload[0] is a read workload",
+        ],
+    );
+    assert_err(
+        &read("method = \"eth_getBalance\"\nreceipts_of = 0"),
+        &[
+            "`workload[0].receipts_of`",
+            "is for eth_getTransactionReceipt",
+        ],
+    );
+    assert_err(
         &read("method = \"eth_blockNumber\"\ntimeout = \"0s\""),
         &["`workload[0].timeout`", "is zero"],
     );

@@ -46,6 +46,10 @@ pub fn params(shape: &ReadShape, args: &[String], input: &[u8], sender: Address)
             format!("[{filter}}}]")
         }
         ReadMethod::BlockNumber => "[]".into(),
+        // The read's argument is the transaction's hash (looked up when it fires).
+        ReadMethod::GetTransactionReceipt => {
+            format!(r#"["{}"]"#, args.first().map_or("", String::as_str))
+        }
     }
 }
 

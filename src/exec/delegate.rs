@@ -65,6 +65,14 @@ pub async fn run(
             let nonce = nonces.next(p, w.address).await?;
             let (hash, raw) = sign_delegation(w.signer(), chain.chain_id, nonce, fees, target)?;
             let label = format!("delegation of {}:{index} to {target}", role.name);
+            // The authorization as signed (chain id, address, nonce): the run's record of it.
+            tracing::info!(
+                tx = %hash,
+                "authorization of {}:{index}: chain {}, address {target}, nonce {}",
+                role.name,
+                chain.chain_id,
+                nonce + 1
+            );
             send_once(p, hash, &raw)
                 .await
                 .map_err(|e| ChainError::rpc(label.clone(), e.message()))?;

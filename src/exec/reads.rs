@@ -48,6 +48,9 @@ struct Queued {
 /// The run's read workloads and the path their requests take.
 pub struct Reads {
     specs: Vec<Option<Spec>>,
+    /// Steps whose receipts some read reads, and (once known) their transactions' hashes.
+    wanted: std::collections::HashSet<usize>,
+    hashes: std::sync::Mutex<std::collections::HashMap<usize, alloy::primitives::B256>>,
     path: ReadPath,
     next_id: AtomicU64,
     /// The batcher of `batch = true` workloads (started with the first such read).
@@ -57,7 +60,13 @@ pub struct Reads {
 impl Reads {
     /// The read workloads of `scenario`, or `None` when it has none. Reads go over their own
     /// lean connections to a plain-http endpoint (not the send path's), else the full client.
-    pub fn new(scenario: &Scenario, contracts: Contracts, chain: &Chain) -> Option<Self> {
+    pub fn new(
+        scenario: &Scenario,
+        plan: &crate::plan::Plan,
+        contracts: Contracts,
+        chain: &Chain,
+    ) -> Option<Self> {
+        let mut wanted = std::collections::HashSet::new();
         let mut specs = Vec::with_capacity(scenario.workloads.len());
         for w in &scenario.workloads {
             specs.resize_with(w.index, || None);
@@ -65,6 +74,19 @@ impl Reads {
                 specs.push(None);
                 continue;
             };
+            if r.receipts_of.is_some() {
+                let picks = plan.args.get(w.index).and_then(Option::as_ref);
+                let jobs = plan
+                    .steps
+                    .iter()
+                    .filter(|s| usize::from(s.workload) == w.index);
+                for s in jobs {
+                    let pick = picks.map(|a| a.of(s.job.n as usize, 0));
+                    if let Some(i) = pick.and_then(|p| p.first()?.parse().ok()) {
+                        wanted.insert(i);
+                    }
+                }
+            }
             let to = (r.method == ReadMethod::Call || r.has_to)
                 .then(|| contracts.resolve(scenario, &r.call.to));
             specs.push(Some(Spec {
@@ -88,11 +110,37 @@ impl Reads {
             };
             Self {
                 specs,
+                wanted,
+                hashes: Default::default(),
                 path,
                 next_id: AtomicU64::new(1),
                 batches: std::sync::OnceLock::new(),
             }
         })
+    }
+
+    /// Step `idx`'s transaction is `hash` (included or not): kept when a read reads it.
+    pub fn note(&self, idx: usize, hash: alloy::primitives::B256) {
+        if self.wanted.contains(&idx)
+            && let Ok(mut h) = self.hashes.lock()
+        {
+            h.insert(idx, hash);
+        }
+    }
+
+    /// A receipt read's argument: the hash of the step its plan row names, if known by now.
+    fn receipt_of(&self, args: &[String]) -> Result<Vec<String>, String> {
+        let pick = args.first().map_or(crate::plan::read::NONE, String::as_str);
+        let Ok(i) = pick.parse::<usize>() else {
+            return Err("no transaction of its workload is planned before it".into());
+        };
+        let hash = self.hashes.lock().ok().and_then(|h| h.get(&i).copied());
+        match hash {
+            Some(h) => Ok(vec![format!("{h:#x}")]),
+            None => Err(format!(
+                "step {i} has no transaction hash yet (not included by then)"
+            )),
+        }
     }
 
     /// Fires read step `idx` now: its result reaches `done` when answered or timed out.
@@ -111,7 +159,16 @@ impl Reads {
             let _ = done.send(Done::new(idx, Status::Failed, "other: not a read workload"));
             return;
         };
-        let args = ctx.plan.call_args(idx).unwrap_or_else(|| spec.args.clone());
+        let mut args = ctx.plan.call_args(idx).unwrap_or_else(|| spec.args.clone());
+        if spec.shape.method == ReadMethod::GetTransactionReceipt {
+            match self.receipt_of(&args) {
+                Ok(a) => args = a,
+                Err(why) => {
+                    let _ = done.send(Done::new(idx, Status::Skipped, why));
+                    return;
+                }
+            }
+        }
         let input = match &spec.function {
             Some(f) => {
                 let a: Vec<&str> = args.iter().map(String::as_str).collect();

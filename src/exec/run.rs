@@ -259,7 +259,8 @@ async fn context(run: &Inputs<'_>, opts: &Options) -> Result<Prepared, ChainErro
         start_unix_ms: unix_ms_of(ctx.start),
         ctx,
         calls,
-        reads: super::reads::Reads::new(run.scenario, run.contracts, chain).map(Arc::new),
+        reads: super::reads::Reads::new(run.scenario, &run.plan, run.contracts, chain)
+            .map(Arc::new),
         blobs,
         nonces: accounts.iter().map(|a| a.nonce).collect(),
     })

@@ -11,6 +11,7 @@ mod call;
 mod channel;
 pub mod load;
 pub mod output;
+pub mod read;
 pub(crate) mod rng;
 pub mod shard;
 mod transfer;
@@ -164,6 +165,13 @@ pub fn expand(scenario: &Scenario, seed: u64) -> Result<Plan, PlanError> {
         }
     }
     steps.sort_unstable_by_key(Step::sort_key);
+    for w in &scenario.workloads {
+        if let WorkloadKind::Read(r) = &w.kind
+            && let Some(of) = r.receipts_of
+        {
+            all_args[w.index] = Some(read::receipt_picks(seed, w.index, of, &steps));
+        }
+    }
     Ok(Plan {
         scenario: scenario.name.clone(),
         seed,

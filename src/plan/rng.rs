@@ -22,6 +22,8 @@ pub enum Purpose {
     Blobs = 7,
     /// The contents of a blob workload's pool of blobs.
     BlobData = 8,
+    /// Which earlier transaction each receipt read reads.
+    Receipts = 9,
 }
 
 /// The stream for one workload and purpose. Key = seed; stream id = (workload << 8) | purpose.

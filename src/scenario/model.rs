@@ -264,6 +264,7 @@ pub enum ReadMethod {
     GetLogs,
     GetBlockByNumber,
     BlockNumber,
+    GetTransactionReceipt,
 }
 
 impl ReadMethod {
@@ -274,6 +275,7 @@ impl ReadMethod {
             Self::GetLogs => "eth_getLogs",
             Self::GetBlockByNumber => "eth_getBlockByNumber",
             Self::BlockNumber => "eth_blockNumber",
+            Self::GetTransactionReceipt => "eth_getTransactionReceipt",
         }
     }
 
@@ -286,6 +288,8 @@ impl ReadMethod {
             Self::GetLogs => (&["block", "block"], &["latest", "latest"]),
             Self::GetBlockByNumber => (&["block"], &["latest"]),
             Self::BlockNumber => (&[], &[]),
+            // Its one parameter is a step of `receipts_of`, chosen by the plan.
+            Self::GetTransactionReceipt => (&[], &[]),
         }
     }
 }
@@ -302,6 +306,8 @@ pub struct ReadWorkload {
     pub call: CallWorkload,
     /// eth_call / eth_getLogs: whether `to` was given (eth_getLogs filters on it only then).
     pub has_to: bool,
+    /// eth_getTransactionReceipt: the workload whose transactions are read.
+    pub receipts_of: Option<usize>,
     /// Reads due together leave as one JSON-RPC batch.
     pub batch: bool,
     pub timeout_ms: u64,

@@ -396,8 +396,12 @@ pub struct RawAccessItem {
 pub struct RawRead {
     /// The role whose wallets the reads are made for (`{sender}` is the wallet).
     pub from: String,
-    /// "eth_call", "eth_getBalance", "eth_getLogs", "eth_getBlockByNumber", "eth_blockNumber".
+    /// "eth_call", "eth_getBalance", "eth_getLogs", "eth_getBlockByNumber", "eth_blockNumber",
+    /// "eth_getTransactionReceipt" (with `receipts_of`).
     pub method: RawReadMethod,
+    /// eth_getTransactionReceipt: the workload (index) whose transactions' receipts are read;
+    /// each read takes a random step of it planned before the read.
+    pub receipts_of: Option<u32>,
     /// eth_call: the contract (a [contracts.NAME], "token", "adjudicator" or a 0x address);
     /// eth_getLogs: the emitting address to filter on (optional: all logs).
     pub to: Option<String>,
@@ -438,6 +442,8 @@ pub enum RawReadMethod {
     GetBlockByNumber,
     #[serde(rename = "eth_blockNumber")]
     BlockNumber,
+    #[serde(rename = "eth_getTransactionReceipt")]
+    GetTransactionReceipt,
 }
 
 /// `[expect]`: thresholds checked after the run.

@@ -402,6 +402,11 @@ impl Running {
 
     fn tx(&mut self, rep: TxReport) {
         let idx = rep.idx;
+        if let (Some(r), TxResult::Included { hash, .. } | TxResult::Timeout { hash, .. }) =
+            (&self.a.reads, &rep.result)
+        {
+            r.note(idx, *hash);
+        }
         let purpose = self.purposes.remove(&idx).unwrap_or(Purpose::Plain);
         let ok = matches!(rep.result, TxResult::Included { success: true, .. });
         let done = Done::of_tx(&rep);

@@ -396,9 +396,20 @@ fn validate_workloads(
         );
     }
     let mut workloads = Vec::new();
+    let kinds: Vec<&str> = raw
+        .iter()
+        .map(|w| match w {
+            RawWorkload::Channel(_) => "channel",
+            RawWorkload::Transfer(_) => "transfer",
+            RawWorkload::TokenTransfer(_) => "token_transfer",
+            RawWorkload::Call(_) => "call",
+            RawWorkload::Read(_) => "read",
+            RawWorkload::Blob(_) => "blob",
+        })
+        .collect();
     for (i, w) in raw.iter().enumerate().take(MAX_WORKLOADS) {
         let path = root.key("workload").index(i);
-        if let Some(kind) = validate_workload(cx, &path, w, duration_ms, funding, wallets) {
+        if let Some(kind) = validate_workload(cx, &path, w, duration_ms, funding, wallets, &kinds) {
             workloads.push(Workload { index: i, kind });
         }
     }

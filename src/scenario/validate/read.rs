@@ -16,6 +16,7 @@ pub(super) fn validate_read(
     path: &KeyPath,
     r: &RawRead,
     duration: u64,
+    kinds: &[&str],
 ) -> Option<ReadWorkload> {
     let method = match r.method {
         RawReadMethod::Call => ReadMethod::Call,
@@ -23,7 +24,9 @@ pub(super) fn validate_read(
         RawReadMethod::GetLogs => ReadMethod::GetLogs,
         RawReadMethod::GetBlockByNumber => ReadMethod::GetBlockByNumber,
         RawReadMethod::BlockNumber => ReadMethod::BlockNumber,
+        RawReadMethod::GetTransactionReceipt => ReadMethod::GetTransactionReceipt,
     };
+    let receipts_of = receipts_of(cx, path, r, method, kinds);
     let timeout_ms = match &r.timeout {
         Some(t) => cx.duration(path.key("timeout"), t, false),
         None => Some(DEFAULT_READ_TIMEOUT_MS),
@@ -37,9 +40,66 @@ pub(super) fn validate_read(
         method,
         call: call?,
         has_to: r.to.is_some(),
+        receipts_of: receipts_of?,
         batch: r.batch.unwrap_or(false),
         timeout_ms: timeout_ms?,
     })
+}
+
+/// `receipts_of`: for eth_getTransactionReceipt (only), a workload that sends transactions.
+/// `kinds` are the `type`s of all the workloads, by index.
+fn receipts_of(
+    cx: &mut Ctx,
+    path: &KeyPath,
+    r: &RawRead,
+    method: ReadMethod,
+    kinds: &[&str],
+) -> Option<Option<usize>> {
+    let at = path.key("receipts_of");
+    match (r.receipts_of, method) {
+        (None, ReadMethod::GetTransactionReceipt) => {
+            cx.err(
+                at,
+                "eth_getTransactionReceipt needs `receipts_of`: the workload whose receipts it reads",
+                Some("add e.g. receipts_of = 0 (the index of a transfer, token_transfer, call or blob workload)".into()),
+            );
+            None
+        }
+        (None, _) => Some(None),
+        (Some(_), m) if m != ReadMethod::GetTransactionReceipt => {
+            cx.err(
+                at,
+                format!(
+                    "`receipts_of` is for eth_getTransactionReceipt, not {}",
+                    m.as_str()
+                ),
+                Some("remove it".into()),
+            );
+            None
+        }
+        (Some(w), _) => {
+            let w = w as usize;
+            match kinds.get(w) {
+                Some(&("transfer" | "token_transfer" | "call" | "blob")) => Some(Some(w)),
+                Some(other) => {
+                    cx.err(
+                        at,
+                        format!("workload[{w}] is a {other} workload; receipts are read of transfer, token_transfer, call or blob workloads"),
+                        None,
+                    );
+                    None
+                }
+                None => {
+                    cx.err(
+                        at,
+                        format!("there is no workload[{w}] ({} workloads)", kinds.len()),
+                        None,
+                    );
+                    None
+                }
+            }
+        }
+    }
 }
 
 /// An eth_call reads a function as a `call` workload would send it.

@@ -15,6 +15,7 @@ pub(super) fn validate_workload(
     duration: u64,
     funding: &Funding,
     wallets: &[u32],
+    kinds: &[&str],
 ) -> Option<WorkloadKind> {
     match raw {
         RawWorkload::Channel(c) => {
@@ -44,7 +45,7 @@ pub(super) fn validate_workload(
             validate_blob(cx, path, b, duration, wallets).map(WorkloadKind::Blob)
         }
         RawWorkload::Read(r) => {
-            super::read::validate_read(cx, path, r, duration).map(WorkloadKind::Read)
+            super::read::validate_read(cx, path, r, duration, kinds).map(WorkloadKind::Read)
         }
     }
 }
