@@ -13,6 +13,7 @@ pub mod reads;
 pub mod receipts;
 pub mod rpc;
 pub mod tx;
+pub mod typed;
 pub mod views;
 pub mod wire;
 

@@ -96,17 +96,9 @@ pub struct Call {
     /// on a chain without a base fee.
     pub access_list: Option<std::sync::Arc<alloy::eips::eip2930::AccessList>>,
     /// The blobs of a blob transaction (type 3).
-    pub blob: Option<std::sync::Arc<BlobCarry>>,
+    pub blob: Option<std::sync::Arc<super::typed::BlobCarry>>,
 }
 
-/// What a blob transaction carries: its sidecar (blobs, KZG commitments and proofs), their
-/// versioned hashes, and its cap per unit of blob gas.
-#[derive(Debug, Clone)]
-pub struct BlobCarry {
-    pub sidecar: alloy::consensus::BlobTransactionSidecar,
-    pub hashes: Vec<B256>,
-    pub max_fee_per_blob_gas: u128,
-}
 
 /// libsecp256k1's signing context, made once (making one costs milliseconds).
 static SECP: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::SignOnly>> =
@@ -114,7 +106,7 @@ static SECP: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::SignOnly>> =
 
 /// Signs a 32-byte transaction hash with libsecp256k1: the same RFC 6979 low-s signature
 /// alloy's k256 signer gives (a test checks), at about a third of its CPU.
-fn sign_hash(
+pub(super) fn sign_hash(
     signer: &PrivateKeySigner,
     hash: B256,
 ) -> Result<alloy::primitives::Signature, ChainError> {
@@ -138,7 +130,7 @@ pub fn sign(
 ) -> Result<(B256, Bytes), ChainError> {
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     if let Some(b) = &call.blob {
-        return sign_blob(signer, chain_id, nonce, fees, call, b);
+        return super::typed::sign_blob(signer, chain_id, nonce, fees, call, b);
     }
     if fees.legacy
         && let Some(list) = &call.access_list
@@ -183,81 +175,6 @@ pub fn sign(
         value: call.value,
         access_list: call.access_list.as_deref().cloned().unwrap_or_default(),
         input: call.input.clone(),
-    };
-    let sig = sign_hash(signer, tx.signature_hash())?;
-    let signed = tx.into_signed(sig);
-    let hash = *signed.hash();
-    Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
-}
-
-/// A blob transaction (EIP-4844) and its network form: the 2718 encoding with the sidecar.
-/// Its hash is the transaction's without the sidecar.
-fn sign_blob(
-    signer: &PrivateKeySigner,
-    chain_id: u64,
-    nonce: u64,
-    fees: Fees,
-    call: &Call,
-    b: &BlobCarry,
-) -> Result<(B256, Bytes), ChainError> {
-    let tx = alloy::consensus::TxEip4844 {
-        chain_id,
-        nonce,
-        gas_limit: call.gas_limit,
-        max_fee_per_gas: fees.max_fee_per_gas,
-        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-        to: call.to.unwrap_or_default(),
-        value: call.value,
-        access_list: call.access_list.as_deref().cloned().unwrap_or_default(),
-        blob_versioned_hashes: b.hashes.clone(),
-        max_fee_per_blob_gas: b.max_fee_per_blob_gas,
-        input: call.input.clone(),
-    };
-    let sig = sign_hash(signer, tx.signature_hash())?;
-    let sidecar = alloy::consensus::BlobTransactionSidecarVariant::from(b.sidecar.clone());
-    let signed = tx.with_sidecar(sidecar).into_signed(sig);
-    let hash = *signed.hash();
-    Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
-}
-
-/// The code of an account delegated to `target` (EIP-7702): `0xef0100 ++ target`.
-pub fn designator(target: Address) -> Vec<u8> {
-    let mut code = alloy::eips::eip7702::constants::EIP7702_DELEGATION_DESIGNATOR.to_vec();
-    code.extend_from_slice(target.as_slice());
-    code
-}
-
-/// Gas of a delegation transaction: 21,000 plus 25,000 per authorization (EIP-7702), with
-/// room for the node's accounting.
-pub const DELEGATION_GAS: u64 = 60_000;
-
-/// A self-sponsored EIP-7702 transaction of `signer` at `nonce`: its own authorization to
-/// `target` at `nonce + 1` (the transaction takes `nonce` first), sent to the zero address
-/// with no value and no data, so no contract code runs.
-pub fn sign_delegation(
-    signer: &PrivateKeySigner,
-    chain_id: u64,
-    nonce: u64,
-    fees: Fees,
-    target: Address,
-) -> Result<(B256, Bytes), ChainError> {
-    let auth = alloy::eips::eip7702::Authorization {
-        chain_id: U256::from(chain_id),
-        address: target,
-        nonce: nonce + 1,
-    };
-    let auth_sig = sign_hash(signer, auth.signature_hash())?;
-    let tx = alloy::consensus::TxEip7702 {
-        chain_id,
-        nonce,
-        gas_limit: DELEGATION_GAS,
-        max_fee_per_gas: fees.max_fee_per_gas,
-        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-        to: Address::ZERO,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        authorization_list: vec![auth.into_signed(auth_sig)],
-        input: Bytes::new(),
     };
     let sig = sign_hash(signer, tx.signature_hash())?;
     let signed = tx.into_signed(sig);

@@ -13,7 +13,8 @@ use alloy::primitives::Address;
 use alloy::providers::Provider;
 
 use crate::chain::contracts::Contracts;
-use crate::chain::tx::{Nonces, ReceiptWatch, designator, fees, send_once, sign_delegation};
+use crate::chain::tx::{Nonces, ReceiptWatch, fees, send_once};
+use crate::chain::typed::{designator, sign_delegation};
 use crate::chain::{Chain, ChainError};
 use crate::plan::WalletRef;
 use crate::scenario::Scenario;

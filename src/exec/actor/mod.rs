@@ -297,25 +297,7 @@ impl Running {
                 };
                 self.send(idx, s.actor, call, Purpose::Plain);
             }
-            StepKind::Blob => {
-                let carry = self.a.blobs[usize::from(s.workload)]
-                    .as_ref()
-                    .zip(ctx.plan.call_args(idx))
-                    .and_then(|(pool, picks)| pool.carry(&picks));
-                let Some(carry) = carry else {
-                    self.fail(idx, ctx.now_ms(), "other: no blobs for this step".into());
-                    return;
-                };
-                let call = Call {
-                    access_list: None,
-                    blob: Some(Arc::new(carry)),
-                    to: Some(ctx.address(peer)),
-                    value: U256::from(s.amount.get()),
-                    input: Bytes::new(),
-                    gas_limit: ctx.gas.transfer,
-                };
-                self.send(idx, s.actor, call, Purpose::Plain);
-            }
+            StepKind::Blob => self.blob(idx),
             StepKind::TokenTransfer => {
                 let input = Token::transferCall {
                     to: ctx.address(peer),
@@ -389,6 +371,29 @@ impl Running {
                 "other: a read taken as a transaction".into(),
             ),
         }
+    }
+
+    /// A blob transaction: a transfer carrying the pool blobs its plan row names.
+    fn blob(&mut self, idx: usize) {
+        let ctx = self.a.ctx.clone();
+        let s = &ctx.plan.steps[idx];
+        let carry = self.a.blobs[usize::from(s.workload)]
+            .as_ref()
+            .zip(ctx.plan.call_args(idx))
+            .and_then(|(pool, picks)| pool.carry(&picks));
+        let Some(carry) = carry else {
+            self.fail(idx, ctx.now_ms(), "other: no blobs for this step".into());
+            return;
+        };
+        let call = Call {
+            access_list: None,
+            blob: Some(Arc::new(carry)),
+            to: Some(ctx.address(s.peer.unwrap_or(s.actor))),
+            value: U256::from(s.amount.get()),
+            input: Bytes::new(),
+            gas_limit: ctx.gas.transfer,
+        };
+        self.send(idx, s.actor, call, Purpose::Plain);
     }
 
     /// A proposal on `job` finished: run the steps queued behind it while it stays idle (a
