@@ -99,7 +99,6 @@ pub struct Call {
     pub blob: Option<std::sync::Arc<super::typed::BlobCarry>>,
 }
 
-
 /// libsecp256k1's signing context, made once (making one costs milliseconds).
 static SECP: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::SignOnly>> =
     std::sync::LazyLock::new(secp256k1::Secp256k1::signing_only);

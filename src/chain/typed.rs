@@ -93,4 +93,3 @@ pub fn sign_delegation(
     let hash = *signed.hash();
     Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
 }
-
