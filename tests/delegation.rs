@@ -94,6 +94,25 @@ async fn delegated_wallets_run_their_target_code_and_keep_it() {
         assert_eq!(p.get_transaction_count(me).await.unwrap(), 2 + calls);
     }
     let sanity = std::fs::read_to_string(out.join("sanity.md")).unwrap();
+    // The authorizations as signed: fresh wallets, so each at nonce 1 (its transaction took 0).
+    let csv = std::fs::read_to_string(out.join("delegations.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "wallet,chain_id,address,nonce,tx_hash,status");
+    assert_eq!(rows.len(), 4, "{csv}");
+    for (i, r) in rows[1..].iter().enumerate() {
+        let f: Vec<&str> = r.split(',').collect();
+        assert_eq!(
+            &f[..4],
+            [
+                format!("A:{i}").as_str(),
+                "31337",
+                &format!("{counter:#x}"),
+                "1"
+            ],
+            "{r}"
+        );
+        assert_eq!(f[5], "sent");
+    }
     let line = format!(
         "| A:2 code (EIP-7702) | delegated to {counter:#x} | delegated to {counter:#x} | 0 | yes |"
     );
@@ -108,6 +127,8 @@ async fn delegated_wallets_run_their_target_code_and_keep_it() {
         log.contains("0 wallet(s) delegated now, 3 already in place"),
         "{log}"
     );
+    let csv = std::fs::read_to_string(out.join("delegations.csv")).unwrap();
+    assert_eq!(csv.matches(",in_place").count(), 3, "{csv}");
 }
 
 /// A wallet delegated to a contract that refuses plain ETH (the Token) cannot be topped up:

@@ -12,8 +12,8 @@ pub mod read;
 pub mod reads;
 pub mod receipts;
 pub mod rpc;
+pub mod setcode;
 pub mod tx;
-pub mod typed;
 pub mod views;
 pub mod wire;
 

@@ -96,7 +96,7 @@ pub struct Call {
     /// on a chain without a base fee.
     pub access_list: Option<std::sync::Arc<alloy::eips::eip2930::AccessList>>,
     /// The blobs of a blob transaction (type 3).
-    pub blob: Option<std::sync::Arc<super::typed::BlobCarry>>,
+    pub blob: Option<std::sync::Arc<BlobCarry>>,
 }
 
 /// libsecp256k1's signing context, made once (making one costs milliseconds).
@@ -129,7 +129,7 @@ pub fn sign(
 ) -> Result<(B256, Bytes), ChainError> {
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     if let Some(b) = &call.blob {
-        return super::typed::sign_blob(signer, chain_id, nonce, fees, call, b);
+        return sign_blob(signer, chain_id, nonce, fees, call, b);
     }
     if fees.legacy
         && let Some(list) = &call.access_list
@@ -177,6 +177,45 @@ pub fn sign(
     };
     let sig = sign_hash(signer, tx.signature_hash())?;
     let signed = tx.into_signed(sig);
+    let hash = *signed.hash();
+    Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
+}
+
+/// What a blob transaction carries: its sidecar (blobs, KZG commitments and proofs), their
+/// versioned hashes, and its cap per unit of blob gas.
+#[derive(Debug, Clone)]
+pub struct BlobCarry {
+    pub sidecar: alloy::consensus::BlobTransactionSidecar,
+    pub hashes: Vec<B256>,
+    pub max_fee_per_blob_gas: u128,
+}
+
+/// A blob transaction (EIP-4844) and its network form: the 2718 encoding with the sidecar.
+/// Its hash is the transaction's without the sidecar.
+fn sign_blob(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    fees: Fees,
+    call: &Call,
+    b: &BlobCarry,
+) -> Result<(B256, Bytes), ChainError> {
+    let tx = alloy::consensus::TxEip4844 {
+        chain_id,
+        nonce,
+        gas_limit: call.gas_limit,
+        max_fee_per_gas: fees.max_fee_per_gas,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        to: call.to.unwrap_or_default(),
+        value: call.value,
+        access_list: call.access_list.as_deref().cloned().unwrap_or_default(),
+        blob_versioned_hashes: b.hashes.clone(),
+        max_fee_per_blob_gas: b.max_fee_per_blob_gas,
+        input: call.input.clone(),
+    };
+    let sig = sign_hash(signer, tx.signature_hash())?;
+    let sidecar = alloy::consensus::BlobTransactionSidecarVariant::from(b.sidecar.clone());
+    let signed = tx.with_sidecar(sidecar).into_signed(sig);
     let hash = *signed.hash();
     Ok((hash, TxEnvelope::from(signed).encoded_2718().into()))
 }
@@ -512,59 +551,5 @@ pub async fn send_and_wait(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn libsecp256k1_signs_exactly_as_alloys_signer() {
-        use alloy::network::TxSignerSync;
-        for i in 1..=20u64 {
-            let mut k = [0u8; 32];
-            k[24..].copy_from_slice(&(0xabcd_0000 + i).to_be_bytes());
-            let signer = PrivateKeySigner::from_bytes(&B256::from(k)).unwrap();
-            let fees = Fees {
-                max_fee_per_gas: 2_000_000_000 + u128::from(i),
-                max_priority_fee_per_gas: 1_000_000_000,
-                legacy: i % 2 == 0,
-            };
-            let call = Call {
-                access_list: None,
-                blob: None,
-                to: Some(Address::repeat_byte(i as u8)),
-                value: U256::from(i),
-                input: Bytes::from(vec![i as u8; i as usize]),
-                gas_limit: 21_000 + i,
-            };
-            let (hash, raw) = sign(&signer, 31_337, i, fees, &call).unwrap();
-            let mut tx = TxEip1559 {
-                chain_id: 31_337,
-                nonce: i,
-                gas_limit: call.gas_limit,
-                max_fee_per_gas: fees.max_fee_per_gas,
-                max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-                to: TxKind::Call(call.to.unwrap()),
-                value: call.value,
-                access_list: Default::default(),
-                input: call.input.clone(),
-            };
-            let expected: Bytes = if fees.legacy {
-                let mut tx = TxLegacy {
-                    chain_id: Some(31_337),
-                    nonce: i,
-                    gas_price: fees.max_fee_per_gas,
-                    gas_limit: call.gas_limit,
-                    to: TxKind::Call(call.to.unwrap()),
-                    value: call.value,
-                    input: call.input.clone(),
-                };
-                let sig = signer.sign_transaction_sync(&mut tx).unwrap();
-                TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
-            } else {
-                let sig = signer.sign_transaction_sync(&mut tx).unwrap();
-                TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
-            };
-            assert_eq!(raw, expected, "key {i}");
-            assert_eq!(hash, alloy::primitives::keccak256(&raw));
-        }
-    }
-}
+#[path = "tx_tests.rs"]
+mod tests;

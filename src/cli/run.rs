@@ -204,6 +204,7 @@ async fn through(
         );
     }
     funded.run_setup(interrupt).await?;
+    funded.write_delegations(dir)?;
     let setup_done = &funded.setup;
     if !funded.connected.planned.loaded.scenario.setup.is_empty() {
         say!(

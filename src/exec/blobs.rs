@@ -9,7 +9,7 @@ use alloy::consensus::{BlobTransactionSidecar, EnvKzgSettings};
 use alloy::eips::eip4844::Blob;
 use alloy::providers::Provider;
 
-use crate::chain::typed::BlobCarry;
+use crate::chain::tx::BlobCarry;
 use crate::chain::{Chain, ChainError};
 use crate::scenario::{Scenario, WorkloadKind};
 

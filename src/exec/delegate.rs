@@ -13,20 +13,52 @@ use alloy::primitives::Address;
 use alloy::providers::Provider;
 
 use crate::chain::contracts::Contracts;
+use crate::chain::setcode::{designator, sign_delegation};
 use crate::chain::tx::{Nonces, ReceiptWatch, fees, send_once};
-use crate::chain::typed::{designator, sign_delegation};
 use crate::chain::{Chain, ChainError};
 use crate::plan::WalletRef;
 use crate::scenario::Scenario;
 use crate::wallets::{Directory, Wallet};
 
 /// What the delegations did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DelegateOutcome {
     pub sent: usize,
     /// Wallets already delegated to their target.
     pub in_place: usize,
     pub gas_used: u64,
+    /// One per wallet, in role and wallet order (delegations.csv).
+    pub records: Vec<Record>,
+}
+
+/// A wallet's authorization: signed now (its nonce and transaction), or found in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `ROLE:INDEX`.
+    pub wallet: String,
+    pub chain_id: u64,
+    pub address: Address,
+    /// The authorization's nonce (`None`: the delegation was already in place).
+    pub nonce: Option<u64>,
+    pub tx: Option<alloy::primitives::B256>,
+}
+
+/// delegations.csv: `wallet,chain_id,address,nonce,tx_hash,status` (`sent` or `in_place`).
+pub fn write_csv(records: &[Record], mut w: impl std::io::Write) -> std::io::Result<()> {
+    writeln!(w, "wallet,chain_id,address,nonce,tx_hash,status")?;
+    for r in records {
+        writeln!(
+            w,
+            "{},{},{:#x},{},{},{}",
+            r.wallet,
+            r.chain_id,
+            r.address,
+            r.nonce.map(|n| n.to_string()).unwrap_or_default(),
+            r.tx.map(|h| format!("{h:#x}")).unwrap_or_default(),
+            if r.tx.is_some() { "sent" } else { "in_place" }
+        )?;
+    }
+    w.flush()
 }
 
 /// Delegates every wallet `mine` accepts of each `[[delegate]]` role.
@@ -59,8 +91,16 @@ pub async fn run(
                 continue;
             }
             let w = &wallets[dir.index(at)];
+            let wallet = format!("{}:{index}", role.name);
             if code_of(chain, w.address).await? == designator(target) {
                 outcome.in_place += 1;
+                outcome.records.push(Record {
+                    wallet,
+                    chain_id: chain.chain_id,
+                    address: target,
+                    nonce: None,
+                    tx: None,
+                });
                 continue;
             }
             let nonce = nonces.next(p, w.address).await?;
@@ -77,6 +117,13 @@ pub async fn run(
             send_once(p, hash, &raw)
                 .await
                 .map_err(|e| ChainError::rpc(label.clone(), e.message()))?;
+            outcome.records.push(Record {
+                wallet,
+                chain_id: chain.chain_id,
+                address: target,
+                nonce: Some(nonce + 1),
+                tx: Some(hash),
+            });
             sent.push((hash, raw));
             what.push(label);
             whom.push((w.address, target));

@@ -30,7 +30,7 @@ use super::part::{self as parts, PartSpec};
 use super::write_output;
 
 /// The files a run writes into its directory.
-pub const RESULT_FILES: [&str; 11] = [
+pub const RESULT_FILES: [&str; 12] = [
     "steps.csv",
     "blocks.csv",
     "summary.csv",
@@ -42,6 +42,7 @@ pub const RESULT_FILES: [&str; 11] = [
     "node.csv",
     "anvil.log",
     "observed.json",
+    "delegations.csv",
 ];
 
 /// A scenario expanded into its plan, the part of it this process runs, and its wallets.
@@ -161,6 +162,7 @@ impl Connected {
             connected: self,
             wallets: funded,
             setup: SetupOutcome::default(),
+            delegated: Default::default(),
         })
     }
 }
@@ -181,6 +183,8 @@ pub struct Funded {
     pub wallets: FundedWallets,
     /// The `[[setup]]` calls made (`run_setup`).
     pub setup: SetupOutcome,
+    /// The `[[delegate]]` authorizations (`run_setup`).
+    pub delegated: crate::exec::delegate::DelegateOutcome,
 }
 
 /// How the plan is executed.
@@ -203,6 +207,7 @@ impl Funded {
             }) => d?,
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
+        self.delegated = delegated.clone();
         if delegated.sent + delegated.in_place > 0 {
             tracing::info!(
                 sent = delegated.sent,
@@ -220,6 +225,16 @@ impl Funded {
             () = interrupt.wait() => return Err(Error::Interrupted),
         };
         Ok(())
+    }
+
+    /// delegations.csv: each `[[delegate]]` wallet's authorization (none: no file).
+    pub fn write_delegations(&self, dir: &Path) -> Result<(), Error> {
+        if self.delegated.records.is_empty() {
+            return Ok(());
+        }
+        write_output(Some(&dir.join("delegations.csv")), |w| {
+            crate::exec::delegate::write_csv(&self.delegated.records, w)
+        })
     }
 
     /// Reads the chain, runs the plan (rows into `dir`/steps.csv, aggregated on the way) and
