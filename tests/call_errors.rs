@@ -598,3 +598,24 @@ fn delegations_are_checked_and_located() {
     .unwrap();
     assert_eq!(s.delegations.len(), 1);
 }
+
+/// Transfers to a delegated role, and "auto" access lists on calls to "self", are refused.
+#[test]
+fn plain_transfers_to_delegated_wallets_are_refused() {
+    assert_err(
+        &format!("{BASE}\n[[delegate]]\nrole = \"B\"\nto = \"token\"\n{UNRATED}rate = 1.0\n"),
+        &[
+            "`workload[0].to`",
+            "role \"B\" is delegated by [[delegate]]",
+        ],
+    );
+    assert_err(
+        &format!(
+            "{BASE}\n[[workload]]\ntype = \"call\"\nfrom = \"A\"\nto = \"self\"\nsignature = \"f()\"\nrate = 1.0\naccess_list = \"auto\"\n"
+        ),
+        &[
+            "`workload[0].access_list`",
+            "a call to \"self\" touches each sender's own account",
+        ],
+    );
+}

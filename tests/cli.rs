@@ -40,7 +40,7 @@ fn ledger_example_counts() {
         stderr.contains("30 channels will be created") && stderr.contains("5 ledger channels"),
         "{stderr}"
     );
-    assert!(text(&out.stdout).starts_with("{\"format\":\"loadrun-plan\",\"version\":2,"));
+    assert!(text(&out.stdout).starts_with("{\"format\":\"loadrun-plan\",\"version\":3,"));
 }
 
 #[test]

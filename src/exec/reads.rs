@@ -207,7 +207,7 @@ impl Reads {
         if spec.batch {
             let tx = self.batches.get_or_init(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(batcher(self.clone(), ctx.clone(), rx));
+                tokio::spawn(batcher(self.path.clone(), ctx.clone(), rx));
                 tx
             });
             if let Err(e) = tx.send(q) {
@@ -218,14 +218,15 @@ impl Reads {
                 ));
             }
         } else {
-            tokio::spawn(send(self.clone(), ctx.clone(), vec![q]));
+            tokio::spawn(send(self.path.clone(), ctx.clone(), vec![q]));
         }
     }
 }
 
 /// Gathers the batched reads that are due together (all those queued by the time it runs, up
-/// to `MAX_BATCH`) into one request each.
-async fn batcher(reads: Arc<Reads>, ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Queued>) {
+/// to `MAX_BATCH`) into one request each. It ends when the run's `Reads` (which hold its
+/// sender) are dropped with the role actors.
+async fn batcher(path: ReadPath, ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_BATCH {
@@ -234,19 +235,19 @@ async fn batcher(reads: Arc<Reads>, ctx: Arc<Ctx>, mut rx: mpsc::UnboundedReceiv
                 Err(_) => break,
             }
         }
-        tokio::spawn(send(reads.clone(), ctx.clone(), group));
+        tokio::spawn(send(path.clone(), ctx.clone(), group));
     }
 }
 
 /// Sends `group` in one request and reports each read.
-async fn send(reads: Arc<Reads>, ctx: Arc<Ctx>, group: Vec<Queued>) {
+async fn send(path: ReadPath, ctx: Arc<Ctx>, group: Vec<Queued>) {
     let calls: Vec<(u64, ReadMethod, String)> = group
         .iter()
         .map(|q| (q.id, q.method, q.params.clone()))
         .collect();
     let timeout = group.iter().map(|q| q.timeout).min().unwrap_or_default();
     let sent_ms = ctx.now_ms();
-    let answer = tokio::time::timeout(timeout, reads.path.send(&calls)).await;
+    let answer = tokio::time::timeout(timeout, path.send(&calls)).await;
     let latency_ms = ctx.now_ms() - sent_ms;
     for (i, q) in group.iter().enumerate() {
         let mut d = match &answer {

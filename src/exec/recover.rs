@@ -141,6 +141,11 @@ pub async fn recover(
                 Err(e) => e,
             }
         };
+        // A blob transaction is replaced only with every fee cap doubled (the blob cap too, in
+        // geth's blob pool): it is left to be mined when the base fee comes down, or to time out.
+        if s.resign.call.blob.is_some() {
+            continue;
+        }
         if s.resent >= MAX_REPLACEMENTS {
             let _ = out.send(Recovery::Refused(s.hash, refusal));
             continue;

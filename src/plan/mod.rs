@@ -20,7 +20,7 @@ pub use crate::model::{Amount, JobId, JobPrefix, RoleId, StepKind, WalletRef};
 use crate::scenario::{Scenario, WorkloadKind};
 
 /// Version of the plan's semantics and columns; bump when any plan output changes.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// A step's offset as held in the plan: validation keeps every offset within the scenario's
 /// duration, at most `MAX_DURATION_MS`, so it fits.

@@ -34,6 +34,13 @@ pub(super) fn validate_call(
         );
     }
     let access_list = access_list(cx, path, c.access_list.as_ref());
+    if to == Some(CallTarget::Sender) && access_list == Some(AccessListSpec::Auto) {
+        cx.err(
+            path.key("access_list"),
+            "\"auto\" asks the node for one call's list, but a call to \"self\" touches each sender's own account",
+            Some("give the entries, or leave access_list out".into()),
+        );
+    }
     // A [contracts.NAME]'s ABI, or loadrun's own Token's / Adjudicator's.
     let abi = super::target_abi(cx, &c.to);
     let signature = resolve_signature(cx, path, c, abi.as_ref())?;

@@ -7,6 +7,30 @@ use crate::scenario::diag::KeyPath;
 use crate::scenario::model::*;
 use crate::scenario::raw::*;
 
+/// ETH transfers (and blob transactions) go out with a plain transfer's 21,000 gas, whose
+/// receipt loadrun does not fetch: to a delegated wallet (whose code then runs) they would run
+/// out of gas, so they are refused here.
+pub(super) fn check_plain_transfers(
+    cx: &mut Ctx,
+    workloads: &[Workload],
+    delegations: &[Delegation],
+) {
+    for w in workloads {
+        let t = match &w.kind {
+            WorkloadKind::Transfer(t) | WorkloadKind::Blob(BlobWorkload { transfer: t, .. }) => t,
+            _ => continue,
+        };
+        if delegations.iter().any(|d| d.role == t.to) {
+            let role = cx.role_names[usize::from(t.to)].clone();
+            cx.err(
+                KeyPath::root().key("workload").index(w.index).key("to"),
+                format!("role \"{role}\" is delegated by [[delegate]]: a plain transfer to its wallets runs their code and would run out of gas"),
+                Some("send to a role that is not delegated, or use a `call` workload to the delegated wallets".into()),
+            );
+        }
+    }
+}
+
 pub(super) fn validate(cx: &mut Ctx, raw: &[RawDelegate]) -> Vec<Delegation> {
     let mut out: Vec<Delegation> = Vec::with_capacity(raw.len());
     for (i, d) in raw.iter().enumerate() {

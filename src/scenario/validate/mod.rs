@@ -253,6 +253,7 @@ pub fn validate(
     );
     // Before the contracts move into the scenario: a delegation names one.
     let delegations = delegate::validate(&mut cx, &raw.delegate);
+    delegate::check_plain_transfers(&mut cx, &workloads, &delegations);
     let mut scenario = Scenario {
         name: raw.scenario.name.clone(),
         seed: raw.scenario.seed,
