@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::diagnostics::{BASE, assert_err};
+use common::diagnostics::{BASE, CHANNEL, assert_err};
 use loadrun::scenario::{self, DEFAULT_MAX_STEPS, WorkloadKind};
 
 /// A transfer without its rate (each test adds `rate` or `stages`).
@@ -607,6 +607,13 @@ fn plain_transfers_to_delegated_wallets_are_refused() {
         &[
             "`workload[0].to`",
             "role \"B\" is delegated by [[delegate]]",
+        ],
+    );
+    assert_err(
+        &format!("{BASE}\n[[delegate]]\nrole = \"A\"\nto = \"token\"\n{CHANNEL}"),
+        &[
+            "`workload[0].between`",
+            "channel payouts to its wallets would run their code",
         ],
     );
     assert_err(

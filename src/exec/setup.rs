@@ -13,7 +13,7 @@ use crate::fund::{Need, shortest, wallet_spend};
 use crate::model::gas::GasTable;
 use crate::plan::Plan;
 use crate::scenario::units::{format_amount, format_scaled, format_tokens, format_wei};
-use crate::scenario::{Funding, FundingStrategy, Scenario};
+use crate::scenario::{FundingStrategy, Scenario};
 use crate::wallets::Wallet;
 
 /// What the funding phase did.
@@ -46,7 +46,7 @@ pub async fn fund(
         chain.gas = estimate::table(chain, &contracts, true).await;
     }
     if let Some(plan) = plan {
-        check_spend(plan, f, fees, &chain.gas, &blob_caps)?;
+        check_spend(plan, scenario, fees, &chain.gas, &blob_caps)?;
     }
     let need = Need {
         eth: f.eth,
@@ -97,7 +97,7 @@ pub async fn fund(
         // Now the contract shapes can be estimated; the funder's nonce moved too.
         chain.gas = estimate::table(chain, &contracts, true).await;
         if let Some(plan) = plan {
-            check_spend(plan, f, fees, &chain.gas, &blob_caps)?;
+            check_spend(plan, scenario, fees, &chain.gas, &blob_caps)?;
         }
         let again = fund::prepare(chain, &contracts, wallets, need, f.fanout as usize).await?;
         (again.plan(need, flat, fees), again.accounts)
@@ -152,7 +152,7 @@ pub async fn check_funded(
     chain.gas = estimate::table(chain, &contracts, true).await;
     // [funding] itself too small for the plan: funding again would not help (exit 2).
     let blob_caps = crate::exec::blobs::blob_fee_caps(scenario, chain).await?;
-    check_spend(plan, &scenario.funding, fees, &chain.gas, &blob_caps)?;
+    check_spend(plan, scenario, fees, &chain.gas, &blob_caps)?;
     let spend = wallet_spend(plan, fees.max_fee_per_gas, &chain.gas, &blob_caps);
     let mut acting: Vec<crate::plan::WalletRef> =
         steps.iter().map(|&i| plan.steps[i].actor).collect();
@@ -251,12 +251,24 @@ async fn approve_disperse(
 /// gas limits at the current max fee).
 fn check_spend(
     plan: &Plan,
-    f: &Funding,
+    scenario: &Scenario,
     fees: tx::Fees,
     gas: &GasTable,
     blob_caps: &[u128],
 ) -> Result<(), Error> {
-    let spend = wallet_spend(plan, fees.max_fee_per_gas, gas, blob_caps);
+    let f = &scenario.funding;
+    let mut spend = wallet_spend(plan, fees.max_fee_per_gas, gas, blob_caps);
+    // A `[[delegate]]` wallet also pays its delegation transaction (at most once).
+    for d in &scenario.delegations {
+        for index in 0..scenario.roles[usize::from(d.role)].wallets {
+            let w = crate::plan::WalletRef {
+                role: d.role,
+                index,
+            };
+            spend.entry(w).or_default().eth +=
+                u128::from(crate::chain::setcode::DELEGATION_GAS) * fees.max_fee_per_gas;
+        }
+    }
     let Some((w, s)) = shortest(&spend, f.eth, f.tokens) else {
         return Ok(());
     };

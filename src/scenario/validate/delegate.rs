@@ -16,6 +16,18 @@ pub(super) fn check_plain_transfers(
     delegations: &[Delegation],
 ) {
     for w in workloads {
+        let at = KeyPath::root().key("workload").index(w.index);
+        if let WorkloadKind::Channel(c) = &w.kind
+            && let Some(d) = delegations.iter().find(|d| c.between.contains(&d.role))
+        {
+            let role = cx.role_names[usize::from(d.role)].clone();
+            cx.err(
+                at.key("between"),
+                format!("role \"{role}\" is delegated by [[delegate]]: channel payouts to its wallets would run their code"),
+                Some("keep delegated roles out of channel workloads".into()),
+            );
+            continue;
+        }
         let t = match &w.kind {
             WorkloadKind::Transfer(t) | WorkloadKind::Blob(BlobWorkload { transfer: t, .. }) => t,
             _ => continue,
@@ -23,7 +35,7 @@ pub(super) fn check_plain_transfers(
         if delegations.iter().any(|d| d.role == t.to) {
             let role = cx.role_names[usize::from(t.to)].clone();
             cx.err(
-                KeyPath::root().key("workload").index(w.index).key("to"),
+                at.key("to"),
                 format!("role \"{role}\" is delegated by [[delegate]]: a plain transfer to its wallets runs their code and would run out of gas"),
                 Some("send to a role that is not delegated, or use a `call` workload to the delegated wallets".into()),
             );
