@@ -80,18 +80,9 @@ pub async fn blob_fee_caps(scenario: &Scenario, chain: &Chain) -> Result<Vec<u12
     Ok(caps)
 }
 
-/// The pools of `scenario`'s blob workloads for `seed` (KZG: about a tenth of a second of CPU
-/// per pool blob here, so done before the run's clock starts), by workload index.
-pub async fn prepare(
-    scenario: &Scenario,
-    seed: u64,
-    chain: &Chain,
-) -> Result<Arc<Vec<Option<Arc<BlobPool>>>>, ChainError> {
-    let caps = blob_fee_caps(scenario, chain).await?;
-    pools(scenario, seed, &caps).map(Arc::new)
-}
-
-/// The pools of `scenario`'s blob workloads for `seed`, by workload index.
+/// The pools of `scenario`'s blob workloads for `seed` with their caps (`caps`, by workload
+/// index), by workload index. KZG costs about a tenth of a second of CPU per pool blob here: the
+/// pipeline makes them before the run's clock starts.
 pub fn pools(
     scenario: &Scenario,
     seed: u64,

@@ -25,6 +25,9 @@ pub struct Funded {
     pub fees: Fees,
     pub deploys: usize,
     pub outcome: Outcome,
+    /// Each blob workload's cap per unit of blob gas (`blobs::blob_fee_caps`), read once here:
+    /// the funding check and the run's blob transactions use the same caps.
+    pub blob_caps: Vec<u128>,
 }
 
 /// Checks, deploys and funds. `plan` sizes the check that each wallet's `[funding].eth` and
@@ -111,6 +114,7 @@ pub async fn fund(
         fees,
         deploys: deployment.sent,
         outcome,
+        blob_caps,
     })
 }
 
@@ -200,6 +204,7 @@ pub async fn check_funded(
         user,
         fees,
         deploys: 0,
+        blob_caps,
         outcome: Outcome {
             wallets: acting.len(),
             ..Outcome::default()

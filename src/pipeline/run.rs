@@ -260,7 +260,9 @@ impl Funded {
         let before = observe(chain, &self.wallets.contracts, &addresses).await?;
         parts::check_start(spec.start_at, "after the set-up")?;
         let monitors = Monitors::start(chain, &self.connected.cfg);
-        let blobs = crate::exec::blobs::prepare(&p.loaded.scenario, p.plan.seed, chain).await?;
+        let blobs =
+            crate::exec::blobs::pools(&p.loaded.scenario, p.plan.seed, &self.wallets.blob_caps)
+                .map(Arc::new)?;
         let cpu_before = own_cpu_s();
         let node_before = node_cpu_s(chain);
         let mut tally = Tally::for_scenario(&p.loaded.scenario);
